@@ -1,0 +1,150 @@
+"""Challenge definitions: one YAML file per challenge under ``leaderboard/challenges/``.
+
+Everything that differs between challenges lives in those files (datasets, columns, limits, lm-eval
+settings); the board, the submission checks, the evaluator and the About text read the parsed
+:class:`Challenge`. Adding a challenge is adding a YAML file.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFINITIONS_DIR = Path(__file__).parent / "challenges"
+FAMILIES = ("flowertune", "merging")
+
+
+@dataclass(frozen=True)
+class ScoreColumn:
+    """One per-dataset score shown on the board and produced by the evaluator."""
+
+    key: str
+    label: str
+    dataset: str
+    metric: str
+    evaluation: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Limits:
+    submission_kind: str  # adapter | merge
+    peft_required: bool
+    base_params_max: float
+    per_team_count: int
+    per_team_days: int
+    comm_gb_max: float | None = None
+    code_url_required: bool = False
+    gpu_hours_max: float | None = None
+    hidden_test: bool = False
+
+
+@dataclass(frozen=True)
+class BoardStyle:
+    entry_label: str = "Team"
+    average_label: str = "Average (↑)"
+    decimals: int = 2
+    default_columns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Challenge:
+    id: str
+    title: str
+    family: str
+    order: int
+    tagline: str
+    task: str
+    published_url: str
+    metric: str
+    columns: tuple[ScoreColumn, ...]
+    limits: Limits
+    board: BoardStyle
+    rank_by: str = "average"
+
+    @property
+    def score_keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.columns)
+
+    @property
+    def is_flowertune(self) -> bool:
+        return self.family == "flowertune"
+
+
+class DefinitionError(ValueError):
+    """A challenge YAML file is malformed; the message names the file and the field."""
+
+
+def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challenge:
+    def need(mapping: dict[str, Any], key: str, where: str) -> Any:
+        if key not in mapping:
+            raise DefinitionError(f"{source}: missing '{key}' in {where}")
+        return mapping[key]
+
+    family = need(raw, "family", "challenge")
+    if family not in FAMILIES:
+        raise DefinitionError(f"{source}: family must be one of {FAMILIES}, not {family!r}")
+    columns = tuple(
+        ScoreColumn(
+            key=need(c, "key", "column"),
+            label=need(c, "label", "column"),
+            dataset=need(c, "dataset", "column"),
+            metric=need(c, "metric", "column"),
+            evaluation=dict(c.get("evaluation") or {}),
+        )
+        for c in need(raw, "columns", "challenge")
+    )
+    keys = [c.key for c in columns]
+    if len(set(keys)) != len(keys) or not keys:
+        raise DefinitionError(f"{source}: column keys must be unique and non-empty: {keys}")
+    if raw.get("rank_by", "average") != "average":
+        raise DefinitionError(f"{source}: only rank_by: average is supported")
+    lim = need(raw, "limits", "challenge")
+    per_team = need(lim, "per_team", "limits")
+    limits = Limits(
+        submission_kind=need(lim, "submission_kind", "limits"),
+        peft_required=bool(need(lim, "peft_required", "limits")),
+        base_params_max=float(need(lim, "base_params_max", "limits")),
+        per_team_count=int(need(per_team, "count", "limits.per_team")),
+        per_team_days=int(need(per_team, "days", "limits.per_team")),
+        comm_gb_max=float(lim["comm_gb_max"]) if lim.get("comm_gb_max") is not None else None,
+        code_url_required=bool(lim.get("code_url_required", False)),
+        gpu_hours_max=float(lim["gpu_hours_max"]) if lim.get("gpu_hours_max") is not None else None,
+        hidden_test=bool(lim.get("hidden_test", False)),
+    )
+    style = dict(raw.get("board") or {})
+    if "default_columns" in style:
+        style["default_columns"] = tuple(style["default_columns"])
+    return Challenge(
+        id=need(raw, "id", "challenge"),
+        title=need(raw, "title", "challenge"),
+        family=family,
+        order=int(raw.get("order", 100)),
+        tagline=raw.get("tagline", ""),
+        task=need(raw, "task", "challenge"),
+        published_url=raw.get("published_url", ""),
+        metric=need(raw, "metric", "challenge"),
+        columns=columns,
+        limits=limits,
+        board=BoardStyle(**style),
+    )
+
+
+def load_challenges(directory: Path = DEFINITIONS_DIR) -> dict[str, Challenge]:
+    """All challenge definitions in ``directory``, keyed by id, in board order."""
+    found = []
+    for path in sorted(directory.glob("*.yaml")):
+        challenge = parse_challenge(yaml.safe_load(path.read_text(encoding="utf-8")), path.name)
+        if challenge.id != path.stem:
+            raise DefinitionError(f"{path.name}: id {challenge.id!r} must match the file name")
+        found.append(challenge)
+    return {c.id: c for c in sorted(found, key=lambda c: (c.order, c.id))}
+
+
+@functools.cache
+def challenges() -> dict[str, Challenge]:
+    """The shipped challenge definitions (parsed once)."""
+    return load_challenges()

@@ -1,0 +1,73 @@
+"""Pure ranking functions: ranks from averages, the cost/score Pareto front, model families."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Sequence
+
+import pandas as pd
+
+
+def mean_score(scores: Sequence[float]) -> float:
+    """The unweighted mean of a board's per-dataset scores (how every board forms its average)."""
+    if not scores:
+        raise ValueError("an average needs at least one score")
+    return math.fsum(scores) / len(scores)
+
+
+def assign_ranks(frame: pd.DataFrame) -> pd.DataFrame:
+    """Order rows by average (best first) and number them 1..n.
+
+    Ties on the average go to the earlier date (who got there first), then to the record id, which keeps
+    imported rows in their published order. Ranks are unique, as on the published boards.
+    """
+    ordered = frame.sort_values(
+        ["average", "date", "id"], ascending=[False, True, True], na_position="last", kind="stable"
+    ).reset_index(drop=True)
+    ordered["rank"] = range(1, len(ordered) + 1)
+    return ordered
+
+
+def pareto_front(costs: Sequence[float], scores: Sequence[float]) -> list[bool]:
+    """For each point, whether no other point has lower-or-equal cost and a higher-or-equal score
+    with at least one strictly better (the best score for its budget). Missing costs are never on it."""
+    points = sorted(
+        (cost, -score, i)
+        for i, (cost, score) in enumerate(zip(costs, scores))
+        if cost is not None and not math.isnan(cost) and score is not None and not math.isnan(score)
+    )
+    on_front = [False] * len(costs)
+    best = -math.inf
+    for cost, neg_score, index in points:
+        if -neg_score > best:
+            on_front[index] = True
+            best = -neg_score
+    return on_front
+
+
+_FAMILIES = (
+    ("InternLM", r"internlm"),
+    ("Qwen", r"qwen"),
+    ("TinyLlama", r"tinyllama"),
+    ("Llama", r"llama"),
+    ("Gemma", r"gemma"),
+    ("Mistral", r"mistral|mixtral"),
+    ("Phi", r"\bphi[-_]?\d"),
+    ("SmolLM", r"smollm"),
+    ("Falcon", r"falcon"),
+    ("DeepSeek", r"deepseek"),
+    ("OLMo", r"olmo"),
+    ("T5", r"\bt5|flan"),
+)
+
+
+def model_family(base_model: str | None) -> str:
+    """A coarse family name for a base model ("Qwen2.5-7B-Instruct" -> "Qwen"), for filtering."""
+    if not base_model:
+        return "Unknown"
+    name = base_model.lower().rsplit("/", 1)[-1]
+    for family, pattern in _FAMILIES:
+        if re.search(pattern, name):
+            return family
+    return "Other"

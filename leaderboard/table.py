@@ -1,0 +1,174 @@
+"""Result records -> a ranked board frame; search, filter, sort and paging on the server with pandas.
+
+Only one page of rows ever goes to the browser, so the cost of showing a board stays flat in the number
+of rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from leaderboard.challenges import Challenge
+from leaderboard.columns import board_columns
+from leaderboard.ranking import assign_ranks, model_family
+from submissions.store import Record
+
+SOURCES = ("published", "verified")
+PAGE_SIZES = (25, 50, 100)
+
+
+def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
+    """One row per result record of ``challenge``, ranked."""
+    rows = []
+    for record in records:
+        if record.get("challenge") != challenge.id or record.get("hidden"):
+            continue
+        scores = record.get("scores") or {}
+        row = {
+            "id": record["id"],
+            "team": record.get("team") or "",
+            "name": record.get("name") or record.get("model_repo") or "",
+            "model_repo": record.get("model_repo") or "",
+            "base_model": record.get("base_model") or "",
+            "code_url": record.get("code_url") or "",
+            "comm_gb": _float(record.get("comm_gb")),
+            "average": _float(record.get("average")),
+            "date": record.get("date") or "",
+            "source": "published" if record.get("source") == "published" else "verified",
+            "details_url": (record.get("provenance") or {}).get("imported_from", "")
+            if record.get("source") == "published"
+            else f"?details={record['id']}",
+        }
+        for key in challenge.score_keys:
+            row[key] = _float(scores.get(key))
+        rows.append(row)
+    columns = ["id", "team", "name", "model_repo", "base_model", "code_url", "comm_gb", "average",
+               *challenge.score_keys, "date", "source", "details_url"]
+    frame = pd.DataFrame(rows, columns=columns)
+    for key in ("comm_gb", "average", *challenge.score_keys):
+        frame[key] = frame[key].astype("float64")
+    frame["family"] = frame["base_model"].map(model_family)
+    frame["haystack"] = (
+        frame["team"] + "\n" + frame["name"] + "\n" + frame["model_repo"] + "\n" + frame["base_model"]
+    ).str.lower()
+    return assign_ranks(frame)
+
+
+def _float(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+
+
+def parse_date(text: str | None) -> str | None:
+    """Accept ``2025-04-12`` or ``12.04.25`` (as the published boards write dates); '' -> None."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%d", "%d.%m.%y", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    raise ValueError(f"'{text}' is not a date: use YYYY-MM-DD (for example 2025-04-12) or dd.mm.yy")
+
+
+@dataclass(frozen=True)
+class BoardQuery:
+    """Everything a visitor can set on a board. Immutable: every change makes a new query."""
+
+    search: str = ""
+    base_models: tuple[str, ...] = ()  # "family:Qwen" or "model:Qwen2.5-7B-Instruct"
+    comm_min: float | None = None
+    comm_max: float | None = None
+    date_from: str | None = None  # ISO dates
+    date_to: str | None = None
+    sources: tuple[str, ...] = SOURCES
+    sort_key: str = "rank"
+    sort_desc: bool = False
+    page: int = 1
+    page_size: int = 50
+
+    def sorted_by(self, key: str) -> "BoardQuery":
+        """Clicking a header: a new column sorts in its natural direction, the same column flips."""
+        if key == self.sort_key:
+            return replace(self, sort_desc=not self.sort_desc, page=1)
+        natural_desc = key not in ("rank", "team", "name", "base_model", "model_repo", "comm_gb")
+        return replace(self, sort_key=key, sort_desc=natural_desc, page=1)
+
+
+@dataclass
+class Page:
+    rows: pd.DataFrame
+    total: int  # rows matching the filters
+    page: int
+    pages: int
+    notes: list[str] = field(default_factory=list)
+
+
+def filter_mask(frame: pd.DataFrame, query: BoardQuery) -> np.ndarray:
+    mask = np.ones(len(frame), dtype=bool)
+    terms = query.search.lower().split()
+    for term in terms:
+        mask &= frame["haystack"].str.contains(term, regex=False).to_numpy()
+    if query.base_models:
+        families = {v.split(":", 1)[1] for v in query.base_models if v.startswith("family:")}
+        models = {v.split(":", 1)[1] for v in query.base_models if v.startswith("model:")}
+        mask &= (frame["family"].isin(families) | frame["base_model"].isin(models)).to_numpy()
+    cost = frame["comm_gb"].to_numpy()
+    if query.comm_min is not None:
+        mask &= cost >= query.comm_min
+    if query.comm_max is not None:
+        mask &= cost <= query.comm_max
+    dates = frame["date"]
+    if query.date_from:
+        mask &= ((dates != "") & (dates >= query.date_from)).to_numpy()
+    if query.date_to:
+        mask &= ((dates != "") & (dates <= query.date_to)).to_numpy()
+    if set(query.sources) != set(SOURCES):
+        mask &= frame["source"].isin(query.sources).to_numpy()
+    return mask
+
+
+def sort_frame(frame: pd.DataFrame, key: str, descending: bool) -> pd.DataFrame:
+    """Sort by one column; numbers numerically, text case-insensitively, blanks last; ties by rank."""
+    if key == "rank" or key not in frame.columns:
+        return frame.iloc[::-1] if descending and key == "rank" else frame
+    values = frame[key]
+    if values.dtype == object or str(values.dtype).startswith("str"):
+        values = values.str.lower().replace("", np.nan)
+    order = values.sort_values(ascending=not descending, na_position="last", kind="stable").index
+    return frame.loc[order]
+
+
+def query_page(frame: pd.DataFrame, query: BoardQuery) -> Page:
+    selected = frame[filter_mask(frame, query)]
+    ordered = sort_frame(selected, query.sort_key, query.sort_desc)
+    total = len(ordered)
+    pages = max(1, math.ceil(total / query.page_size))
+    page = min(max(1, query.page), pages)
+    start = (page - 1) * query.page_size
+    return Page(rows=ordered.iloc[start : start + query.page_size], total=total, page=page, pages=pages)
+
+
+def base_model_choices(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """Dropdown choices: each family, then each base model, most common first."""
+    families = frame["family"].value_counts()
+    models = frame.loc[frame["base_model"] != "", "base_model"].value_counts()
+    return [(f"{name} (family, {count})", f"family:{name}") for name, count in families.items()] + [
+        (f"{name} ({count})", f"model:{name}") for name, count in models.items()
+    ]
+
+
+def visible_keys(challenge: Challenge, labels: list[str] | None) -> list[str]:
+    columns = board_columns(challenge)
+    if labels is None:
+        return [c.key for c in columns if c.default_visible]
+    return [c.key for c in columns if c.label in labels]
+
+
+def today() -> str:
+    return date.today().isoformat()
