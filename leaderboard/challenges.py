@@ -8,6 +8,8 @@ settings); the board, the submission checks, the evaluator and the About text re
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ class Challenge:
     columns: tuple[ScoreColumn, ...]
     limits: Limits
     board: BoardStyle
+    version: str  # short hash of the definition: requests record the rules they were checked against
     rank_by: str = "average"
 
     @property
@@ -130,6 +133,7 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         columns=columns,
         limits=limits,
         board=BoardStyle(**style),
+        version=hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12],
     )
 
 

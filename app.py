@@ -1,0 +1,47 @@
+"""FlowerTune LLM Leaderboard & LLM Merging Competition — the Hugging Face Space entry point.
+
+Composes the tabs; all logic lives in leaderboard/, submissions/, evaluator/ and arena/.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from leaderboard.boards import Boards
+from leaderboard.published import import_published
+from leaderboard.ui import board_tab
+from submissions.store import Store
+from submissions.store_factory import open_store
+
+TITLE = "FlowerTune LLM Leaderboard · LLM Merging Competition"
+INTRO = (
+    "# FlowerTune LLM Leaderboard & LLM Merging Competition\n"
+    "Federated fine-tuning of LLMs with PEFT adapters (General NLP, Finance, Medical, Code) and model "
+    "merging. Click a column header to sort; rows marked **published** are self-reported numbers "
+    "imported from the published boards, **verified** rows were scored by this Space's evaluator."
+)
+
+
+def build_app(store: Store) -> gr.Blocks:
+    import_published(store)
+    boards = Boards(store)
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            for challenge in boards.challenges.values():
+                board_tab(challenge, boards)
+    return demo
+
+
+def main() -> None:
+    demo = build_app(open_store())
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The About text of each challenge, generated from its definition (so it can never disagree with it)."""
+
+from __future__ import annotations
+
+from leaderboard.challenges import Challenge
+
+def _params(value: float) -> str:
+    return f"{value / 1e9:g} B"
+
+
+def _window(days: int) -> str:
+    return {1: "per day", 7: "per week (any rolling 7 days)"}.get(days, f"per {days} days")
+
+
+def about_markdown(challenge: Challenge) -> str:
+    lim = challenge.limits
+    datasets = "\n".join(
+        f"| {c.label} | {c.dataset} | {c.metric} |" for c in challenge.columns
+    )
+    average = (
+        f"**{challenge.board.average_label}** is the unweighted mean of the "
+        f"{len(challenge.columns)} dataset scores ({', '.join(c.label for c in challenge.columns)}); "
+        "the board ranks by it, best first. Ties go to the earlier submission."
+    )
+    rules = []
+    if lim.peft_required:
+        rules.append("Submit a **PEFT adapter** checkpoint (a Hub repo with `adapter_config.json` and weights).")
+    if lim.submission_kind == "merge":
+        rules.append("Submit a merge of **public** Hub models / LoRA adapters.")
+    rules.append(f"Base model(s): at most **{_params(lim.base_params_max)} parameters**"
+                 + (" in total." if lim.submission_kind == "merge" else "."))
+    if lim.comm_gb_max is not None:
+        rules.append(
+            f"Communication budget: at most **{lim.comm_gb_max:g} GB** in total (bytes sent + received "
+            "over all federated rounds), reported with the submission and shown as *Comm. Costs*."
+        )
+    if lim.gpu_hours_max is not None:
+        rules.append(f"The merge must run in under **{lim.gpu_hours_max:g} h** on one A6000-class GPU.")
+    if lim.code_url_required:
+        rules.append("A link to the code repository is required.")
+    count = "one evaluation" if lim.per_team_count == 1 else f"at most {lim.per_team_count} submissions"
+    rules.append(f"Limit: **{count} per team {_window(lim.per_team_days)}**.")
+    if lim.hidden_test:
+        rules.append(
+            "The board shows **validation** performance. A **hidden test set** decides the final ranking; "
+            "its scores stay private until they are revealed at the end of the competition."
+        )
+    rule_lines = "\n".join(f"- {r}" for r in rules)
+    return f"""## {challenge.title}
+
+{challenge.tagline}
+
+**Task.** {challenge.task}
+
+### Datasets and metrics
+| Column | Dataset | Metric |
+|---|---|---|
+{datasets}
+
+{average} Scores are {challenge.metric}.
+
+### Rules
+{rule_lines}
+
+### Where the numbers come from
+- **published**: self-reported results imported as published from [the published board]({challenge.published_url}).
+- **verified**: scored by this Space's evaluator with the protocol above; the row links to its details.
+
+_Rules version `{challenge.version}` (submissions record the version they were checked against)._
+"""

@@ -1,0 +1,118 @@
+"""Render one page of a board as an HTML table. Every value is escaped: names are shown as plain text."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from html import escape
+
+import pandas as pd
+
+from leaderboard.challenges import Challenge
+from leaderboard.columns import BoardColumn, board_columns
+from leaderboard.table import BoardQuery, Page
+
+
+def format_cost(gb: float) -> str:
+    """2.9 -> '2.9 GB' (one decimal as published; more only when the value needs it)."""
+    if math.isnan(gb):
+        return "—"
+    text = f"{gb:.1f}" if round(gb, 1) == gb else f"{gb:g}"
+    return f"{text} GB"
+
+
+def format_date(iso: str) -> str:
+    """'2026-01-14' -> '14.01.26', the published boards' format."""
+    return date.fromisoformat(iso).strftime("%d.%m.%y") if iso else "—"
+
+
+def format_score(value: float, decimals: int) -> str:
+    return "—" if math.isnan(value) else f"{value:.{decimals}f}"
+
+
+def cell_text(column: BoardColumn, row: pd.Series, decimals: int) -> str:
+    """The plain text a cell shows (also what the CSV export writes for text columns)."""
+    value = row[column.key]
+    if column.kind == "cost":
+        return format_cost(value)
+    if column.kind == "date":
+        return format_date(value)
+    if column.kind == "score":
+        return format_score(value, decimals)
+    return str(value)
+
+
+def _safe_url(url: str) -> str | None:
+    return url if url.startswith(("https://", "http://", "?details=")) else None
+
+
+def cell_html(column: BoardColumn, row: pd.Series, decimals: int) -> str:
+    if column.kind == "link":
+        url = _safe_url(row[column.key])
+        return f'<a href="{escape(url)}" target="_blank" rel="noopener">code</a>' if url else ""
+    if column.kind == "source":
+        label = escape(row["source"])
+        url = _safe_url(row["details_url"])
+        title = "self-reported, imported from the published board" if label == "published" else (
+            "scored by this Space's evaluator"
+        )
+        badge = f'<span class="src src-{label}" title="{title}">{label}</span>'
+        return f'<a href="{escape(url)}" target="_blank" rel="noopener">{badge}</a>' if url else badge
+    return escape(cell_text(column, row, decimals))
+
+
+def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: list[str]) -> str:
+    columns = [c for c in board_columns(challenge) if c.key in visible]
+    decimals = challenge.board.decimals
+    head = []
+    for column in columns:
+        arrow = ""
+        if column.key == query.sort_key:
+            arrow = " ▼" if query.sort_desc else " ▲"
+        aria = ("descending" if query.sort_desc else "ascending") if arrow else "none"
+        css = "num" if column.numeric else ""
+        head.append(
+            f'<th data-sort="{column.key}" class="{css}" aria-sort="{aria}" title="Sort by {escape(column.label)}">'
+            f"{escape(column.label)}{arrow}</th>"
+        )
+    body = []
+    for _, row in page.rows.iterrows():
+        cells = "".join(
+            f'<td class="{"num" if c.numeric else ""}" data-col="{c.key}">{cell_html(c, row, decimals)}</td>'
+            for c in columns
+        )
+        body.append(f'<tr data-id="{escape(row["id"])}">{cells}</tr>')
+    if not body:
+        body.append(f'<tr><td colspan="{len(columns)}" class="empty">No entries match these filters.</td></tr>')
+    first = (page.page - 1) * query.page_size + 1 if page.total else 0
+    last = min(page.page * query.page_size, page.total)
+    summary = f"Rows {first:,}–{last:,} of {page.total:,} · page {page.page:,} of {page.pages:,}"
+    return (
+        f'<div class="board" data-board="{challenge.id}">'
+        f'<table class="board-table"><thead><tr>{"".join(head)}</tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table>'
+        f'<div class="board-summary">{summary}</div></div>'
+    )
+
+
+BOARD_CSS = """
+.board-table { width: 100%; border-collapse: collapse; font-size: 14px; }
+.board-table th { cursor: pointer; user-select: none; text-align: left; padding: 6px 8px;
+  border-bottom: 2px solid var(--border-color-primary); white-space: nowrap; }
+.board-table th:hover { background: var(--background-fill-secondary); }
+.board-table td { padding: 5px 8px; border-bottom: 1px solid var(--border-color-primary); }
+.board-table .num { text-align: right; font-variant-numeric: tabular-nums; }
+.board-table td.empty { text-align: center; padding: 24px; color: var(--body-text-color-subdued); }
+.board-summary { padding: 6px 2px; color: var(--body-text-color-subdued); font-size: 13px; }
+.src { border-radius: 8px; padding: 1px 7px; font-size: 12px; }
+.src-published { background: #eef2ff; color: #3730a3; }
+.src-verified { background: #dcfce7; color: #166534; }
+"""
+
+# Header clicks ask the server to sort (event delegation survives re-renders of the table).
+SORT_ON_CLICK_JS = """
+element.addEventListener('click', (event) => {
+  const th = event.target.closest('th[data-sort]');
+  if (th) { trigger('click', {sort: th.dataset.sort}); }
+});
+"""

@@ -1,0 +1,18 @@
+"""Pick the store from the environment, as a Space configures it.
+
+- default: ``LocalStore`` in ``$LEADERBOARD_DATA_DIR`` (default ``./data`` beside app.py): no token, no network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from submissions.store import LocalStore, Store
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def open_store(environ: Mapping[str, str] = os.environ) -> Store:
+    return LocalStore(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)

@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from leaderboard.challenges import DEFINITIONS_DIR, DefinitionError, challenges, load_challenges
+from leaderboard.columns import board_columns
+
+
+def test_five_boards_in_order():
+    assert list(challenges()) == ["general_nlp", "finance", "medical", "code", "merging"]
+    assert [c.title for c in challenges().values()][-1] == "LLM Merging Competition"
+
+
+def test_flowertune_rules_from_seed():
+    for cid in ("general_nlp", "finance", "medical", "code"):
+        limits = challenges()[cid].limits
+        assert limits.peft_required and limits.code_url_required
+        assert limits.base_params_max == 13e9
+        assert limits.comm_gb_max == 200
+        assert (limits.per_team_count, limits.per_team_days) == (2, 7)
+
+
+def test_merging_rules():
+    merging = challenges()["merging"]
+    assert merging.limits.base_params_max == 8e9
+    assert (merging.limits.per_team_count, merging.limits.per_team_days) == (1, 1)
+    assert merging.limits.hidden_test
+    assert [c.label for c in board_columns(merging) if c.default_visible] == [
+        "Rank", "Model / Submission", "Validation Performance", "Source"]
+
+
+def test_general_nlp_columns_and_subjects():
+    nlp = challenges()["general_nlp"]
+    assert [c.label for c in nlp.columns] == ["STEM", "Social Sciences", "Humanities"]
+    assert [len(c.evaluation["subjects"]) for c in nlp.columns] == [19, 12, 13]
+    labels = [c.label for c in board_columns(nlp) if c.default_visible]
+    assert labels == ["Rank", "Team", "Code", "Base Model", "Comm. Costs", "Average (↑)", "STEM",
+                      "Social Sciences", "Humanities", "Date", "Source"]
+
+
+def test_adding_a_challenge_is_one_file(tmp_path: Path):
+    for path in DEFINITIONS_DIR.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    raw = yaml.safe_load((DEFINITIONS_DIR / "finance.yaml").read_text())
+    raw.update(id="legal", title="Legal", order=5)
+    raw["columns"] = [{"key": "lexglue", "label": "LexGLUE", "dataset": "lex_glue", "metric": "accuracy"}]
+    (tmp_path / "legal.yaml").write_text(yaml.safe_dump(raw))
+    loaded = load_challenges(tmp_path)
+    assert list(loaded)[4] == "legal"
+    assert "LexGLUE" in [c.label for c in board_columns(loaded["legal"])]
+
+
+def test_rules_version_changes_with_the_definition(tmp_path: Path):
+    raw = yaml.safe_load((DEFINITIONS_DIR / "code.yaml").read_text())
+    (tmp_path / "code.yaml").write_text(yaml.safe_dump(raw))
+    before = load_challenges(tmp_path)["code"].version
+    raw["limits"]["comm_gb_max"] = 100
+    (tmp_path / "code.yaml").write_text(yaml.safe_dump(raw))
+    assert load_challenges(tmp_path)["code"].version != before
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: r.pop("columns"), "missing 'columns'"),
+        (lambda r: r.update(family="other"), "family must be one of"),
+        (lambda r: r["columns"].append(dict(r["columns"][0])), "unique"),
+        (lambda r: r["limits"].pop("per_team"), "missing 'per_team'"),
+    ],
+)
+def test_malformed_definition_is_named(tmp_path: Path, change, message):
+    raw = yaml.safe_load((DEFINITIONS_DIR / "medical.yaml").read_text())
+    change(raw)
+    (tmp_path / "medical.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(DefinitionError, match=message) as info:
+        load_challenges(tmp_path)
+    assert "medical.yaml" in str(info.value)
