@@ -1,0 +1,30 @@
+# Shared set-up steps for scripts/run.sh and scripts/test.sh (sourced, not run).
+
+# Install Debian packages whose command is missing: pairs of "command:package".
+install_system_packages() {
+  local missing=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Create .venv (once) and install a requirements file into it (again only when the file changed).
+ensure_venv() {
+  local requirements=$1
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  local stamp=".venv/.installed-$(basename "$requirements")"
+  local digest
+  digest=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+    echo "Installing Python packages from $requirements (first run takes a few minutes)"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -r "$requirements"
+    echo "$digest" > "$stamp"
+  fi
+}

@@ -1,0 +1,86 @@
+"""The boards as a visitor uses them, in Debian's chromium."""
+
+import re
+
+import pytest
+
+from tests.browser import chromium, running_app
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("store") / "data") as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_selector("#general_nlp-table table")
+        yield page
+
+
+def column(page, board, key):
+    return [c.inner_text() for c in page.query_selector_all(f"#{board}-table td[data-col={key}]")]
+
+
+def click_header(page, board, key, arrow):
+    page.click(f"#{board}-table th[data-sort={key}]")
+    page.wait_for_function(
+        f"document.querySelector('#{board}-table th[data-sort={key}]').textContent.includes('{arrow}')")
+
+
+def open_board(page, board, title):
+    page.get_by_role("tab", name=title, exact=True).click()
+    page.wait_for_selector(f"#{board}-table table", state="visible")
+
+
+def test_every_board_shows_its_published_rows(page):
+    open_board(page, "general_nlp", "General NLP")
+    assert column(page, "general_nlp", "team")[:3] == ["ZeroOne.AI", "Gachon Cognitive Computing Lab", "T-IoI@UNR"]
+    assert len(column(page, "general_nlp", "rank")) == 19
+    assert column(page, "general_nlp", "comm_gb")[7] == "44.7 GB"
+    for board, title, first in [("finance", "Finance", "Baseline"), ("medical", "Medical", "ZeroOne.AI"),
+                                ("code", "Code", "Baseline")]:
+        open_board(page, board, title)
+        assert column(page, board, "team")[0] == first
+    open_board(page, "merging", "LLM Merging Competition")
+    assert column(page, "merging", "name")[:2] == ["readapt_median", "lore_route"]
+    assert column(page, "merging", "average")[-1] == "37.1"
+    headers = [h.inner_text().rstrip(" ▲▼") for h in page.query_selector_all("#merging-table th")]
+    assert headers == ["Rank", "Model / Submission", "Validation Performance", "Source"]
+
+
+def test_sort_by_average_and_comm_costs(page):
+    open_board(page, "general_nlp", "General NLP")
+    click_header(page, "general_nlp", "average", "▼")
+    averages = [float(v) for v in column(page, "general_nlp", "average")]
+    assert averages == sorted(averages, reverse=True) and averages[0] == 69.25
+    click_header(page, "general_nlp", "average", "▲")
+    assert [float(v) for v in column(page, "general_nlp", "average")] == sorted(averages)
+    click_header(page, "general_nlp", "comm_gb", "▲")
+    costs = [float(v.removesuffix(" GB")) for v in column(page, "general_nlp", "comm_gb")]
+    assert costs == sorted(costs) and costs[-1] == 44.7  # numeric: 2.9 before 27.4 before 44.7
+    click_header(page, "general_nlp", "rank", "▲")
+
+
+def test_search_a_team_and_state_survives_tab_switch(page):
+    open_board(page, "general_nlp", "General NLP")
+    page.fill("#general_nlp-search textarea, #general_nlp-search input", "zjudai")
+    page.wait_for_function("document.querySelectorAll('#general_nlp-table td[data-col=team]').length === 6")
+    assert set(column(page, "general_nlp", "team")) == {"ZJUDAI"}
+    open_board(page, "finance", "Finance")
+    open_board(page, "general_nlp", "General NLP")
+    assert set(column(page, "general_nlp", "team")) == {"ZJUDAI"}
+    page.fill("#general_nlp-search textarea, #general_nlp-search input", "")
+    page.wait_for_function("document.querySelectorAll('#general_nlp-table td[data-col=team]').length === 19")
+
+
+def test_plot_and_about_tabs(page):
+    open_board(page, "general_nlp", "General NLP")
+    page.click("#general_nlp-plot-tab-button")
+    page.wait_for_selector("#general_nlp-plot .js-plotly-plot", timeout=30000)
+    assert page.locator("#general_nlp-plot").get_by_text("Pareto front").count() >= 1
+    page.click("#general_nlp-about-button")
+    about = page.locator("#general_nlp-about")
+    about.wait_for(state="visible")
+    text = about.inner_text()
+    assert "13 B parameters" in text and "200 GB" in text and re.search(r"at most 2 submissions per team", text)
