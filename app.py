@@ -10,6 +10,7 @@ import os
 import gradio as gr
 
 from leaderboard.boards import Boards
+from leaderboard.details import lookup_details
 from leaderboard.published import import_published
 from leaderboard.ui import board_tab
 from submissions.store import Store
@@ -29,9 +30,20 @@ def build_app(store: Store) -> gr.Blocks:
     boards = Boards(store)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             for challenge in boards.challenges.values():
                 board_tab(challenge, boards)
+            with gr.Tab("Details", id="tab-details", elem_id="tab-details"):
+                details = gr.Markdown("Open a **verified** row's source badge to see its details here.",
+                                      elem_id="details")
+
+        def open_details(request: gr.Request):
+            record_id = request.query_params.get("details", "")
+            if not record_id:
+                return gr.skip(), gr.skip()
+            return lookup_details(store, record_id), gr.Tabs(selected="tab-details")
+
+        demo.load(open_details, None, [details, tabs])
     return demo
 
 

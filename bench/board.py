@@ -47,9 +47,16 @@ def synthetic_records(count: int, seed: int = 0) -> list[dict]:
 
 
 def launch(blocks: gr.Blocks) -> str:
-    port = free_port()
-    blocks.launch(server_port=port, prevent_thread_lock=True, quiet=True)
-    return f"http://127.0.0.1:{port}"
+    for attempt in range(3):  # gradio's own start-up probe can time out on a loaded 2-core machine
+        port = free_port()
+        try:
+            blocks.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+            return f"http://127.0.0.1:{port}"
+        except ValueError:
+            blocks.close()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def ours_app(records: list[dict]) -> gr.Blocks:

@@ -19,22 +19,21 @@ def efficiency_figure(challenge: Challenge, frame: pd.DataFrame) -> go.Figure:
         f"{format_cost(r.comm_gb)} · average {r.average:.2f} · {r.source}"
         for r in points.itertuples()
     ]
-    figure = go.Figure()
+    hover = pd.Series(hover, index=points.index)
     front = points[on_front].sort_values("comm_gb")
-    figure.add_trace(
-        go.Scatter(
-            x=points["comm_gb"], y=points["average"], mode="markers", name="entries",
-            marker={"size": 9, "color": ["#f97316" if f else "#94a3b8" for f in on_front],
-                    "line": {"width": 1, "color": "#334155"}},
-            text=hover, hovertemplate="%{text}<extra></extra>",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=front["comm_gb"], y=front["average"], mode="lines", name="Pareto front",
-            line={"color": "#f97316", "dash": "dot", "shape": "hv"}, hoverinfo="skip",
-        )
-    )
+    rest = points[[not f for f in on_front]]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(
+        x=rest["comm_gb"], y=rest["average"], mode="markers", name="entries", text=hover[rest.index],
+        hovertemplate="%{text}<extra></extra>",
+        marker={"size": 9, "color": "#94a3b8", "line": {"width": 1, "color": "#334155"}},
+    ))
+    figure.add_trace(go.Scatter(  # drawn last so a front point is never hidden under another entry
+        x=front["comm_gb"], y=front["average"], mode="lines+markers", name="Pareto front",
+        text=hover[front.index], hovertemplate="%{text}<extra>Pareto front</extra>",
+        line={"color": "#f97316", "dash": "dot", "shape": "hv"},
+        marker={"size": 11, "color": "#f97316", "line": {"width": 1, "color": "#7c2d12"}},
+    ))
     figure.update_layout(
         title=f"{challenge.title}: {challenge.board.average_label.replace(' (↑)', '')} vs communication cost",
         xaxis={"title": "Communication cost (GB, log scale)", "type": "log"},

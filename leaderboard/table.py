@@ -7,8 +7,8 @@ of rows.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -56,7 +56,7 @@ def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
     frame["haystack"] = (
         frame["team"] + "\n" + frame["name"] + "\n" + frame["model_repo"] + "\n" + frame["base_model"]
     ).str.lower()
-    return assign_ranks(frame)
+    return add_sort_keys(assign_ranks(frame))
 
 
 def _float(value: object) -> float:
@@ -106,7 +106,6 @@ class Page:
     total: int  # rows matching the filters
     page: int
     pages: int
-    notes: list[str] = field(default_factory=list)
 
 
 def filter_mask(frame: pd.DataFrame, query: BoardQuery) -> np.ndarray:
@@ -133,25 +132,43 @@ def filter_mask(frame: pd.DataFrame, query: BoardQuery) -> np.ndarray:
     return mask
 
 
-def sort_frame(frame: pd.DataFrame, key: str, descending: bool) -> pd.DataFrame:
-    """Sort by one column; numbers numerically, text case-insensitively, blanks last; ties by rank."""
+TEXT_SORT_COLUMNS = ("team", "name", "model_repo", "base_model", "code_url", "date", "source")
+
+
+def add_sort_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """Precompute a numeric key per text column (case-insensitive dense rank; blanks NaN), so a sort
+    at request time is one numeric argsort instead of a string sort."""
+    for key in TEXT_SORT_COLUMNS:
+        lowered = frame[key].str.lower().replace("", np.nan)
+        frame[f"_sort_{key}"] = lowered.rank(method="dense").astype("float64")
+    return frame
+
+
+def sorted_positions(frame: pd.DataFrame, positions: np.ndarray, key: str, descending: bool) -> np.ndarray:
+    """Row positions ordered by ``key``: numbers numerically, text case-insensitively, blanks last in both
+    directions, ties in rank order (the frame is kept in rank order and the sort is stable)."""
     if key == "rank" or key not in frame.columns:
-        return frame.iloc[::-1] if descending and key == "rank" else frame
-    values = frame[key]
-    if values.dtype == object or str(values.dtype).startswith("str"):
-        values = values.str.lower().replace("", np.nan)
-    order = values.sort_values(ascending=not descending, na_position="last", kind="stable").index
-    return frame.loc[order]
+        return positions[::-1] if descending and key == "rank" else positions
+    column = f"_sort_{key}" if key in TEXT_SORT_COLUMNS else key
+    values = frame[column].to_numpy()[positions]
+    if descending:
+        values = -values
+    order = np.argsort(values, kind="stable")  # NaN sorts last
+    return positions[order]
+
+
+def sort_frame(frame: pd.DataFrame, key: str, descending: bool) -> pd.DataFrame:
+    return frame.iloc[sorted_positions(frame, np.arange(len(frame)), key, descending)]
 
 
 def query_page(frame: pd.DataFrame, query: BoardQuery) -> Page:
-    selected = frame[filter_mask(frame, query)]
-    ordered = sort_frame(selected, query.sort_key, query.sort_desc)
+    positions = np.flatnonzero(filter_mask(frame, query))
+    ordered = sorted_positions(frame, positions, query.sort_key, query.sort_desc)
     total = len(ordered)
     pages = max(1, math.ceil(total / query.page_size))
     page = min(max(1, query.page), pages)
     start = (page - 1) * query.page_size
-    return Page(rows=ordered.iloc[start : start + query.page_size], total=total, page=page, pages=pages)
+    return Page(rows=frame.iloc[ordered[start : start + query.page_size]], total=total, page=page, pages=pages)
 
 
 def base_model_choices(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -169,6 +186,3 @@ def visible_keys(challenge: Challenge, labels: list[str] | None) -> list[str]:
         return [c.key for c in columns if c.default_visible]
     return [c.key for c in columns if c.label in labels]
 
-
-def today() -> str:
-    return date.today().isoformat()

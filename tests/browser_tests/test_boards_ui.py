@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from submissions.store import LocalStore
+from tests.board_records import result
 from tests.browser import chromium, running_app
 
 pytestmark = pytest.mark.timeout(300)
@@ -11,10 +13,15 @@ pytestmark = pytest.mark.timeout(300)
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("store") / "data") as url, chromium() as browser:
+    data = tmp_path_factory.mktemp("store") / "data"
+    verified = result("evaluated-fin-1", "<b>Bold</b> Team", 50.5, comm_gb=3.5, date="2026-02-01",
+                      challenge="finance", fpb=40.0, fiqa=60.0, tfns=51.5)
+    LocalStore(data).put("results", verified)
+    with running_app(data) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.wait_for_selector("#general_nlp-table table")
+        page.base_url = url
         yield page
 
 
@@ -38,7 +45,7 @@ def test_every_board_shows_its_published_rows(page):
     assert column(page, "general_nlp", "team")[:3] == ["ZeroOne.AI", "Gachon Cognitive Computing Lab", "T-IoI@UNR"]
     assert len(column(page, "general_nlp", "rank")) == 19
     assert column(page, "general_nlp", "comm_gb")[7] == "44.7 GB"
-    for board, title, first in [("finance", "Finance", "Baseline"), ("medical", "Medical", "ZeroOne.AI"),
+    for board, title, first in [("finance", "Finance", "<b>Bold</b> Team"), ("medical", "Medical", "ZeroOne.AI"),
                                 ("code", "Code", "Baseline")]:
         open_board(page, board, title)
         assert column(page, board, "team")[0] == first
@@ -84,3 +91,22 @@ def test_plot_and_about_tabs(page):
     about.wait_for(state="visible")
     text = about.inner_text()
     assert "13 B parameters" in text and "200 GB" in text and re.search(r"at most 2 submissions per team", text)
+
+
+def test_source_filter_and_verified_row_details(page):
+    open_board(page, "finance", "Finance")
+    assert column(page, "finance", "team") == ["<b>Bold</b> Team", "Baseline"]  # shown as text, not HTML
+    assert column(page, "finance", "source") == ["verified", "published"]
+    page.locator("#finance-sources").get_by_label("published").uncheck()
+    page.wait_for_function("document.querySelectorAll('#finance-table td[data-col=team]').length === 1")
+    assert column(page, "finance", "team") == ["<b>Bold</b> Team"]
+    link = page.locator("#finance-table td[data-col=source] a").get_attribute("href")
+    assert link == "?details=evaluated-fin-1"
+    page.locator("#finance-sources").get_by_label("published").check()
+    page.wait_for_function("document.querySelectorAll('#finance-table td[data-col=team]').length === 2")
+    page.goto(page.base_url + "/" + link)
+    page.wait_for_selector("#details h2")
+    text = page.locator("#details").inner_text()
+    assert "Finance" in text and "FPB" in text and "51.50" in text and "50.50" in text
+    page.goto(page.base_url)
+    page.wait_for_selector("#general_nlp-table table")

@@ -1,0 +1,27 @@
+from leaderboard.about import about_markdown
+from leaderboard.boards import Boards
+from leaderboard.challenges import challenges
+from leaderboard.plot import efficiency_figure
+from leaderboard.published import all_published_records
+
+
+def test_plot_marks_the_pareto_front_with_team_and_model_on_hover():
+    frame = Boards(records=all_published_records()).frame("general_nlp")
+    figure = efficiency_figure(challenges()["general_nlp"], frame)
+    entries, front = figure.data
+    assert figure.layout.xaxis.type == "log"
+    assert list(front.x) == [0.5, 0.7, 2.9] and list(front.y) == [12.22, 67.78, 69.25]
+    assert len(entries.x) + len(front.x) == 19
+    assert any("ZeroOne.AI" in text and "Internlm3-8b-instruct" in text for text in front.text)
+
+
+def test_about_is_generated_from_the_definition():
+    nlp = about_markdown(challenges()["general_nlp"])
+    for fact in ("PEFT adapter", "13 B parameters", "200 GB", "at most 2 submissions per team per week",
+                 "unweighted mean", "STEM", "cais/mmlu", "code repository", challenges()["general_nlp"].version):
+        assert fact in nlp
+    merging = about_markdown(challenges()["merging"])
+    for fact in ("8 B parameters", "one evaluation per team per day", "hidden test set", "validation",
+                 "Validation Performance"):
+        assert fact in merging
+    assert "200 GB" not in merging
