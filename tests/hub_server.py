@@ -256,6 +256,7 @@ def _range(range_header: str, content: bytes) -> tuple[int, dict[str, str], byte
 def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid 40 ms ACK stalls
 
         def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
             pass
