@@ -23,58 +23,27 @@ Only ``server.token`` may read private repos, read gated files or commit.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.hub_repos import (
+    Commit,
+    HubError,
+    Repo,
+    byte_range,
+    git_blob_sha,
+    parse_commit,
+    preupload_answer,
+    repo_info,
+    tree,
+)
+
 REPO_TYPES = {"models": "model", "datasets": "dataset"}
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-_SHORT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_SAFETENSORS_DTYPES = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2"}
-
-
-def git_blob_sha(content: bytes) -> str:
-    """The git blob id of a file, as the Hub reports it (``oid`` / ``blob_id``)."""
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-
-
-@dataclass
-class Commit:
-    sha: str
-    parent: str | None
-    files: dict[str, bytes]
-    message: str
-    date: datetime
-
-
-@dataclass
-class Repo:
-    repo_id: str
-    repo_type: str
-    private: bool = False
-    gated: bool = False
-    commits: dict[str, Commit] = field(default_factory=dict)
-    branches: dict[str, str] = field(default_factory=dict)
-
-    def resolve(self, revision: str) -> Commit | None:
-        if revision in self.branches:
-            return self.commits[self.branches[revision]]
-        if revision.startswith("refs/heads/") and revision[len("refs/heads/") :] in self.branches:
-            return self.commits[self.branches[revision[len("refs/heads/") :]]]
-        if _SHORT_SHA.match(revision):
-            matches = [c for sha, c in self.commits.items() if sha.startswith(revision)]
-            if len(matches) == 1:
-                return matches[0]
-        return None
-
-
 Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
 
 
@@ -85,14 +54,8 @@ class Request:
     query: dict[str, list[str]]
     body: bytes
     range: str
-
-
-class HubError(Exception):
-    """An error answer: status, ``X-Error-Code`` and the JSON ``error`` message."""
-
-    def __init__(self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+    authorized: bool  # carries the server's token: may read private/gated repos and commit
+    has_token: bool  # carries some token (the Hub then answers 404 instead of 401 for hidden repos)
 
 
 class HubServer:
@@ -187,73 +150,99 @@ class HubServer:
         repo.branches[branch] = sha
         return sha
 
-    def lookup(self, repo_type: str, repo_id: str, authorized: bool, has_token: bool) -> Repo:
+    def lookup(self, repo_type: str, repo_id: str, request: Request) -> Repo:
         repo = self._repos.get((repo_type, repo_id))
-        if repo is None or (repo.private and not authorized):
-            raise HubError(404 if has_token else 401, "Repository not found", "RepoNotFound")
+        if repo is None or (repo.private and not request.authorized):
+            raise HubError(404 if request.has_token else 401, "Repository not found", "RepoNotFound")
         return repo
 
 
 # --- HTTP layer ----------------------------------------------------------------------------------------
-def _iso(date: datetime) -> str:
-    return date.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+class _Routes:
+    """Maps a request to an answer; runs under the server lock, so every request sees one consistent state."""
+
+    def __init__(self, server: HubServer):
+        self.server = server
+
+    def __call__(self, request: Request) -> Answer:
+        parts = [unquote(p) for p in request.path.strip("/").split("/")]
+        if parts[0] == "api" and len(parts) >= 4 and parts[1] in REPO_TYPES:
+            repo = self.server.lookup(REPO_TYPES[parts[1]], f"{parts[2]}/{parts[3]}", request)
+            return self.api(repo, request, parts[4:])
+        repo_type = "dataset" if parts[0] == "datasets" else "model"
+        parts = parts[1:] if parts[0] == "datasets" else parts
+        if len(parts) >= 5 and parts[2] == "resolve" and request.method in ("GET", "HEAD"):
+            repo = self.server.lookup(repo_type, f"{parts[0]}/{parts[1]}", request)
+            return self.resolve(repo, parts[3], "/".join(parts[4:]), request)
+        raise HubError(404, f"no route for {request.method} {request.path}")
+
+    def api(self, repo: Repo, request: Request, rest: list[str]) -> Answer:
+        if request.method == "GET" and (not rest or rest[0] == "revision"):
+            commit = _commit_of(repo, rest[1] if len(rest) > 1 else "main")
+            return _json(repo_info(repo, commit, self.server.publish_safetensors_totals))
+        if request.method == "GET" and rest == ["refs"]:
+            branches = [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": sha} for n, sha in repo.branches.items()]
+            return _json({"branches": branches, "tags": [], "converts": []})
+        if request.method == "GET" and len(rest) >= 2 and rest[0] == "tree":
+            recursive = request.query.get("recursive", ["false"])[0].lower() in ("1", "true")
+            return _json(tree(_commit_of(repo, rest[1]), "/".join(rest[2:]), recursive))
+        if request.method == "POST" and len(rest) == 2 and rest[0] in ("preupload", "commit"):
+            if not request.authorized:
+                raise HubError(401, "Invalid credentials in Authorization header")
+            branch = rest[1]
+            if branch not in repo.branches:
+                raise HubError(404, f"Invalid rev id: {branch}", "RevisionNotFound")
+            if rest[0] == "preupload":
+                files = repo.commits[repo.branches[branch]].files
+                return _json({"files": preupload_answer(files, request.body), "commitOid": repo.branches[branch]})
+            return self.commit(repo, branch, request.body)
+        raise HubError(404, "Not found")
+
+    def resolve(self, repo: Repo, revision: str, path: str, request: Request) -> Answer:
+        commit = _commit_of(repo, revision)
+        if repo.gated and not request.authorized:
+            message = f"Access to model {repo.repo_id} is restricted. You must have access to it and be authenticated."
+            raise HubError(403 if request.has_token else 401, message, "GatedRepo", {"X-Repo-Commit": commit.sha})
+        content = commit.files.get(path)
+        if content is None:
+            raise HubError(404, "Entry not found", "EntryNotFound", {"X-Repo-Commit": commit.sha})
+        status, headers, payload = byte_range(request.range, content)
+        headers.update(
+            {
+                "Content-Type": "application/octet-stream",
+                "X-Repo-Commit": commit.sha,
+                "ETag": f'"{git_blob_sha(content)}"',
+                "Accept-Ranges": "bytes",
+            }
+        )
+        return status, headers, payload
+
+    def commit(self, repo: Repo, branch: str, body: bytes) -> Answer:
+        header, files, deletions = parse_commit(body)
+        parent = header.get("parentCommit")
+        if parent is not None and not repo.branches[branch].startswith(parent):
+            self.server.rejected_commits += 1
+            raise HubError(412, "A commit has happened since. Please refresh and try again.")
+        sha = self.server._commit(repo, branch, files, tuple(deletions), header.get("summary", ""))
+        prefix = "datasets/" if repo.repo_type == "dataset" else ""
+        url = f"{self.server.url}/{prefix}{repo.repo_id}/commit/{sha}"
+        return _json({"success": True, "commitOid": sha, "commitUrl": url})
 
 
-def _safetensors_totals(files: dict[str, bytes]) -> dict | None:
-    """Parameter counts per dtype over every ``*.safetensors`` file, like the Hub's ``safetensors`` field."""
-    counts: dict[str, int] = {}
-    for path, content in files.items():
-        if not path.endswith(".safetensors") or len(content) < 8:
-            continue
-        size = int.from_bytes(content[:8], "little")
-        try:
-            header = json.loads(content[8 : 8 + size])
-        except ValueError:
-            continue
-        for name, tensor in header.items():
-            if name == "__metadata__" or tensor.get("dtype") not in _SAFETENSORS_DTYPES:
-                continue
-            n = 1
-            for dim in tensor["shape"]:
-                n *= dim
-            counts[tensor["dtype"]] = counts.get(tensor["dtype"], 0) + n
-    return {"parameters": counts, "total": sum(counts.values())} if counts else None
+def _commit_of(repo: Repo, revision: str) -> Commit:
+    commit = repo.resolve(revision)
+    if commit is None:
+        raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+    return commit
 
 
-def _tree(commit: Commit, path: str, recursive: bool) -> list[dict]:
-    prefix = path.strip("/") + "/" if path.strip("/") else ""
-    entries: dict[str, dict] = {}
-    for file_path, content in sorted(commit.files.items()):
-        if not file_path.startswith(prefix):
-            continue
-        rest = file_path[len(prefix) :].split("/")
-        # folders on the way down (every level when recursive, the first one otherwise)
-        for depth in range(1, len(rest) if recursive else min(2, len(rest))):
-            folder = prefix + "/".join(rest[:depth])
-            entries.setdefault(folder, {"type": "directory", "oid": git_blob_sha(folder.encode()), "path": folder})
-        if recursive or len(rest) == 1:
-            entries[file_path] = {"type": "file", "oid": git_blob_sha(content), "size": len(content), "path": file_path}
-    if prefix and not entries:
-        raise HubError(404, f"Entry not found: {path}", "EntryNotFound", {"X-Repo-Commit": commit.sha})
-    return list(entries.values())
-
-
-def _range(range_header: str, content: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Honour a single ``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` range, as ``get_safetensors_metadata`` sends."""
-    match = _RANGE.match(range_header)
-    if not match or not content or not (match.group(1) or match.group(2)):
-        return 200, {}, content
-    if match.group(1):
-        start = int(match.group(1))
-        end = min(int(match.group(2)) if match.group(2) else len(content) - 1, len(content) - 1)
-    else:  # suffix range: the last N bytes
-        start, end = max(0, len(content) - int(match.group(2))), len(content) - 1
-    if start >= len(content) or start > end:
-        raise HubError(416, "Range Not Satisfiable", headers={"Content-Range": f"bytes */{len(content)}"})
-    return 206, {"Content-Range": f"bytes {start}-{end}/{len(content)}"}, content[start : end + 1]
+def _json(data: object) -> Answer:
+    return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
 
 
 def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
+    route = _Routes(server)
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid 40 ms ACK stalls
@@ -274,13 +263,14 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             auth = self.headers.get("Authorization", "")
-            has_token = auth.startswith("Bearer ")
-            authorized = auth == f"Bearer {server.token}"
+            request = Request(
+                method, url.path, parse_qs(url.query), body, self.headers.get("Range", ""),
+                authorized=auth == f"Bearer {server.token}", has_token=auth.startswith("Bearer "),
+            )
             try:
                 with server._lock:
                     server.requests.append((method, url.path))
-                    request = Request(method, url.path, parse_qs(url.query), body, self.headers.get("Range", ""))
-                    status, headers, payload = route(request, authorized, has_token)
+                    status, headers, payload = route(request)
             except Exception as failure:  # any bug here answers 500, like a server, instead of hanging up
                 error = failure if isinstance(failure, HubError) else HubError(500, f"internal error: {failure!r}")
                 headers = {"Content-Type": "application/json", **error.headers}
@@ -295,135 +285,5 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if method != "HEAD":
                 self.wfile.write(payload)
-
-    def json_answer(data: object) -> Answer:
-        return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
-
-    def route(request: Request, authorized: bool, has_token: bool) -> Answer:
-        method = request.method
-        parts = [unquote(p) for p in request.path.strip("/").split("/")]
-        if parts[0] == "api" and len(parts) >= 4 and parts[1] in REPO_TYPES:
-            repo = server.lookup(REPO_TYPES[parts[1]], f"{parts[2]}/{parts[3]}", authorized, has_token)
-            return api_route(repo, request, parts[4:], authorized)
-        if parts[0] == "datasets":
-            repo_type, parts = "dataset", parts[1:]
-        else:
-            repo_type = "model"
-        if len(parts) >= 5 and parts[2] == "resolve" and method in ("GET", "HEAD"):
-            repo = server.lookup(repo_type, f"{parts[0]}/{parts[1]}", authorized, has_token)
-            return resolve(repo, parts[3], "/".join(parts[4:]), request.range, authorized, has_token)
-        raise HubError(404, f"no route for {method} {request.path}")
-
-    def commit_of(repo: Repo, revision: str) -> Commit:
-        commit = repo.resolve(revision)
-        if commit is None:
-            raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-        return commit
-
-    def api_route(repo: Repo, request: Request, rest: list[str], authorized: bool) -> Answer:
-        method, query, body = request.method, request.query, request.body
-        if method == "GET" and (not rest or rest[0] == "revision"):
-            commit = commit_of(repo, rest[1] if len(rest) > 1 else "main")
-            return json_answer(info(repo, commit))
-        if method == "GET" and rest == ["refs"]:
-            branches = [
-                {"name": name, "ref": f"refs/heads/{name}", "targetCommit": sha} for name, sha in repo.branches.items()
-            ]
-            return json_answer({"branches": branches, "tags": [], "converts": []})
-        if method == "GET" and rest and rest[0] == "tree" and len(rest) >= 2:
-            recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
-            return json_answer(_tree(commit_of(repo, rest[1]), "/".join(rest[2:]), recursive))
-        if method == "POST" and len(rest) == 2 and rest[0] in ("preupload", "commit"):
-            if not authorized:
-                raise HubError(401, "Invalid credentials in Authorization header")
-            if rest[1] not in repo.branches:
-                raise HubError(404, f"Invalid rev id: {rest[1]}", "RevisionNotFound")
-            handle = do_preupload if rest[0] == "preupload" else do_commit
-            return handle(repo, rest[1], body)
-        raise HubError(404, "Not found")
-
-    def info(repo: Repo, commit: Commit) -> dict:
-        data = {
-            "_id": git_blob_sha(repo.repo_id.encode())[:24],
-            "id": repo.repo_id,
-            "author": repo.repo_id.split("/")[0],
-            "sha": commit.sha,
-            "private": repo.private,
-            "gated": "manual" if repo.gated else False,
-            "disabled": False,
-            "lastModified": _iso(commit.date),
-            "createdAt": _iso(min(c.date for c in repo.commits.values())),
-            "tags": [],
-            "downloads": 0,
-            "likes": 0,
-            "siblings": [{"rfilename": path} for path in sorted(commit.files)],
-        }
-        if repo.repo_type == "model":
-            data["modelId"] = repo.repo_id
-            totals = _safetensors_totals(commit.files) if server.publish_safetensors_totals else None
-            if totals:
-                data["safetensors"] = totals
-        return data
-
-    def resolve(repo: Repo, revision: str, file_path: str, range_header: str, authorized: bool, has_token: bool) -> Answer:
-        commit = commit_of(repo, revision)
-        if repo.gated and not authorized:
-            message = f"Access to model {repo.repo_id} is restricted. You must have access to it and be authenticated."
-            raise HubError(403 if has_token else 401, message, "GatedRepo", {"X-Repo-Commit": commit.sha})
-        content = commit.files.get(file_path)
-        if content is None:
-            raise HubError(404, "Entry not found", "EntryNotFound", {"X-Repo-Commit": commit.sha})
-        status, headers, payload = _range(range_header, content)
-        headers.update(
-            {
-                "Content-Type": "application/octet-stream",
-                "X-Repo-Commit": commit.sha,
-                "ETag": f'"{git_blob_sha(content)}"',
-                "Accept-Ranges": "bytes",
-            }
-        )
-        return status, headers, payload
-
-    def do_preupload(repo: Repo, branch: str, body: bytes) -> Answer:
-        files = commit_of(repo, branch).files
-        answers = []
-        for entry in json.loads(body)["files"]:
-            existing = files.get(entry["path"])
-            answers.append(
-                {
-                    "path": entry["path"],
-                    "uploadMode": "regular",
-                    "shouldIgnore": False,
-                    "oid": git_blob_sha(existing) if existing is not None else None,
-                }
-            )
-        return json_answer({"files": answers, "commitOid": repo.branches[branch]})
-
-    def do_commit(repo: Repo, branch: str, body: bytes) -> Answer:
-        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
-        if not lines or lines[0].get("key") != "header":
-            raise HubError(400, "The first line must be the commit header")
-        header = lines[0]["value"]
-        parent = header.get("parentCommit")
-        if parent is not None and not repo.branches[branch].startswith(parent):
-            server.rejected_commits += 1
-            raise HubError(412, "A commit has happened since. Please refresh and try again.")
-        files: dict[str, bytes] = {}
-        deletions: list[str] = []
-        for line in lines[1:]:
-            key, value = line["key"], line["value"]
-            if key == "file":
-                if value.get("encoding") != "base64":
-                    raise HubError(400, "only base64 file content is supported here")
-                files[value["path"]] = base64.b64decode(value["content"])
-            elif key in ("deletedFile", "deletedFolder"):
-                deletions.append(value["path"])
-            else:
-                raise HubError(400, f"unsupported commit operation {key!r} (this test Hub has no LFS)")
-        sha = server._commit(repo, branch, files, tuple(deletions), header.get("summary", ""))
-        prefix = "datasets/" if repo.repo_type == "dataset" else ""
-        return json_answer(
-            {"success": True, "commitOid": sha, "commitUrl": f"{server.url}/{prefix}{repo.repo_id}/commit/{sha}"}
-        )
 
     return Handler

@@ -184,17 +184,16 @@ def test_parameters_from_safetensors_headers(hub_server: HubServer, models: HubM
     assert any(method == "GET" and path.endswith("model-00002-of-00002.safetensors") for method, path in hub_server.requests)
 
 
-@pytest.mark.parametrize("tied", [False, True])
+# LlamaForCausalLM(LlamaConfig(**config)).num_parameters() with transformers 5.23 (kept as numbers: importing
+# transformers costs seconds per test run)
+@pytest.mark.parametrize("tied, real_count", [(False, 125_248), (True, 99_648)])
 def test_parameters_estimated_from_config_match_the_real_model(
-    hub_server: HubServer, models: HubModels, tied: bool  # noqa: F811
+    hub_server: HubServer, models: HubModels, tied: bool, real_count: int  # noqa: F811
 ) -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     config = {**LLAMA_CONFIG, "tie_word_embeddings": tied}
     hub_server.add_model("org/llama", {"config.json": json.dumps(config).encode(), "pytorch_model.bin": b"pickle"})
     count = models.parameter_count(models.resolve("org/llama"))
-    expected = LlamaForCausalLM(LlamaConfig(**config)).num_parameters()
-    assert (count.total, count.source) == (expected, "config.json (estimate)")
+    assert (count.total, count.source) == (real_count, "config.json (estimate)")
 
 
 def test_parameters_estimate_reads_nested_text_config() -> None:
