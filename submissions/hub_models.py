@@ -19,10 +19,10 @@ from typing import Any
 import httpx2
 from huggingface_hub import HfApi
 from huggingface_hub.errors import (
-    EntryNotFoundError,
     GatedRepoError,
     HfHubHTTPError,
     NotASafetensorsRepoError,
+    RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
     SafetensorsParsingError,
@@ -31,7 +31,7 @@ from huggingface_hub.errors import (
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 # owner/name as the Hub allows them (letters, digits, '-', '_', '.'; no '--' or '..'; at most 96 characters)
-_REPO_ID = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+_REPO_ID = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$", re.ASCII)
 _NETWORK_ERRORS = (httpx2.TransportError, OSError)
 
 
@@ -52,6 +52,7 @@ class ResolvedRepo:
     commit: str
     files: tuple[str, ...]
     gated: bool
+    safetensors_parameters: int | None = None  # the Hub's own count, when it publishes one
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class HubModels:
             info = self.api.model_info(repo_id, revision=revision)
         except RevisionNotFoundError:
             raise HubCheckError(
-                [f"Revision '{revision}' does not exist in '{repo_id}': give a branch name or a full commit hash."]
+                [f"Revision '{revision}' does not exist in '{repo_id}': give a branch, a tag or a full commit hash."]
             ) from None
         except RepositoryNotFoundError:
             raise HubCheckError(
@@ -108,7 +109,8 @@ class HubModels:
         if not info.sha:
             raise HubCheckError([f"The Hub did not say which commit '{repo_id}@{revision}' points to; try again."])
         files = tuple(sibling.rfilename for sibling in info.siblings or ())
-        return ResolvedRepo(repo_id, revision, info.sha, files, gated)
+        parameters = int(info.safetensors.total) if info.safetensors and info.safetensors.total else None
+        return ResolvedRepo(repo_id, revision, info.sha, files, gated, parameters)
 
     def adapter_config(self, adapter: ResolvedRepo) -> dict[str, Any]:
         """The parsed ``adapter_config.json`` of a resolved adapter; its weights file must be there too."""
@@ -149,10 +151,9 @@ class HubModels:
     def parameter_count(self, model: ResolvedRepo) -> ParameterCount:
         """Parameters of a (base) model: the Hub's safetensors totals, else the safetensors headers, else an
         estimate from ``config.json`` for standard decoder-only transformers; None (with a reason) otherwise."""
+        if model.safetensors_parameters:
+            return ParameterCount(model.safetensors_parameters, "safetensors")
         try:
-            info = self.api.model_info(model.repo_id, revision=model.commit)
-            if info.safetensors and info.safetensors.total:
-                return ParameterCount(int(info.safetensors.total), "safetensors")
             if any(name.endswith(".safetensors") for name in model.files):
                 metadata = self.api.get_safetensors_metadata(model.repo_id, revision=model.commit)
                 return ParameterCount(sum(metadata.parameter_count.values()), "safetensors")
@@ -183,7 +184,7 @@ class HubModels:
     def _read(self, repo_id: str, filename: str, commit: str) -> str:
         try:
             path = self.api.hf_hub_download(repo_id, filename, revision=commit, cache_dir=self.cache_dir)
-        except EntryNotFoundError:
+        except RemoteEntryNotFoundError:  # not LocalEntryNotFoundError: that one means the Hub was unreachable
             raise HubCheckError([f"'{repo_id}' has no {filename} at commit {commit[:7]}."]) from None
         except GatedRepoError:
             raise HubCheckError([f"'{repo_id}' is gated: its files cannot be read without access."]) from None

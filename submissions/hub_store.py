@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_url
+from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
@@ -37,6 +37,14 @@ _RETRY_STATUS = {412, 429, 500, 502, 503, 504}  # 412: a commit has happened sin
 
 def _git_blob_sha(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+
+
+def _matches(entry: RepoFile, content: bytes) -> bool:
+    """Whether downloaded bytes are the listed file (LFS files are listed by their sha256, others by blob id),
+    which is what makes caching contents by blob id safe."""
+    if entry.lfs is not None:
+        return hashlib.sha256(content).hexdigest() == entry.lfs.sha256
+    return _git_blob_sha(content) == entry.blob_id
 
 
 class HubStore(Store):
@@ -169,13 +177,13 @@ class HubStore(Store):
         blobs, records = {}, {}
         for entry in entries:
             match = pattern.match(entry.path)
-            if not match or not hasattr(entry, "blob_id"):
+            if not match or not isinstance(entry, RepoFile):
                 continue
             content = known.get(entry.blob_id)
             if content is None:
                 content = self._download(repo, entry.path, head)
-                if _git_blob_sha(content) != entry.blob_id:
-                    raise StoreError(f"{repo}/{entry.path} changed under commit {head}: content does not match")
+                if not _matches(entry, content):
+                    raise StoreError(f"{repo}/{entry.path} at {head} does not match its listed hash")
             blobs[entry.blob_id] = content
             record = json.loads(content)
             records[record.get("id", match.group(1))] = record

@@ -69,6 +69,7 @@ class HubServer:
         self._counter = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, in order
         self.rejected_commits = 0  # commits refused for a stale parent
+        self.stopped = False
         self.publish_safetensors_totals = True  # False: clients must read the safetensors headers themselves
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
@@ -79,6 +80,8 @@ class HubServer:
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def stop(self) -> None:
+        """Stop serving (idempotent): new connections are refused, kept-alive ones are hung up on."""
+        self.stopped = True
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -260,6 +263,9 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             self._dispatch("POST")
 
         def _dispatch(self, method: str) -> None:
+            if server.stopped:
+                self.close_connection = True
+                return
             url = urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             auth = self.headers.get("Authorization", "")

@@ -65,7 +65,7 @@ def test_revision_resolves_to_commit_and_stays_pinned(hub_server: HubServer, mod
     assert models.resolve("team/adapter", " ").commit == later  # blank revision means main
 
 
-@pytest.mark.parametrize("repo_id", ["adapter", "a/b/c", "", "team/<script>", "team/x--y", "-team/x"])
+@pytest.mark.parametrize("repo_id", ["adapter", "a/b/c", "", "team/<script>", "team/x--y", "-team/x", "tëam/x"])
 def test_malformed_repo_id(models: HubModels, repo_id: str) -> None:
     assert reasons(lambda: models.resolve(repo_id)) == [
         f"'{repo_id}' is not a valid Hub repo ID: write it as owner/name."
@@ -107,6 +107,14 @@ def test_unreachable_hub(tmp_path) -> None:
         url = stopped.url
     offline = HubModels(hub_api(url), cache_dir=tmp_path)
     (reason,) = reasons(lambda: offline.resolve("team/adapter"))
+    assert reason.startswith("The Hugging Face Hub could not be asked about 'team/adapter'")
+
+
+def test_hub_gone_between_resolving_and_reading(hub_server: HubServer, models: HubModels) -> None:  # noqa: F811
+    hub_server.add_model("team/adapter", adapter_files())
+    resolved = models.resolve("team/adapter")
+    hub_server.stop()
+    (reason,) = reasons(lambda: models.adapter_config(resolved))
     assert reason.startswith("The Hugging Face Hub could not be asked about 'team/adapter'")
 
 
