@@ -106,8 +106,6 @@ class HubModels:
                 [f"Model repo '{repo_id}' is gated (access must be requested): remove the gate so the evaluator "
                  "can download it."]
             )
-        if not info.sha:
-            raise HubCheckError([f"The Hub did not say which commit '{repo_id}@{revision}' points to; try again."])
         files = tuple(sibling.rfilename for sibling in info.siblings or ())
         parameters = int(info.safetensors.total) if info.safetensors and info.safetensors.total else None
         return ResolvedRepo(repo_id, revision, info.sha, files, gated, parameters)
@@ -196,8 +194,8 @@ class HubModels:
 
 def estimate_parameters(config: dict[str, Any]) -> int | None:
     """Parameters of a Llama-style decoder (attention with grouped KV heads, gated MLP, RMS norms, optional
-    tied embeddings and experts) from its ``config.json``; exact for Llama/Mistral, close for Qwen (which
-    adds small biases). None when a required field is missing."""
+    tied embeddings, q/k/v biases and experts) from its ``config.json``; exact for Llama, Mistral, Mixtral
+    and Qwen2. None when a required field is missing."""
     config = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
     keys = ("hidden_size", "num_hidden_layers", "intermediate_size", "vocab_size", "num_attention_heads")
     if not all(isinstance(config.get(key), int) and config[key] > 0 for key in keys):
@@ -206,6 +204,8 @@ def estimate_parameters(config: dict[str, Any]) -> int | None:
     kv_heads = config.get("num_key_value_heads") or heads
     head_dim = config.get("head_dim") or hidden // heads
     attention = hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2  # q, o + k, v
+    if config.get("attention_bias") or config.get("model_type") == "qwen2":  # biases on q, k, v
+        attention += (heads + 2 * kv_heads) * head_dim
     experts = config.get("num_local_experts") or config.get("num_experts") or 1
     mlp = 3 * hidden * inner * experts + (hidden * experts if experts > 1 else 0)  # gate/up/down (+ router)
     embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings", False) else 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -118,6 +119,23 @@ def test_hub_gone_between_resolving_and_reading(hub_server: HubServer, models: H
     assert reason.startswith("The Hugging Face Hub could not be asked about 'team/adapter'")
 
 
+def test_gated_adapter_files_cannot_be_read(hub_server: HubServer, models: HubModels) -> None:  # noqa: F811
+    hub_server.add_model("team/gated-adapter", adapter_files(), gated=True)
+    resolved = models.resolve("team/gated-adapter", allow_gated=True)
+    assert reasons(lambda: models.adapter_config(resolved)) == [
+        "'team/gated-adapter' is gated: its files cannot be read without access."
+    ]
+
+
+def test_listed_file_missing_at_the_commit(hub_server: HubServer, models: HubModels) -> None:  # noqa: F811
+    hub_server.add_model("team/adapter", adapter_files(config=None))
+    resolved = models.resolve("team/adapter")
+    claims_config = dataclasses.replace(resolved, files=(*resolved.files, "adapter_config.json"))
+    assert reasons(lambda: models.adapter_config(claims_config)) == [
+        f"'team/adapter' has no adapter_config.json at commit {resolved.commit[:7]}."
+    ]
+
+
 def test_endpoint_comes_from_environment(hub_server: HubServer, monkeypatch) -> None:  # noqa: F811
     monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
     assert hub_api().endpoint == hub_server.url
@@ -202,6 +220,32 @@ def test_parameters_estimated_from_config_match_the_real_model(
     hub_server.add_model("org/llama", {"config.json": json.dumps(config).encode(), "pytorch_model.bin": b"pickle"})
     count = models.parameter_count(models.resolve("org/llama"))
     assert (count.total, count.source) == (real_count, "config.json (estimate)")
+
+
+def test_parameters_when_the_hub_goes_away(hub_server: HubServer, models: HubModels) -> None:  # noqa: F811
+    hub_server.publish_safetensors_totals = False
+    hub_server.add_model("org/base", {"model.safetensors": weights(a=(2, 2))})
+    resolved = models.resolve("org/base")
+    hub_server.stop()
+    count = models.parameter_count(resolved)
+    assert (count.total, count.source) == (None, None)
+    assert count.reason.startswith("The Hugging Face Hub could not be asked about 'org/base'")
+
+
+SMALL = {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "vocab_size": 300}
+
+
+# counts of MixtralForCausalLM / Qwen2ForCausalLM built from these configs with transformers 5.23
+@pytest.mark.parametrize(
+    "config, real_count",
+    [
+        ({**SMALL, "model_type": "mixtral", "num_local_experts": 4, "head_dim": 32, "tie_word_embeddings": False}, 235_840),
+        ({**SMALL, "model_type": "qwen2", "tie_word_embeddings": True}, 81_216),
+    ],
+)
+def test_parameters_estimate_for_other_decoders(config: dict, real_count: int) -> None:
+    assert estimate_parameters(config) == real_count
 
 
 def test_parameters_estimate_reads_nested_text_config() -> None:
