@@ -13,6 +13,8 @@ from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
 from leaderboard.published import import_published
 from leaderboard.ui import board_tab
+from submissions.ui import queue_tab, submit_tab
+from submissions.hub_models import HubModels
 from submissions.store import Store
 from submissions.store_factory import open_store
 
@@ -25,14 +27,17 @@ INTRO = (
 )
 
 
-def build_app(store: Store) -> gr.Blocks:
+def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
     import_published(store)
     boards = Boards(store)
+    hub = hub or HubModels()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs() as tabs:
             for challenge in boards.challenges.values():
                 board_tab(challenge, boards)
+            submit_tab(store, hub, with_login=bool(os.environ.get("SPACE_ID")))
+            queue_tab(store)
             with gr.Tab("Details", id="tab-details", elem_id="tab-details"):
                 details = gr.Markdown("Open a **verified** row's source badge to see its details here.",
                                       elem_id="details")

@@ -110,3 +110,26 @@ def test_source_filter_and_verified_row_details(page):
     assert "Finance" in text and "FPB" in text and "51.50" in text and "50.50" in text
     page.goto(page.base_url)
     page.wait_for_selector("#general_nlp-table table")
+
+
+def test_cost_filter_visible_columns_and_csv_download(page):
+    open_board(page, "general_nlp", "General NLP")
+    page.get_by_text("More filters and columns").locator("visible=true").first.click()
+    page.fill("#general_nlp-comm-max input", "0.7")
+    page.locator("#general_nlp-comm-max input").press("Enter")
+    page.wait_for_function("document.querySelectorAll('#general_nlp-table td[data-col=team]').length === 7")
+    assert set(column(page, "general_nlp", "comm_gb")) == {"0.5 GB", "0.7 GB"}
+    page.locator("#general_nlp-columns").get_by_label("Date", exact=True).uncheck()
+    page.wait_for_function("!document.querySelector('#general_nlp-table th[data-sort=date]')")
+    assert column(page, "general_nlp", "date") == []
+    with page.expect_download() as download_info:
+        page.click("#general_nlp-export")
+        page.locator("#general_nlp-csv a").first.click()
+    lines = open(download_info.value.path(), encoding="utf-8").read().splitlines()
+    assert lines[0].startswith("Rank,Team,Code,Base Model,Comm. Costs (GB),Average (↑),STEM")
+    assert "Date" not in lines[0] and len(lines) == 8
+    assert lines[1].startswith("3,T-IoI@UNR,,Gemma2-9b-cpt-sahabatai-v1-instruct,0.7,67.78")
+    page.locator("#general_nlp-columns").get_by_label("Date", exact=True).check()
+    page.fill("#general_nlp-comm-max input", "")
+    page.locator("#general_nlp-comm-max input").press("Enter")
+    page.wait_for_function("document.querySelectorAll('#general_nlp-table td[data-col=team]').length === 19")

@@ -1,0 +1,133 @@
+"""Taking a submission: check the form, check the repos on the Hub, then queue it in one store transaction.
+
+The transaction re-reads the stored requests, so the per-team limit and the duplicate check hold across
+restarts and replicas. The contact e-mail goes to the private collection, never into the request.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from leaderboard.challenges import Challenge, challenges
+from submissions.hub_models import HubCheckError, HubModels
+from submissions.rules import SubmissionForm, check_form, check_rate_limit, find_duplicate, normalize_team
+from submissions.store import Record, Store
+
+PENDING, RUNNING, FINISHED, FAILED = "PENDING", "RUNNING", "FINISHED", "FAILED"
+
+
+@dataclass
+class Outcome:
+    status: str  # queued | duplicate | refused
+    reasons: list[str] = field(default_factory=list)
+    request: Record | None = None
+    position: int | None = None  # 1-based place among PENDING requests
+
+    @property
+    def message(self) -> str:
+        if self.status == "queued":
+            return f"Queued as {self.request['id']}, position {self.position} in the queue."
+        if self.status == "duplicate":
+            return (f"This adapter commit was already submitted to this challenge: request {self.request['id']} "
+                    f"({self.request['state']}). Nothing new was queued.")
+        return "Not accepted:\n" + "\n".join(f"- {reason}" for reason in self.reasons)
+
+
+def queue_position(requests: list[Record], request_id: str) -> int | None:
+    pending = sorted((r for r in requests if r.get("state") == PENDING), key=lambda r: (r["submitted_at"], r["id"]))
+    return next((i for i, r in enumerate(pending, start=1) if r["id"] == request_id), None)
+
+
+def check_on_hub(hub: HubModels, challenge: Challenge, form: SubmissionForm) -> tuple[list[str], dict]:
+    """Adapter exists, is public, is a PEFT adapter on the declared base, and the base is small enough."""
+    facts: dict = {}
+    try:
+        adapter = hub.resolve(form.repo_id, form.revision)
+        facts.update(repo_id=adapter.repo_id, commit=adapter.commit)
+        config = hub.adapter_config(adapter)
+        adapter_base = hub.base_model(config, adapter.repo_id)
+    except HubCheckError as error:
+        return error.reasons, facts
+    declared = form.base_model.strip()
+    reasons = []
+    if adapter_base.lower() != declared.lower():
+        reasons.append(f"The adapter's base model does not match: adapter_config.json names '{adapter_base}', "
+                       f"you declared '{declared}'.")
+    try:
+        base = hub.resolve(adapter_base, "main", allow_gated=True)
+    except HubCheckError as error:
+        return reasons + [f"Base model: {r}" for r in error.reasons], facts
+    facts.update(base_model=base.repo_id, base_commit=base.commit)
+    count = hub.parameter_count(base)
+    cap = challenge.limits.base_params_max
+    if count.total is None:
+        reasons.append(f"The size of base model '{base.repo_id}' cannot be determined ({count.reason}); the cap is "
+                       f"{cap / 1e9:g} B parameters.")
+    elif count.total > cap:
+        reasons.append(f"Base model '{base.repo_id}' has {count.total / 1e9:.2f} B parameters; this challenge allows "
+                       f"at most {cap / 1e9:g} B.")
+    facts["base_params"] = count.total
+    return reasons, facts
+
+
+def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account: str | None, now: datetime) -> Record:
+    return {
+        "id": f"{challenge.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}",
+        "challenge": challenge.id,
+        "kind": challenge.limits.submission_kind,
+        "repo_id": facts["repo_id"],
+        "revision": form.revision.strip() or "main",
+        "commit": facts["commit"],
+        "base_model": facts["base_model"],
+        "base_commit": facts["base_commit"],
+        "base_params": facts["base_params"],
+        "team": form.team.strip(),
+        "team_key": normalize_team(form.team),
+        "account": account,
+        "code_url": form.code_url.strip(),
+        "comm_gb": form.comm_gb,
+        "num_clients": form.num_clients,
+        "num_rounds": form.num_rounds,
+        "description": form.description.strip(),
+        "rules_version": challenge.version,
+        "submitted_at": now.isoformat(timespec="seconds"),
+        "state": PENDING,
+        "attempts": 0,
+        "worker": None,
+        "heartbeat_at": None,
+        "progress": None,
+        "failure": None,
+        "result_id": None,
+    }
+
+
+def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | None = None,
+           now: datetime | None = None) -> Outcome:
+    challenge = challenges().get(form.challenge_id)
+    if challenge is None:
+        return Outcome("refused", [f"Unknown challenge '{form.challenge_id}'."])
+    now = now or datetime.now(timezone.utc)
+    reasons = check_form(challenge, form)
+    if reasons:  # no Hub round trips for a form that cannot pass anyway
+        return Outcome("refused", reasons)
+    hub_reasons, facts = check_on_hub(hub, challenge, form)
+    if hub_reasons:
+        return Outcome("refused", hub_reasons)
+    request = new_request(challenge, form, facts, account, now)
+
+    def decide(snapshot: dict[str, Record]) -> tuple[list[Record], Outcome]:
+        existing = list(snapshot.values())
+        duplicate = find_duplicate(existing, challenge.id, request["repo_id"], request["commit"])
+        if duplicate:
+            return [], Outcome("duplicate", request=duplicate, position=queue_position(existing, duplicate["id"]))
+        limited = check_rate_limit(challenge, existing, form.team, account, now)
+        if limited:
+            return [], Outcome("refused", limited)
+        return [request], Outcome("queued", request=request, position=queue_position([*existing, request], request["id"]))
+
+    outcome = store.transact("requests", decide)
+    if outcome.status == "queued":
+        store.put("private", {"id": request["id"], "contact_email": form.contact_email.strip(), "account": account})
+    return outcome

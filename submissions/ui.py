@@ -1,0 +1,82 @@
+"""The Submit and Queue tabs (Gradio). Wiring only: the checks live in rules.py and service.py."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from leaderboard.challenges import challenges
+from leaderboard.render import BOARD_CSS
+from submissions.hub_models import HubModels
+from submissions.queue_view import queue_rows, render_queue
+from submissions.rules import SubmissionForm
+from submissions.service import submit
+from submissions.store import Store
+
+SUBMIT_HELP = (
+    "Submit the **PEFT adapter** your federated fine-tuning produced, as a public Hugging Face Hub repo. "
+    "It is checked against the challenge rules at once, pinned to the commit the revision points at now "
+    "(later pushes do not change what is evaluated), and queued for evaluation. Your e-mail is kept private."
+)
+
+
+def _account(profile: gr.OAuthProfile | None) -> str | None:
+    return profile.username if profile is not None else None
+
+
+def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
+    flowertune = [(c.title, c.id) for c in challenges().values() if c.limits.submission_kind == "adapter"]
+    with gr.Tab("Submit", id="tab-submit", elem_id="tab-submit"):
+        gr.Markdown(SUBMIT_HELP)
+        if with_login:
+            gr.LoginButton()
+        with gr.Row():
+            challenge = gr.Dropdown(flowertune, value=flowertune[0][1], label="Challenge", elem_id="submit-challenge")
+            team = gr.Textbox(label="Team name", max_length=64, elem_id="submit-team")
+        with gr.Row():
+            repo_id = gr.Textbox(label="Adapter repo ID", placeholder="owner/name", elem_id="submit-repo")
+            revision = gr.Textbox(label="Revision", value="main", elem_id="submit-revision")
+            base_model = gr.Textbox(label="Base model repo ID", placeholder="mistralai/Mistral-7B-v0.3",
+                                    elem_id="submit-base")
+        with gr.Row():
+            code_url = gr.Textbox(label="Code repository URL", placeholder="https://github.com/…", elem_id="submit-code")
+            comm_gb = gr.Number(label="Communication cost (GB, from your training log)", minimum=0,
+                                elem_id="submit-comm")
+            clients = gr.Number(label="Number of clients (optional)", precision=0, elem_id="submit-clients")
+            rounds = gr.Number(label="Number of rounds (optional)", precision=0, elem_id="submit-rounds")
+        with gr.Row():
+            email = gr.Textbox(label="Contact e-mail (private)", elem_id="submit-email")
+            description = gr.Textbox(label="Method description", lines=2, max_length=2000, elem_id="submit-description")
+        send = gr.Button("Submit for evaluation", variant="primary", elem_id="submit-button")
+        outcome = gr.Markdown(elem_id="submit-outcome")
+
+    def on_submit(challenge_id, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
+                  description, profile: gr.OAuthProfile | None = None):
+        form = SubmissionForm(
+            challenge_id=challenge_id, repo_id=repo_id or "", revision=revision or "main", team=team or "",
+            code_url=code_url or "", comm_gb=comm_gb, base_model=base_model or "", contact_email=email or "",
+            description=description or "", num_clients=clients, num_rounds=rounds,
+        )
+        return submit(store, hub, form, account=_account(profile)).message
+
+    send.click(on_submit, [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
+                           description], outcome, concurrency_limit=4)
+
+
+def queue_tab(store: Store) -> None:
+    options = [("All challenges", "")] + [(c.title, c.id) for c in challenges().values()]
+    with gr.Tab("Queue", id="tab-queue", elem_id="tab-queue"):
+        gr.Markdown("Every request and its state: **PENDING** (with its place in the queue) → **RUNNING** (with "
+                    "progress) → **FINISHED** or **FAILED** (with the reason). Refreshes by itself.")
+        with gr.Row():
+            team = gr.Textbox(label="Your team", placeholder="show only this team's requests", elem_id="queue-team")
+            challenge = gr.Dropdown(options, value="", label="Challenge", elem_id="queue-challenge")
+            refresh = gr.Button("↻ Refresh", size="sm", scale=0, elem_id="queue-refresh")
+        table = gr.HTML(lambda: render_queue(queue_rows(store.all("requests"))), css_template=BOARD_CSS,
+                        js_on_load=None, elem_id="queue-table")
+        timer = gr.Timer(10)
+
+    def show(team: str, challenge_id: str) -> str:
+        return render_queue(queue_rows(store.all("requests"), team or "", challenge_id or ""))
+
+    for trigger in (team.change, challenge.change, refresh.click, timer.tick):
+        trigger(show, [team, challenge], table, queue=False, show_progress="hidden")
