@@ -130,6 +130,9 @@ class HubStore(Store):
         raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}")
 
     # --- internals ---------------------------------------------------------------------------------------------
+    def serves(self, collection: str) -> bool:
+        return collection in self.repos
+
     def _repo(self, collection: str) -> str:
         if collection not in COLLECTIONS:
             raise StoreError(f"unknown collection {collection!r}")

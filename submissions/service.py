@@ -6,6 +6,7 @@ restarts and replicas. The contact e-mail goes to the private collection, never 
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -85,6 +86,7 @@ def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account
         "base_params": facts["base_params"],
         "team": form.team.strip(),
         "team_key": normalize_team(form.team),
+        "contact_hash": hashlib.sha256(form.contact_email.strip().lower().encode()).hexdigest(),
         "account": account,
         "code_url": form.code_url.strip(),
         "comm_gb": form.comm_gb,
@@ -127,7 +129,6 @@ def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | No
             return [], Outcome("refused", limited)
         return [request], Outcome("queued", request=request, position=queue_position([*existing, request], request["id"]))
 
-    outcome = store.transact("requests", decide)
-    if outcome.status == "queued":
+    if store.serves("private"):  # written first: a queued request always has its contact
         store.put("private", {"id": request["id"], "contact_email": form.contact_email.strip(), "account": account})
-    return outcome
+    return store.transact("requests", decide)

@@ -66,6 +66,10 @@ class Store(ABC):
     def version(self, collection: str) -> str:
         """A token that changes whenever the collection changes (cheap; used for caching)."""
 
+    def serves(self, collection: str) -> bool:
+        """Whether this store is configured to keep ``collection`` (a Space may run without a private one)."""
+        return collection in COLLECTIONS
+
     def put(self, collection: str, record: Record) -> None:
         """Create or replace one record."""
         self.transact(collection, lambda _snapshot: ([record], None))

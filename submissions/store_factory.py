@@ -1,6 +1,8 @@
 """Pick the store from the environment, as a Space configures it.
 
-- default: ``LocalStore`` in ``$LEADERBOARD_DATA_DIR`` (default ``./data`` beside app.py): no token, no network.
+- ``REQUESTS_DATASET`` + ``RESULTS_DATASET`` (+ ``PRIVATE_DATASET``, ``HF_TOKEN``): ``HubStore`` on those
+  dataset repos (see :func:`submissions.hub_store.hub_store_from_env`);
+- otherwise ``LocalStore`` in ``$LEADERBOARD_DATA_DIR`` (default ``./data`` beside app.py): no token, no network.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ import os
 from pathlib import Path
 from typing import Mapping
 
+from submissions.hub_store import hub_store_from_env
 from submissions.store import LocalStore, Store
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
 def open_store(environ: Mapping[str, str] = os.environ) -> Store:
-    return LocalStore(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
+    return hub_store_from_env(environ) or LocalStore(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)

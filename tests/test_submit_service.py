@@ -1,0 +1,155 @@
+"""Submitting through the real client against the local Hub, into both stores."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+from safetensors.numpy import save
+
+from submissions.hub_models import HubModels, hub_api
+from submissions.hub_store import HubStore
+from submissions.rules import SubmissionForm
+from submissions.service import queue_position, submit
+from submissions.store import LocalStore, Store
+from tests.hub_fixtures import hub_server  # noqa: F401  (pytest fixture)
+from tests.hub_server import HubServer
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+SMALL_BASE = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "vocab_size": 400}
+HUGE_BASE = {"model_type": "llama", "hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80,
+             "num_attention_heads": 64, "num_key_value_heads": 8, "vocab_size": 128256}
+
+
+def adapter(base: str) -> dict[str, bytes]:
+    config = {"peft_type": "LORA", "base_model_name_or_path": base, "r": 4, "target_modules": ["q_proj"]}
+    return {"adapter_config.json": json.dumps(config).encode(),
+            "adapter_model.safetensors": save({"lora_A": np.zeros((4, 64), dtype=np.float32)})}
+
+
+@pytest.fixture
+def hub(hub_server: HubServer) -> HubServer:  # noqa: F811
+    hub_server.add_model("org/small-base", {"config.json": json.dumps(SMALL_BASE).encode()})
+    hub_server.add_model("org/huge-base", {"config.json": json.dumps(HUGE_BASE).encode()})
+    hub_server.add_model("org/mystery-base", {"README.md": b"no config"})
+    hub_server.add_model("team/adapter", adapter("org/small-base"))
+    hub_server.add_model("team/huge-adapter", adapter("org/huge-base"))
+    hub_server.add_model("team/mystery-adapter", adapter("org/mystery-base"))
+    hub_server.add_model("team/private-adapter", adapter("org/small-base"), private=True)
+    hub_server.add_model("team/not-an-adapter", {"config.json": json.dumps(SMALL_BASE).encode()})
+    for dataset in ("org/requests", "org/results", "org/private"):
+        hub_server.add_dataset(dataset, private=dataset == "org/private")
+    return hub_server
+
+
+@pytest.fixture(params=["local", "hub"])
+def store(request, hub: HubServer, tmp_path) -> Store:
+    if request.param == "local":
+        return LocalStore(tmp_path)
+    return HubStore({"requests": "org/requests", "results": "org/results", "private": "org/private"},
+                    token=HubServer.token, endpoint=hub.url)
+
+
+def models(hub: HubServer) -> HubModels:
+    return HubModels(hub_api(hub.url))
+
+
+FORM = SubmissionForm(challenge_id="general_nlp", repo_id="team/adapter", team="Team A", comm_gb=3.5,
+                      code_url="https://github.com/team/fl", base_model="org/small-base",
+                      contact_email="lead@team.org")
+
+
+def test_valid_adapter_is_queued_pinned_to_its_commit(hub, store):
+    outcome = submit(store, models(hub), FORM, now=NOW)
+    assert outcome.status == "queued" and outcome.position == 1
+    assert outcome.message.startswith(f"Queued as {outcome.request['id']}, position 1")
+    stored = store.get("requests", outcome.request["id"])
+    assert stored["commit"] == hub.head("team/adapter") and stored["base_commit"] == hub.head("org/small-base")
+    assert (stored["state"], stored["team"], stored["comm_gb"], stored["base_params"]) == ("PENDING", "Team A", 3.5,
+                                                                                          SMALL_BASE_PARAMS)
+    assert "lead@team.org" not in json.dumps(stored)  # the e-mail is only in the private collection
+    assert store.get("private", outcome.request["id"])["contact_email"] == "lead@team.org"
+    hub.push("team/adapter", {"adapter_config.json": b"{}"})  # a later push does not change what was queued
+    assert store.get("requests", outcome.request["id"])["commit"] != hub.head("team/adapter")
+
+
+SMALL_BASE_PARAMS = 2 * 400 * 64 + 2 * (4 * 64 * 64 + 3 * 64 * 128 + 2 * 64) + 64
+
+
+def test_same_commit_points_to_the_existing_entry(hub, store):
+    first = submit(store, models(hub), FORM, now=NOW)
+    again = submit(store, models(hub), replace(FORM, team="Team B"), now=NOW + timedelta(hours=1))
+    assert again.status == "duplicate" and again.request["id"] == first.request["id"]
+    assert "already submitted" in again.message and len(store.all("requests")) == 1
+
+
+def test_third_submission_in_a_week_is_refused(hub, store):
+    for name in ("a2", "a3"):
+        hub.add_model(f"team/{name}", adapter("org/small-base"))
+    assert submit(store, models(hub), FORM, now=NOW).status == "queued"
+    assert submit(store, models(hub), replace(FORM, repo_id="team/a2"), now=NOW + timedelta(days=1)).position == 2
+    third = submit(store, models(hub), replace(FORM, repo_id="team/a3", team="team a"), now=NOW + timedelta(days=2))
+    assert third.status == "refused" and "already has 2 submission(s)" in third.message
+    assert len(store.all("requests")) == 2
+    later = submit(store, models(hub), replace(FORM, repo_id="team/a3"), now=NOW + timedelta(days=7, minutes=1))
+    assert later.status == "queued"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"repo_id": "team/missing"}, "was not found on the Hugging Face Hub, or it is private"),
+    ({"repo_id": "team/private-adapter"}, "was not found on the Hugging Face Hub, or it is private"),
+    ({"repo_id": "team/not-an-adapter"}, "has no adapter_config.json"),
+    ({"revision": "v9"}, "Revision 'v9' does not exist in 'team/adapter'"),
+    ({"base_model": "org/other-base"}, "The adapter's base model does not match: adapter_config.json names "
+                                       "'org/small-base', you declared 'org/other-base'"),
+    ({"repo_id": "team/huge-adapter", "base_model": "org/huge-base"}, "B parameters; this challenge allows at most 13 B"),
+    ({"repo_id": "team/mystery-adapter", "base_model": "org/mystery-base"}, "cannot be determined"),
+    ({"comm_gb": 250.0}, "exceeds the 200 GB budget"),
+])
+def test_refusals_say_why_and_change_nothing(hub, store, change, message):
+    outcome = submit(store, models(hub), replace(FORM, **change), now=NOW)
+    assert outcome.status == "refused"
+    assert message in outcome.message, outcome.message
+    assert store.all("requests") == []
+
+
+def test_queue_position_counts_pending_only_oldest_first():
+    requests = [{"id": "b", "state": "PENDING", "submitted_at": "2026-01-02"},
+                {"id": "a", "state": "RUNNING", "submitted_at": "2026-01-01"},
+                {"id": "c", "state": "PENDING", "submitted_at": "2026-01-01"}]
+    assert [queue_position(requests, i) for i in "abc"] == [None, 2, 1]
+
+
+def test_200_submissions_from_20_threads(hub, store):
+    """20 teams x 10 tries over 4 adapters each: exactly 2 queued per team, no duplicates, none lost."""
+    for team in range(20):
+        for k in range(4):
+            hub.add_model(f"t{team}/a{k}", adapter("org/small-base"))
+    hubs = models(hub)
+    outcomes: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def worker(thread: int) -> None:
+        for attempt in range(10):
+            team = (thread + attempt) % 20
+            form = replace(FORM, team=f"Team {team}", repo_id=f"t{team}/a{(thread * 7 + attempt) % 4}")
+            result = submit(store, hubs, form, now=NOW + timedelta(seconds=thread))
+            with lock:
+                outcomes.append((team, result.status))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    stored = store.all("requests")
+    assert len(outcomes) == 200
+    assert Counter(status for _, status in outcomes)["queued"] == len(stored) == 40
+    assert Counter(r["team"] for r in stored) == Counter({f"Team {t}": 2 for t in range(20)})
+    assert len({(r["repo_id"], r["commit"]) for r in stored}) == 40
