@@ -54,7 +54,7 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
         form = SubmissionForm(
             challenge_id=challenge_id, repo_id=repo_id or "", revision=revision or "main", team=team or "",
             code_url=code_url or "", comm_gb=comm_gb, base_model=base_model or "", contact_email=email or "",
-            description=description or "", num_clients=clients, num_rounds=rounds,
+            description=description or "", num_clients=clients or None, num_rounds=rounds or None,
         )
         return submit(store, hub, form, account=_account(profile)).message
 

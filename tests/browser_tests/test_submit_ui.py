@@ -1,0 +1,61 @@
+"""Submit a valid adapter (served by the local Hub) and an invalid one; see the queue and the reasons."""
+
+import json
+
+import pytest
+
+from tests.browser import chromium, running_app
+from tests.hub_server import HubServer
+from tests.test_submit_service import SMALL_BASE, adapter
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    with HubServer() as hub:
+        hub.add_model("org/small-base", {"config.json": json.dumps(SMALL_BASE).encode()})
+        hub.add_model("team/adapter", adapter("org/small-base"))
+        data = tmp_path_factory.mktemp("submit") / "data"
+        with running_app(data, {"HF_ENDPOINT": hub.url}) as url, chromium() as browser:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(url)
+            page.get_by_role("tab", name="Submit").click()
+            page.wait_for_selector("#submit-button", state="visible")
+            yield page
+
+
+def fill(page, **fields):
+    for name, value in fields.items():
+        page.locator(f"#submit-{name} textarea, #submit-{name} input").first.fill(value)
+
+
+def test_submit_valid_adapter_then_see_it_queued(page):
+    fill(page, team="Browser Team", repo="team/adapter", base="org/small-base", code="https://github.com/t/fl",
+         comm="3.5", email="lead@team.org")
+    page.click("#submit-button")
+    page.wait_for_function("document.querySelector('#submit-outcome').innerText.includes('Queued as')")
+    assert "position 1 in the queue" in page.locator("#submit-outcome").inner_text()
+    page.get_by_role("tab", name="Queue").click()
+    page.locator("#queue-refresh").click()
+    row = page.locator("#queue-table tr[data-state=PENDING]")
+    row.wait_for()
+    assert row.locator("td[data-col=team]").inner_text() == "Browser Team"
+    assert row.locator("td[data-col=status]").inner_text() == "position 1"
+    assert row.locator("td[data-col=model]").inner_text().startswith("team/adapter@")
+    page.fill("#queue-team textarea, #queue-team input", "someone else")
+    page.wait_for_function("document.querySelector('#queue-table').innerText.includes('No requests match')")
+    page.fill("#queue-team textarea, #queue-team input", "browser team")
+    page.wait_for_selector("#queue-table tr[data-state=PENDING]")
+
+
+def test_invalid_submission_lists_every_reason(page):
+    page.get_by_role("tab", name="Submit").click()
+    fill(page, team="<b>x</b>", repo="team/adapter", base="org/small-base", code="", comm="250", email="nope")
+    page.click("#submit-button")
+    page.wait_for_function("document.querySelector('#submit-outcome').innerText.includes('Not accepted')")
+    text = page.locator("#submit-outcome").inner_text()
+    for reason in ("may not contain '<', '>'", "link to your code repository is required",
+                   "exceeds the 200 GB budget", "Contact e-mail is missing"):
+        assert reason in text
+    assert page.locator("#submit-outcome b").count() == 0
