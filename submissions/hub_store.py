@@ -132,6 +132,8 @@ class HubStore(Store):
                     # 412: someone committed since `head`. 429/5xx: the commit may or may not have landed;
                     # either way the next attempt decides again on a fresh head, which includes it if it did.
                 else:
+                    # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
+                    # all, it made no commit, and the branch already holds exactly these writes.)
                     with self._cache_lock:  # what we just wrote need not be downloaded again
                         self._blobs.setdefault(collection, {}).update(
                             {_git_blob_sha(c): c for c in changes.values()}
