@@ -89,7 +89,12 @@ def test_returned_records_are_copies(hub: HubServer) -> None:
     store = make_store(hub)
     store.put("requests", {"id": "a", "progress": {"done": 0}})
     store.all("requests")[0]["progress"]["done"] = 99
-    store.transact("requests", lambda snapshot: (snapshot["a"]["progress"].update(done=7) or [], None))
+
+    def mutate_without_writing(snapshot: dict[str, Record]) -> tuple[list[Record], None]:
+        snapshot["a"]["progress"]["done"] = 7
+        return [], None
+
+    store.transact("requests", mutate_without_writing)
     assert store.all("requests") == [{"id": "a", "progress": {"done": 0}}]
 
 
