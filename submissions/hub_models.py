@@ -89,22 +89,31 @@ class HubModels:
             info = self.api.model_info(repo_id, revision=revision)
         except RevisionNotFoundError:
             raise HubCheckError(
-                [f"Revision '{revision}' does not exist in '{repo_id}': give a branch, a tag or a full commit hash."]
+                [
+                    f"Revision '{revision}' does not exist in '{repo_id}': "
+                    "give a branch, a tag or a full commit hash."
+                ]
             ) from None
         except RepositoryNotFoundError:
             raise HubCheckError(
-                [f"Model repo '{repo_id}' was not found on the Hugging Face Hub, or it is private: check the "
-                 "spelling and make the repo public."]
+                [
+                    f"Model repo '{repo_id}' was not found on the Hugging Face Hub, or it is private: "
+                    "check the spelling and make the repo public."
+                ]
             ) from None
         except (HfHubHTTPError, *_NETWORK_ERRORS) as error:
             raise HubCheckError([_unreachable(repo_id, error)]) from None
         if info.private:
-            raise HubCheckError([f"Model repo '{repo_id}' is private: make it public so it can be evaluated."])
+            raise HubCheckError(
+                [f"Model repo '{repo_id}' is private: make it public so it can be evaluated."]
+            )
         gated = bool(info.gated)
         if gated and not allow_gated:
             raise HubCheckError(
-                [f"Model repo '{repo_id}' is gated (access must be requested): remove the gate so the evaluator "
-                 "can download it."]
+                [
+                    f"Model repo '{repo_id}' is gated (access must be requested): "
+                    "remove the gate so the evaluator can download it."
+                ]
             )
         files = tuple(sibling.rfilename for sibling in info.siblings or ())
         parameters = int(info.safetensors.total) if info.safetensors and info.safetensors.total else None
@@ -115,8 +124,8 @@ class HubModels:
         reasons = []
         if ADAPTER_CONFIG not in adapter.files:
             reasons.append(
-                f"'{adapter.repo_id}' has no {ADAPTER_CONFIG} at commit {adapter.commit[:7]}: it is not a PEFT "
-                "adapter. Push the folder written by the adapter's save_pretrained()."
+                f"'{adapter.repo_id}' has no {ADAPTER_CONFIG} at commit {adapter.commit[:7]}: "
+                "it is not a PEFT adapter. Push the folder written by the adapter's save_pretrained()."
             )
         if not any(name in adapter.files for name in ADAPTER_WEIGHTS):
             reasons.append(
@@ -142,13 +151,16 @@ class HubModels:
         base = adapter_config.get("base_model_name_or_path")
         if not isinstance(base, str) or not base.strip():
             raise HubCheckError(
-                [f"{ADAPTER_CONFIG} in '{adapter_id}' does not name its base model (base_model_name_or_path)."]
+                [
+                    f"{ADAPTER_CONFIG} in '{adapter_id}' does not name its base model "
+                    "(base_model_name_or_path)."
+                ]
             )
         return base.strip()
 
     def parameter_count(self, model: ResolvedRepo) -> ParameterCount:
-        """Parameters of a (base) model: the Hub's safetensors totals, else the safetensors headers, else an
-        estimate from ``config.json`` for standard decoder-only transformers; None (with a reason) otherwise."""
+        """Parameters of a (base) model: the Hub's safetensors totals, else the safetensors headers, else
+        an estimate from ``config.json`` for standard decoder-only transformers; None (with a reason)."""
         if model.safetensors_parameters:
             return ParameterCount(model.safetensors_parameters, "safetensors")
         try:
@@ -163,7 +175,9 @@ class HubModels:
         if "config.json" not in model.files:
             return ParameterCount(None, None, f"{why}: it has neither safetensors weights nor a config.json.")
         if model.gated:
-            return ParameterCount(None, None, f"{why}: it is gated and the Hub publishes no safetensors count for it.")
+            return ParameterCount(
+                None, None, f"{why}: it is gated and the Hub publishes no safetensors count for it."
+            )
         try:
             config = json.loads(self._read(model.repo_id, "config.json", model.commit))
         except HubCheckError as error:
@@ -173,16 +187,20 @@ class HubModels:
         total = estimate_parameters(config) if isinstance(config, dict) else None
         if total is None:
             return ParameterCount(
-                None, None,
-                f"{why}: it has no safetensors weights and its config.json does not describe a standard decoder "
-                "(hidden_size, num_hidden_layers, intermediate_size, vocab_size, num_attention_heads).",
+                None,
+                None,
+                f"{why}: it has no safetensors weights and its config.json does not describe a standard "
+                "decoder (hidden_size, num_hidden_layers, intermediate_size, vocab_size, "
+                "num_attention_heads).",
             )
         return ParameterCount(total, "config.json (estimate)")
 
     def _read(self, repo_id: str, filename: str, commit: str) -> str:
         try:
             path = self.api.hf_hub_download(repo_id, filename, revision=commit, cache_dir=self.cache_dir)
-        except RemoteEntryNotFoundError:  # not LocalEntryNotFoundError: that one means the Hub was unreachable
+        except (
+            RemoteEntryNotFoundError
+        ):  # not LocalEntryNotFoundError: that one means the Hub was unreachable
             raise HubCheckError([f"'{repo_id}' has no {filename} at commit {commit[:7]}."]) from None
         except GatedRepoError:
             raise HubCheckError([f"'{repo_id}' is gated: its files cannot be read without access."]) from None
@@ -213,4 +231,5 @@ def estimate_parameters(config: dict[str, Any]) -> int | None:
 
 
 def _unreachable(repo_id: str, error: BaseException) -> str:
-    return f"The Hugging Face Hub could not be asked about '{repo_id}' ({type(error).__name__}); try again later."
+    kind = type(error).__name__
+    return f"The Hugging Face Hub could not be asked about '{repo_id}' ({kind}); try again later."

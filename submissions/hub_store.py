@@ -29,7 +29,16 @@ from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from submissions.store import COLLECTIONS, Decision, Record, Store, StoreError, _ID_PATTERN, check_record, dump_record
+from submissions.store import (
+    _ID_PATTERN,
+    COLLECTIONS,
+    Decision,
+    Record,
+    Store,
+    StoreError,
+    check_record,
+    dump_record,
+)
 
 T = TypeVar("T")
 _RETRY_STATUS = {412, 429, 500, 502, 503, 504}  # 412: a commit has happened since (stale parent)
@@ -123,16 +132,20 @@ class HubStore(Store):
                     # 412: someone committed since `head`. 429/5xx: the commit may or may not have landed;
                     # either way the next attempt decides again on a fresh head, which includes it if it did.
                 else:
+                    # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
+                    # all, it made no commit, and the branch already holds exactly these writes.)
                     with self._cache_lock:  # what we just wrote need not be downloaded again
-                        self._blobs.setdefault(collection, {}).update({_git_blob_sha(c): c for c in changes.values()})
+                        self._blobs.setdefault(collection, {}).update(
+                            {_git_blob_sha(c): c for c in changes.values()}
+                        )
                     return value
                 time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
         raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}")
 
-    # --- internals ---------------------------------------------------------------------------------------------
     def serves(self, collection: str) -> bool:
         return collection in self.repos
 
+    # --- internals ------------------------------------------------------------------------------------
     def _repo(self, collection: str) -> str:
         if collection not in COLLECTIONS:
             raise StoreError(f"unknown collection {collection!r}")
@@ -196,7 +209,7 @@ class HubStore(Store):
         return records
 
     def _download(self, repo: str, path: str, revision: str) -> bytes:
-        """One small file, in memory (``hf_hub_download`` would add a HEAD request and a disk cache per file)."""
+        """One small file, in memory (``hf_hub_download`` would add a HEAD request and a disk write)."""
         url = hf_hub_url(repo, path, repo_type="dataset", revision=revision, endpoint=self.api.endpoint)
         headers = build_hf_headers(token=self.api.token)
         try:
@@ -238,8 +251,15 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
         return None
     if not requests_repo or not results_repo:
         missing = "REQUESTS_DATASET" if not requests_repo else "RESULTS_DATASET"
-        raise StoreError(f"{missing} is not set: the Hub store needs both REQUESTS_DATASET and RESULTS_DATASET")
-    repos = {"requests": requests_repo, "results": results_repo, "votes": results_repo, "details": results_repo}
+        raise StoreError(
+            f"{missing} is not set: the Hub store needs both REQUESTS_DATASET and RESULTS_DATASET"
+        )
+    repos = {
+        "requests": requests_repo,
+        "results": results_repo,
+        "votes": results_repo,
+        "details": results_repo,
+    }
     private_repo = environ.get("PRIVATE_DATASET", "").strip()
     if private_repo:
         repos["private"] = private_repo

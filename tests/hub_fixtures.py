@@ -1,6 +1,7 @@
-"""Pytest fixture for the local Hub (``tests/hub_server.py``); test modules import it explicitly:
+"""Pytest fixture ``hub_server``: a local Hub (``tests/hub_server.py``). There is no conftest.py, so a test
+module imports it explicitly::
 
-    from tests.hub_fixtures import hub_server  # noqa: F401  (pytest fixture)
+    from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (provides the hub_server fixture)
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import pytest
 from tests.hub_server import HubServer
 
 
-@pytest.fixture
-def hub_server() -> Iterator[HubServer]:
+@pytest.fixture(name="hub_server")
+def hub_server_fixture() -> Iterator[HubServer]:
     """A fresh, empty local Hub for one test, stopped afterwards."""
     with HubServer() as server:
         yield server

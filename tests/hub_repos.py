@@ -15,7 +15,20 @@ from datetime import datetime
 
 _SHORT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_SAFETENSORS_DTYPES = {"F64", "F32", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2"}
+_SAFETENSORS_DTYPES = {
+    "F64",
+    "F32",
+    "F16",
+    "BF16",
+    "I64",
+    "I32",
+    "I16",
+    "I8",
+    "U8",
+    "BOOL",
+    "F8_E4M3",
+    "F8_E5M2",
+}
 
 
 def git_blob_sha(content: bytes) -> str:
@@ -56,7 +69,9 @@ class Repo:
 class HubError(Exception):
     """An error answer: status, ``X-Error-Code`` and the JSON ``error`` message."""
 
-    def __init__(self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
 
@@ -97,16 +112,23 @@ def tree(commit: Commit, path: str, recursive: bool) -> list[dict]:
         # folders on the way down (every level when recursive, the first one otherwise)
         for depth in range(1, len(rest) if recursive else min(2, len(rest))):
             folder = prefix + "/".join(rest[:depth])
-            entries.setdefault(folder, {"type": "directory", "oid": git_blob_sha(folder.encode()), "path": folder})
+            entries.setdefault(
+                folder, {"type": "directory", "oid": git_blob_sha(folder.encode()), "path": folder}
+            )
         if recursive or len(rest) == 1:
-            entries[file_path] = {"type": "file", "oid": git_blob_sha(content), "size": len(content), "path": file_path}
+            entries[file_path] = {
+                "type": "file",
+                "oid": git_blob_sha(content),
+                "size": len(content),
+                "path": file_path,
+            }
     if prefix and not entries:
         raise HubError(404, f"Entry not found: {path}", "EntryNotFound", {"X-Repo-Commit": commit.sha})
     return list(entries.values())
 
 
 def byte_range(range_header: str, content: bytes) -> tuple[int, dict[str, str], bytes]:
-    """Honour a single ``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` range, as ``get_safetensors_metadata`` sends."""
+    """Honour one ``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` range, as ``get_safetensors_metadata`` asks."""
     match = _RANGE.match(range_header)
     if not match or not content or not (match.group(1) or match.group(2)):
         return 200, {}, content
@@ -118,7 +140,6 @@ def byte_range(range_header: str, content: bytes) -> tuple[int, dict[str, str], 
     if start >= len(content) or start > end:
         raise HubError(416, "Range Not Satisfiable", headers={"Content-Range": f"bytes */{len(content)}"})
     return 206, {"Content-Range": f"bytes {start}-{end}/{len(content)}"}, content[start : end + 1]
-
 
 
 def repo_info(repo: Repo, commit: Commit, safetensors_totals: bool = True) -> dict:
@@ -144,7 +165,6 @@ def repo_info(repo: Repo, commit: Commit, safetensors_totals: bool = True) -> di
         if totals:
             data["safetensors"] = totals
     return data
-
 
 
 def preupload_answer(files: dict[str, bytes], body: bytes) -> list[dict]:

@@ -93,15 +93,19 @@ class HubServer:
         self.stop()
 
     # --- test API -----------------------------------------------------------------------------------
-    def add_model(self, repo_id: str, files: dict[str, bytes], private: bool = False, gated: bool = False) -> str:
+    def add_model(
+        self, repo_id: str, files: dict[str, bytes], private: bool = False, gated: bool = False
+    ) -> str:
         """Create a model repo with one commit holding ``files``; returns that commit's sha."""
         self._create(repo_id, "model", private=private, gated=gated)
         return self.push(repo_id, files, repo_type="model")
 
     def add_dataset(self, repo_id: str, files: dict[str, bytes] | None = None, private: bool = False) -> str:
-        """Create a dataset repo (initial commit with ``.gitattributes``, like the Hub); returns the head sha."""
+        """Create a dataset repo (first commit holds ``.gitattributes``, like the Hub); returns the head."""
         self._create(repo_id, "dataset", private=private)
-        return self.push(repo_id, {".gitattributes": b"*.bin filter=lfs\n", **(files or {})}, repo_type="dataset")
+        return self.push(
+            repo_id, {".gitattributes": b"*.bin filter=lfs\n", **(files or {})}, repo_type="dataset"
+        )
 
     def push(
         self,
@@ -140,7 +144,9 @@ class HubServer:
                 raise ValueError(f"{repo_type} repo {repo_id} exists")
             self._repos[(repo_type, repo_id)] = Repo(repo_id, repo_type, private=private, gated=gated)
 
-    def _commit(self, repo: Repo, branch: str, files: dict[str, bytes], deletions: tuple[str, ...], message: str) -> str:
+    def _commit(
+        self, repo: Repo, branch: str, files: dict[str, bytes], deletions: tuple[str, ...], message: str
+    ) -> str:
         """Create a commit on ``branch``; the caller holds ``self._lock``."""
         parent_sha = repo.branches.get(branch) or repo.branches.get("main")
         tree = dict(repo.commits[parent_sha].files) if parent_sha else {}
@@ -184,7 +190,9 @@ class _Routes:
             commit = _commit_of(repo, rest[1] if len(rest) > 1 else "main")
             return _json(repo_info(repo, commit, self.server.publish_safetensors_totals))
         if request.method == "GET" and rest == ["refs"]:
-            branches = [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": sha} for n, sha in repo.branches.items()]
+            branches = [
+                {"name": n, "ref": f"refs/heads/{n}", "targetCommit": sha} for n, sha in repo.branches.items()
+            ]
             return _json({"branches": branches, "tags": [], "converts": []})
         if request.method == "GET" and len(rest) >= 2 and rest[0] == "tree":
             recursive = request.query.get("recursive", ["false"])[0].lower() in ("1", "true")
@@ -197,15 +205,19 @@ class _Routes:
                 raise HubError(404, f"Invalid rev id: {branch}", "RevisionNotFound")
             if rest[0] == "preupload":
                 files = repo.commits[repo.branches[branch]].files
-                return _json({"files": preupload_answer(files, request.body), "commitOid": repo.branches[branch]})
+                return _json(
+                    {"files": preupload_answer(files, request.body), "commitOid": repo.branches[branch]}
+                )
             return self.commit(repo, branch, request.body)
         raise HubError(404, "Not found")
 
     def resolve(self, repo: Repo, revision: str, path: str, request: Request) -> Answer:
         commit = _commit_of(repo, revision)
         if repo.gated and not request.authorized:
-            message = f"Access to model {repo.repo_id} is restricted. You must have access to it and be authenticated."
-            raise HubError(403 if request.has_token else 401, message, "GatedRepo", {"X-Repo-Commit": commit.sha})
+            message = f"Access to model {repo.repo_id} is restricted. You must have access to it and log in."
+            raise HubError(
+                403 if request.has_token else 401, message, "GatedRepo", {"X-Repo-Commit": commit.sha}
+            )
         content = commit.files.get(path)
         if content is None:
             raise HubError(404, "Entry not found", "EntryNotFound", {"X-Repo-Commit": commit.sha})
@@ -270,15 +282,24 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             auth = self.headers.get("Authorization", "")
             request = Request(
-                method, url.path, parse_qs(url.query), body, self.headers.get("Range", ""),
-                authorized=auth == f"Bearer {server.token}", has_token=auth.startswith("Bearer "),
+                method,
+                url.path,
+                parse_qs(url.query),
+                body,
+                self.headers.get("Range", ""),
+                authorized=auth == f"Bearer {server.token}",
+                has_token=auth.startswith("Bearer "),
             )
             try:
                 with server._lock:
                     server.requests.append((method, url.path))
                     status, headers, payload = route(request)
             except Exception as failure:  # any bug here answers 500, like a server, instead of hanging up
-                error = failure if isinstance(failure, HubError) else HubError(500, f"internal error: {failure!r}")
+                error = (
+                    failure
+                    if isinstance(failure, HubError)
+                    else HubError(500, f"internal error: {failure!r}")
+                )
                 headers = {"Content-Type": "application/json", **error.headers}
                 if error.code:
                     headers["X-Error-Code"] = error.code

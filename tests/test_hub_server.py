@@ -17,7 +17,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from tests.hub_fixtures import hub_server  # noqa: F401  (pytest fixture)
+from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (provides the hub_server fixture)
 from tests.hub_repos import git_blob_sha
 from tests.hub_server import HubServer
 
@@ -25,27 +25,33 @@ FILES = {"config.json": b'{"model_type": "llama"}', "sub/dir/notes.txt": b"hello
 
 
 @pytest.fixture
-def api(hub_server: HubServer) -> HfApi:  # noqa: F811
+def api(hub_server: HubServer) -> HfApi:
     return HfApi(endpoint=hub_server.url, token=False)
 
 
 @pytest.fixture
-def writer(hub_server: HubServer) -> HfApi:  # noqa: F811
+def writer(hub_server: HubServer) -> HfApi:
     return HfApi(endpoint=hub_server.url, token=hub_server.token)
 
 
-def test_model_info(hub_server: HubServer, api: HfApi) -> None:  # noqa: F811
+def test_model_info(hub_server: HubServer, api: HfApi) -> None:
     first = hub_server.add_model("org/m", FILES)
     second = hub_server.push("org/m", {"extra.txt": b"x"})
     info = api.model_info("org/m")
-    assert (info.id, info.sha, info.private, info.gated, info.safetensors) == ("org/m", second, False, False, None)
+    assert (info.id, info.sha, info.private, info.gated, info.safetensors) == (
+        "org/m",
+        second,
+        False,
+        False,
+        None,
+    )
     assert sorted(s.rfilename for s in info.siblings) == sorted([*FILES, "extra.txt"])
     assert info.last_modified is not None
     old = api.model_info("org/m", revision=first)
     assert old.sha == first and "extra.txt" not in [s.rfilename for s in old.siblings]
 
 
-def test_errors_carry_the_hub_error_codes(hub_server: HubServer, api: HfApi, writer: HfApi) -> None:  # noqa: F811
+def test_errors_carry_the_hub_error_codes(hub_server: HubServer, api: HfApi, writer: HfApi) -> None:
     hub_server.add_model("org/private", FILES, private=True)
     hub_server.add_model("org/m", FILES)
     for repo_id in ("org/missing", "org/private"):
@@ -62,16 +68,18 @@ def test_errors_carry_the_hub_error_codes(hub_server: HubServer, api: HfApi, wri
         api.dataset_info("org/m")  # a model is not a dataset
 
 
-def test_gated_repo_shows_info_but_not_files(hub_server: HubServer, api: HfApi, tmp_path) -> None:  # noqa: F811
+def test_gated_repo_shows_info_but_not_files(hub_server: HubServer, api: HfApi, tmp_path) -> None:
     hub_server.add_model("org/gated", FILES, gated=True)
     assert api.model_info("org/gated").gated == "manual"
     with pytest.raises(GatedRepoError):
         hf_hub_download("org/gated", "config.json", endpoint=hub_server.url, cache_dir=tmp_path, token=False)
-    path = hf_hub_download("org/gated", "config.json", endpoint=hub_server.url, cache_dir=tmp_path, token=hub_server.token)
+    path = hf_hub_download(
+        "org/gated", "config.json", endpoint=hub_server.url, cache_dir=tmp_path, token=hub_server.token
+    )
     assert open(path, "rb").read() == FILES["config.json"]
 
 
-def test_tree_listing(hub_server: HubServer, api: HfApi) -> None:  # noqa: F811
+def test_tree_listing(hub_server: HubServer, api: HfApi) -> None:
     hub_server.add_model("org/m", FILES)
     top = {entry.path: type(entry).__name__ for entry in api.list_repo_tree("org/m")}
     assert top == {"README.md": "RepoFile", "config.json": "RepoFile", "sub": "RepoFolder"}
@@ -84,7 +92,7 @@ def test_tree_listing(hub_server: HubServer, api: HfApi) -> None:  # noqa: F811
         list(api.list_repo_tree("org/m", path_in_repo="nothing"))
 
 
-def test_download_headers_and_ranges(hub_server: HubServer, tmp_path) -> None:  # noqa: F811
+def test_download_headers_and_ranges(hub_server: HubServer, tmp_path) -> None:
     sha = hub_server.add_model("org/m", FILES)
     url = f"{hub_server.url}/org/m/resolve/main/sub/dir/notes.txt"
     head = httpx2.head(url)
@@ -93,18 +101,28 @@ def test_download_headers_and_ranges(hub_server: HubServer, tmp_path) -> None:  
     assert head.headers["ETag"] == f'"{git_blob_sha(b"hello")}"'
     assert head.headers["Content-Length"] == "5"
     ranged = httpx2.get(url, headers={"Range": "bytes=1-3"})
-    assert (ranged.status_code, ranged.content, ranged.headers["Content-Range"]) == (206, b"ell", "bytes 1-3/5")
+    assert (ranged.status_code, ranged.content, ranged.headers["Content-Range"]) == (
+        206,
+        b"ell",
+        "bytes 1-3/5",
+    )
     assert httpx2.get(url, headers={"Range": "bytes=-2"}).content == b"lo"
     assert httpx2.get(url, headers={"Range": "bytes=9-"}).status_code == 416
     missing = httpx2.get(f"{hub_server.url}/org/m/resolve/main/nope.txt")
-    assert (missing.status_code, missing.headers["X-Error-Code"], missing.headers["X-Repo-Commit"]) == (404, "EntryNotFound", sha)
-    path = hf_hub_download("org/m", "sub/dir/notes.txt", revision=sha, endpoint=hub_server.url, cache_dir=tmp_path, token=False)
+    assert (missing.status_code, missing.headers["X-Error-Code"], missing.headers["X-Repo-Commit"]) == (
+        404,
+        "EntryNotFound",
+        sha,
+    )
+    path = hf_hub_download(
+        "org/m", "sub/dir/notes.txt", revision=sha, endpoint=hub_server.url, cache_dir=tmp_path, token=False
+    )
     assert open(path, "rb").read() == b"hello"
     with pytest.raises(EntryNotFoundError):
         hf_hub_download("org/m", "nope.txt", endpoint=hub_server.url, cache_dir=tmp_path, token=False)
 
 
-def test_dataset_commit_cycle(hub_server: HubServer, writer: HfApi) -> None:  # noqa: F811
+def test_dataset_commit_cycle(hub_server: HubServer, writer: HfApi) -> None:
     start = hub_server.add_dataset("org/d", {"keep.json": b"{}", "old/a.json": b"1"})
     info = writer.create_commit(
         "org/d",
@@ -119,19 +137,29 @@ def test_dataset_commit_cycle(hub_server: HubServer, writer: HfApi) -> None:  # 
     assert set(hub_server.files("org/d", "dataset")) == {".gitattributes", "keep.json", "new/b.json"}
     assert hub_server.files("org/d", "dataset", revision=start)["old/a.json"] == b"1"  # history is kept
     with pytest.raises(HfHubHTTPError) as stale:
-        writer.create_commit("org/d", [CommitOperationAdd("c.json", b"{}")], commit_message="late",
-                             repo_type="dataset", parent_commit=start)
+        writer.create_commit(
+            "org/d",
+            [CommitOperationAdd("c.json", b"{}")],
+            commit_message="late",
+            repo_type="dataset",
+            parent_commit=start,
+        )
     assert stale.value.response.status_code == 412
     assert "A commit has happened since. Please refresh and try again." in str(stale.value)
     assert hub_server.rejected_commits == 1 and "c.json" not in hub_server.files("org/d", "dataset")
 
 
-def test_preupload_answers_regular_mode_with_existing_oids(hub_server: HubServer) -> None:  # noqa: F811
+def test_preupload_answers_regular_mode_with_existing_oids(hub_server: HubServer) -> None:
     hub_server.add_dataset("org/d", {"a.json": b"{}"})
     sample = base64.b64encode(b"{}").decode()
     answer = httpx2.post(
         f"{hub_server.url}/api/datasets/org/d/preupload/main",
-        json={"files": [{"path": "a.json", "sample": sample, "size": 2}, {"path": "b.json", "sample": sample, "size": 2}]},
+        json={
+            "files": [
+                {"path": "a.json", "sample": sample, "size": 2},
+                {"path": "b.json", "sample": sample, "size": 2},
+            ]
+        },
         headers={"Authorization": f"Bearer {hub_server.token}"},
     ).json()["files"]
     assert [(f["path"], f["uploadMode"], f["oid"]) for f in answer] == [
@@ -140,18 +168,25 @@ def test_preupload_answers_regular_mode_with_existing_oids(hub_server: HubServer
     ]
 
 
-def test_commits_need_the_token_and_a_branch(hub_server: HubServer, api: HfApi, writer: HfApi) -> None:  # noqa: F811
+def test_commits_need_the_token_and_a_branch(hub_server: HubServer, api: HfApi, writer: HfApi) -> None:
     start = hub_server.add_dataset("org/d")
     with pytest.raises(HfHubHTTPError) as anonymous:
-        api.create_commit("org/d", [CommitOperationAdd("x.json", b"{}")], commit_message="m", repo_type="dataset")
+        api.create_commit(
+            "org/d", [CommitOperationAdd("x.json", b"{}")], commit_message="m", repo_type="dataset"
+        )
     assert anonymous.value.response.status_code == 401
     with pytest.raises(RevisionNotFoundError):
-        writer.create_commit("org/d", [CommitOperationAdd("x.json", b"{}")], commit_message="m",
-                             repo_type="dataset", revision="no-such-branch")
+        writer.create_commit(
+            "org/d",
+            [CommitOperationAdd("x.json", b"{}")],
+            commit_message="m",
+            repo_type="dataset",
+            revision="no-such-branch",
+        )
     assert hub_server.head("org/d", "dataset") == start
 
 
-def test_unknown_routes_and_bad_bodies_answer_json(hub_server: HubServer) -> None:  # noqa: F811
+def test_unknown_routes_and_bad_bodies_answer_json(hub_server: HubServer) -> None:
     hub_server.add_dataset("org/d")
     unknown = httpx2.get(f"{hub_server.url}/api/spaces/org/x")
     assert unknown.status_code == 404 and "error" in unknown.json()

@@ -12,7 +12,7 @@ import pytest
 
 from submissions.hub_store import HubStore, hub_store_from_env
 from submissions.store import LocalStore, Record, Store, StoreError, dump_record
-from tests.hub_fixtures import hub_server  # noqa: F401  (pytest fixture)
+from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (provides the hub_server fixture)
 from tests.hub_server import HubServer
 
 REPOS = {
@@ -29,7 +29,7 @@ def make_store(server: HubServer, token: str | None = HubServer.token, **options
 
 
 @pytest.fixture
-def hub(hub_server: HubServer) -> HubServer:  # noqa: F811
+def hub(hub_server: HubServer) -> HubServer:
     hub_server.add_dataset("org/requests")
     hub_server.add_dataset("org/results")
     hub_server.add_dataset("org/private", private=True)
@@ -40,7 +40,7 @@ def downloads(server: HubServer, since: int) -> list[str]:
     return [path for method, path in server.requests[since:] if method == "GET" and "/resolve/" in path]
 
 
-# --- the Store interface ---------------------------------------------------------------------------------
+# --- the Store interface ------------------------------------------------------------------------------------
 def test_round_trip(hub: HubServer) -> None:
     store = make_store(hub)
     empty_version = store.version("requests")
@@ -51,7 +51,9 @@ def test_round_trip(hub: HubServer) -> None:
     assert [r["id"] for r in store.all("requests")] == ["a", "b"]
     assert store.get("requests", "b") == {"id": "b", "team": "Flower", "scores": {"stem": 1.5}}
     # one JSON file per record, exactly as LocalStore writes it
-    assert hub.files("org/requests", "dataset")["requests/a.json"] == dump_record({"id": "a", "team": "<b>x</b>"})
+    assert hub.files("org/requests", "dataset")["requests/a.json"] == dump_record(
+        {"id": "a", "team": "<b>x</b>"}
+    )
     # a fresh instance (another replica) reads the same state
     assert make_store(hub).all("requests") == store.all("requests")
 
@@ -87,7 +89,12 @@ def test_returned_records_are_copies(hub: HubServer) -> None:
     store = make_store(hub)
     store.put("requests", {"id": "a", "progress": {"done": 0}})
     store.all("requests")[0]["progress"]["done"] = 99
-    store.transact("requests", lambda snapshot: (snapshot["a"]["progress"].update(done=7) or [], None))
+
+    def mutate_without_writing(snapshot: dict[str, Record]) -> tuple[list[Record], None]:
+        snapshot["a"]["progress"]["done"] = 7
+        return [], None
+
+    store.transact("requests", mutate_without_writing)
     assert store.all("requests") == [{"id": "a", "progress": {"done": 0}}]
 
 
@@ -134,7 +141,7 @@ def test_unreachable_hub_is_a_store_error(hub: HubServer) -> None:
             call()
 
 
-# --- optimistic concurrency ------------------------------------------------------------------------------------
+# --- optimistic concurrency ---------------------------------------------------------------------------------
 def test_stale_parent_is_refused_and_the_step_retried(hub: HubServer) -> None:
     store = make_store(hub)
     seen: list[list[str]] = []
@@ -142,7 +149,9 @@ def test_stale_parent_is_refused_and_the_step_retried(hub: HubServer) -> None:
     def decide(snapshot: dict[str, Record]) -> tuple[list[Record], str]:
         seen.append(sorted(snapshot))
         if len(seen) == 1:  # another replica commits between our read and our commit
-            hub.push("org/requests", {"requests/other.json": dump_record({"id": "other"})}, repo_type="dataset")
+            hub.push(
+                "org/requests", {"requests/other.json": dump_record({"id": "other"})}, repo_type="dataset"
+            )
         return [{"id": "mine", "after": sorted(snapshot)}], "done"
 
     assert store.transact("requests", decide) == "done"
@@ -175,18 +184,25 @@ def test_snapshots_download_only_new_blobs(hub: HubServer) -> None:
     make_store(hub).put("requests", {"id": "r9"})  # another replica writes
     start = len(hub.requests)
     assert len(store.all("requests")) == 6
-    assert downloads(hub, start) == ["/datasets/org/requests/resolve/" + hub.head("org/requests", "dataset") + "/requests/r9.json"]
+    assert downloads(hub, start) == [
+        "/datasets/org/requests/resolve/" + hub.head("org/requests", "dataset") + "/requests/r9.json"
+    ]
     start = len(hub.requests)
     store.all("requests")  # same head: no listing, no download
     assert [path for _, path in hub.requests[start:] if "/tree/" in path or "/resolve/" in path] == []
 
 
-# --- hub_store_from_env -----------------------------------------------------------------------------------------
+# --- hub_store_from_env -------------------------------------------------------------------------------------
 def test_from_env(hub: HubServer) -> None:
     assert hub_store_from_env({}) is None
     with pytest.raises(StoreError, match="RESULTS_DATASET is not set"):
         hub_store_from_env({"REQUESTS_DATASET": "org/requests"})
-    env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": hub.token, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results"}
+    env = {
+        "HF_ENDPOINT": hub.url,
+        "HF_TOKEN": hub.token,
+        "REQUESTS_DATASET": "org/requests",
+        "RESULTS_DATASET": "org/results",
+    }
     public_only = hub_store_from_env(env)
     assert public_only.repos == {k: v for k, v in REPOS.items() if k != "private"}
     with pytest.raises(StoreError, match="'private' collection"):
@@ -198,13 +214,31 @@ def test_from_env(hub: HubServer) -> None:
     assert "votes/v.json" in hub.files("org/results", "dataset")
 
 
-# --- 200 submissions from 20 threads, on every backend ------------------------------------------------------------
+# --- 200 submissions from 20 threads, on every backend ------------------------------------------------------
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 TEAMS, PER_TEAM, LIMIT, WINDOW = 25, 8, 2, timedelta(days=7)
 SEEDS = [  # earlier submissions: two outside the window (do not count), one inside (counts)
-    {"id": "seed-0a", "team": "team-0", "repo": "team-0/old", "commit": "a", "submitted_at": (NOW - timedelta(days=8)).isoformat()},
-    {"id": "seed-0b", "team": "team-0", "repo": "team-0/old", "commit": "b", "submitted_at": (NOW - timedelta(days=9)).isoformat()},
-    {"id": "seed-1", "team": "team-1", "repo": "team-1/old", "commit": "c", "submitted_at": (NOW - timedelta(days=6)).isoformat()},
+    {
+        "id": "seed-0a",
+        "team": "team-0",
+        "repo": "team-0/old",
+        "commit": "a",
+        "submitted_at": (NOW - timedelta(days=8)).isoformat(),
+    },
+    {
+        "id": "seed-0b",
+        "team": "team-0",
+        "repo": "team-0/old",
+        "commit": "b",
+        "submitted_at": (NOW - timedelta(days=9)).isoformat(),
+    },
+    {
+        "id": "seed-1",
+        "team": "team-1",
+        "repo": "team-1/old",
+        "commit": "c",
+        "submitted_at": (NOW - timedelta(days=6)).isoformat(),
+    },
 ]
 
 
@@ -216,7 +250,11 @@ def submit(store: Store, request: Record) -> tuple[str, str | None]:
             if (existing["repo"], existing["commit"]) == (request["repo"], request["commit"]):
                 return [], ("duplicate", existing["id"])
         since = datetime.fromisoformat(request["submitted_at"]) - WINDOW
-        recent = [r for r in snapshot.values() if r["team"] == request["team"] and datetime.fromisoformat(r["submitted_at"]) > since]
+        recent = [
+            r
+            for r in snapshot.values()
+            if r["team"] == request["team"] and datetime.fromisoformat(r["submitted_at"]) > since
+        ]
         if len(recent) >= LIMIT:
             return [], ("limited", None)
         return [request], ("accepted", request["id"])
@@ -268,13 +306,18 @@ def test_concurrent_submissions_are_exact(replicas: list[Store]) -> None:
     accepted = {rid for rid, (kind, _) in outcomes.items() if kind == "accepted"}
     assert set(stored) == accepted  # nothing lost, nothing extra
     per_team = Counter(r["team"] for r in stored.values())
-    assert per_team == {f"team-{t}": 1 if t == 1 else 2 for t in range(TEAMS)}  # limits exact, seeds respected
+    assert per_team == {
+        f"team-{t}": 1 if t == 1 else 2 for t in range(TEAMS)
+    }  # limits exact, seeds respected
     keys = [(r["repo"], r["commit"]) for r in stored.values()]
     assert len(keys) == len(set(keys))  # never the same adapter + commit twice
     for rid, (kind, existing) in outcomes.items():
         if kind == "duplicate":
             request = next(s for s in submissions if s["id"] == rid)
-            assert (stored[existing]["repo"], stored[existing]["commit"]) == (request["repo"], request["commit"])
+            assert (stored[existing]["repo"], stored[existing]["commit"]) == (
+                request["repo"],
+                request["commit"],
+            )
     assert Counter(kind for kind, _ in outcomes.values())["accepted"] == 2 * TEAMS - 1
 
 
@@ -286,8 +329,13 @@ def test_each_accepted_submission_is_one_commit(hub: HubServer) -> None:
 
     def worker(index: int) -> None:
         for n in range(10):
-            request = {"id": f"r{index}-{n}", "team": f"t{index}-{n // 2}", "repo": f"o/{index}-{n}", "commit": "0" * 40,
-                       "submitted_at": NOW.isoformat()}
+            request = {
+                "id": f"r{index}-{n}",
+                "team": f"t{index}-{n // 2}",
+                "repo": f"o/{index}-{n}",
+                "commit": "0" * 40,
+                "submitted_at": NOW.isoformat(),
+            }
             outcome = submit(stores[index % 4], request)
             with lock:
                 results.append(outcome)
