@@ -11,17 +11,26 @@ from tests.test_submit_service import SMALL_BASE, adapter
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
+HUB_STORE_ENV = {"REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
+                 "PRIVATE_DATASET": "org/private", "HF_TOKEN": HubServer.token}
+
+
+@pytest.fixture(scope="module", params=["local store", "hub store"])
+def page(request, tmp_path_factory):
+    """The app as run locally, and as deployed on a Space with a token and dataset repo IDs."""
     with HubServer() as hub:
         hub.add_model("org/small-base", {"config.json": json.dumps(SMALL_BASE).encode()})
         hub.add_model("team/adapter", adapter("org/small-base"))
+        for dataset in ("org/requests", "org/results", "org/private"):
+            hub.add_dataset(dataset, private=dataset == "org/private")
+        env = {"HF_ENDPOINT": hub.url, **(HUB_STORE_ENV if request.param == "hub store" else {})}
         data = tmp_path_factory.mktemp("submit") / "data"
-        with running_app(data, {"HF_ENDPOINT": hub.url}) as url, chromium() as browser:
+        with running_app(data, env) as url, chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(url)
             page.get_by_role("tab", name="Submit").click()
             page.wait_for_selector("#submit-button", state="visible")
+            page.hub, page.uses_hub = hub, request.param == "hub store"
             yield page
 
 
@@ -47,6 +56,15 @@ def test_submit_valid_adapter_then_see_it_queued(page):
     page.wait_for_function("document.querySelector('#queue-table').innerText.includes('No requests match')")
     page.fill("#queue-team textarea, #queue-team input", "browser team")
     page.wait_for_selector("#queue-table tr[data-state=PENDING]")
+    requests = page.hub.files("org/requests", repo_type="dataset")
+    if page.uses_hub:  # one JSON file per request in the requests dataset; the e-mail only in the private one
+        (path, content), = [(p, c) for p, c in requests.items() if p.startswith("requests/")]
+        assert json.loads(content)["team"] == "Browser Team" and b"lead@team.org" not in content
+        private = page.hub.files("org/private", repo_type="dataset")
+        assert b"lead@team.org" in private[path.replace("requests/", "private/")]
+        assert len(page.hub.files("org/results", repo_type="dataset")) >= 36  # published rows imported
+    else:
+        assert not any(p.startswith("requests/") for p in requests)
 
 
 def test_invalid_submission_lists_every_reason(page):
