@@ -106,6 +106,7 @@ def _record(suite: str, sample: dict[str, Any]) -> dict[str, Any]:
     rule = SUITE_RULES[suite]
     return {
         "prompt": prompt,
+        "generation": sample["arguments"][0][1],
         "output": output,
         "parsed": tasks.parse_output(rule, doc, output),
         "gold": doc["gold"],
