@@ -278,4 +278,6 @@ class ModelPool:
 
 
 def _is_peft(model: Any) -> bool:
-    return hasattr(model, "peft_config")
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
