@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from arena.ratings import COLUMNS, arena_ratings
 
@@ -98,3 +100,24 @@ def test_empty_and_invalid_input():
         arena_ratings([("x", "y", "x")])
     with pytest.raises(ValueError, match="with itself"):
         arena_ratings([("x", "x", "a")])
+
+
+def test_matches_an_independent_logistic_regression_fit():
+    """The plain MLE equals a Bradley–Terry logistic regression (as Chatbot Arena fits it) up to a shift."""
+    rng = random.Random(5)
+    entries = ["m1", "m2", "m3", "m4", "m5"]
+    votes = [(*rng.sample(entries, 2), rng.choice(["a", "a", "b", "tie"])) for _ in range(300)]
+    x, y, w = [], [], []
+    for a, b, outcome in votes:
+        row = np.zeros(len(entries))
+        row[entries.index(a)], row[entries.index(b)] = 1.0, -1.0
+        share = {"a": 1.0, "b": 0.0}.get(outcome, 0.5)
+        x += [row, row]
+        y += [1, 0]
+        w += [share, 1.0 - share]
+    model = LogisticRegression(fit_intercept=False, C=1e9, tol=1e-12, max_iter=10_000)
+    model.fit(np.array(x), np.array(y), sample_weight=np.array(w))
+    expected = 400 / math.log(10) * model.coef_[0]
+    rows = _by_entry(arena_ratings(votes, prior=PLAIN, rounds=0))
+    ours = np.array([rows[e].rating for e in entries])
+    assert np.allclose(ours - ours.mean(), expected - expected.mean(), atol=0.01)
