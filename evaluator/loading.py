@@ -117,7 +117,9 @@ class LoadOptions:
 class Lease:
     """What a caller gets inside ``pool.use``: the model (a ``PeftModel`` once it has adapters), its
     tokenizer, and the peft adapter name for each requested adapter, in request order (``"__base__"`` for
-    None)."""
+    None). The first requested adapter is the active one, so a single-adapter lease can be handed to code
+    that knows nothing of adapters (lm-eval's ``HFLM(pretrained=lease.model)``); with no adapter requested,
+    attached adapters are disabled for the duration of the lease."""
 
     ref: ModelRef
     model: PreTrainedModel
@@ -137,6 +139,7 @@ class _Entry:
     model: Any = None  # the transformers model, wrapped in a PeftModel once an adapter is attached
     tokenizer: Any = None
     adapters: "OrderedDict[str, ModelRef]" = field(default_factory=OrderedDict)  # LRU order, oldest first
+    resident: tuple[ModelRef, ...] = ()  # a copy of ``adapters`` that readers without the lock may take
 
 
 class ModelPool:
@@ -175,8 +178,11 @@ class ModelPool:
                 if entry.model is None:
                     entry.model, entry.tokenizer = self._load(ref)
                 # resident ones first, so that loading the others never evicts an adapter this call needs
-                for adapter in sorted(wanted, key=lambda a: a.adapter_name not in entry.adapters):
-                    self._attach(entry, adapter)
+                try:
+                    for adapter in sorted(wanted, key=lambda a: a.adapter_name not in entry.adapters):
+                        self._attach(entry, adapter)
+                finally:
+                    entry.resident = tuple(entry.adapters.values())
                 names = [a.adapter_name if a is not None else BASE_ADAPTER for a in adapters]
                 lease = Lease(ref, entry.model, entry.tokenizer, names)
                 if not wanted and entry.adapters:
@@ -192,7 +198,7 @@ class ModelPool:
     def loaded(self) -> dict[ModelRef, list[ModelRef]]:
         """Models in memory and their adapters (least recently used first)."""
         with self._lock:
-            return {ref: list(e.adapters.values()) for ref, e in self._entries.items() if e.model is not None}
+            return {ref: list(e.resident) for ref, e in self._entries.items() if e.model is not None}
 
     def _checkout(self, ref: ModelRef) -> _Entry:
         with self._lock:
@@ -281,3 +287,23 @@ def _is_peft(model: Any) -> bool:
     from peft import PeftModel
 
     return isinstance(model, PeftModel)
+
+
+def adapter_effect(pool: ModelPool, base: ModelRef, adapter: ModelRef, probe: str = "The answer is:") -> float:
+    """The largest absolute change the adapter makes to the next-token logits of a probe prompt.
+
+    0.0 means it changes nothing: a silent failure seen in the field (e.g. a LoRA saved before training, whose
+    B matrices are still zero), which the evaluator reports as "adapter had no effect" instead of scoring the
+    bare base model under the adapter's name.
+    """
+
+    def logits(lease: Lease) -> torch.Tensor:
+        ids = lease.tokenizer(probe, return_tensors="pt").input_ids.to(lease.device)
+        with torch.inference_mode():
+            return lease.model(input_ids=ids).logits[0, -1].float()
+
+    with pool.use(base) as lease:
+        bare = logits(lease)
+    with pool.use(base, [adapter]) as lease:
+        tuned = logits(lease)
+    return float((tuned - bare).abs().max())

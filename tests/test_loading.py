@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from evaluator.loading import AdapterKeysError, LoadError, LoadOptions, ModelPool, ModelRef
+from evaluator.loading import AdapterKeysError, LoadError, LoadOptions, ModelPool, ModelRef, adapter_effect
 from tests.tiny_models import build_lora, build_tiny_llama
 
 CPU = LoadOptions("cpu", torch.float32, False)
@@ -144,3 +144,11 @@ def test_concurrent_users_load_the_base_once(models):
     assert not errors
     assert pool.loads == {models["base"]: 1}
     assert len(pool.loaded()[models["base"]]) == 3
+
+
+def test_adapter_effect_tells_a_no_op_adapter(models, tmp_path):
+    untrained = ModelRef(str(build_lora(Path(models["base"].repo), tmp_path / "zero", seed=9, scale=0.0)))
+    pool = ModelPool(options=CPU)
+    assert adapter_effect(pool, models["base"], models["lora0"]) > 1e-3
+    assert adapter_effect(pool, models["base"], untrained) == 0.0
+    assert pool.loads == {models["base"]: 1}
