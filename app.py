@@ -9,6 +9,7 @@ import os
 
 import gradio as gr
 
+from evaluator.scheduler import evaluator_enabled, start_scheduler
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
 from leaderboard.published import import_published
@@ -53,7 +54,10 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
 
 
 def main() -> None:
-    demo = build_app(open_store())
+    store = open_store()
+    demo = build_app(store)
+    if evaluator_enabled():
+        start_scheduler(store)
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -31,7 +31,7 @@ def running_app(data_dir: Path, extra_env: dict[str, str] | None = None, timeout
     """Run ``python app.py`` against ``data_dir``; yield its URL; stop it afterwards."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "LEADERBOARD_DATA_DIR": str(data_dir),
-           "GRADIO_ANALYTICS_ENABLED": "False", **(extra_env or {})}
+           "GRADIO_ANALYTICS_ENABLED": "False", "EVALUATOR_ENABLED": "0", **(extra_env or {})}
     log = open(data_dir.parent / f"app-{port}.log", "w")
     process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
