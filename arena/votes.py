@@ -22,7 +22,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from arena.limits import LimitError
-from arena.ratings import OUTCOMES, Vote
+import pandas as pd
+
+from arena.ratings import OUTCOMES, Vote, arena_ratings
 from submissions.store import Record, Store
 
 COLLECTION = "votes"
@@ -162,3 +164,16 @@ def counted_votes(records: Iterable[Record], board: str) -> list[Vote]:
         seen |= keys
         counted.append((record["a"]["entry"], record["b"]["entry"], record["outcome"]))
     return counted
+
+
+def arena_board(records: Iterable[Record], board: str, **fit: Any) -> pd.DataFrame:
+    """The arena rating board of ``board``: :func:`arena.ratings.arena_ratings` over the counted votes, with
+    each entry's label (as its latest vote recorded it) next to its id. ``fit`` goes to ``arena_ratings``."""
+    records = [r for r in records if r.get("board") == board]
+    labels: dict[str, str] = {}
+    for record in sorted(records, key=lambda r: (r["created_at"], r["id"])):
+        for side in (record["a"], record["b"]):
+            labels[side["entry"]] = side.get("label") or side["entry"]
+    frame = arena_ratings(counted_votes(records, board), **fit)
+    frame.insert(1, "label", frame["entry"].map(labels).astype(object))
+    return frame

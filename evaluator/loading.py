@@ -266,8 +266,6 @@ class ModelPool:
             result = entry.model.load_adapter(adapter.repo, adapter_name=name, **kwargs)
         except Exception as error:
             self._forget_adapter(entry, name)
-            if isinstance(error, LoadError):
-                raise
             raise LoadError(f"could not load adapter {adapter} on {entry.ref}: {error}") from error
         if result.missing_keys or result.unexpected_keys:
             self._forget_adapter(entry, name)

@@ -152,3 +152,13 @@ def test_adapter_effect_tells_a_no_op_adapter(models, tmp_path):
     assert adapter_effect(pool, models["base"], models["lora0"]) > 1e-3
     assert adapter_effect(pool, models["base"], untrained) == 0.0
     assert pool.loads == {models["base"]: 1}
+
+
+def test_load_options_never_trust_remote_code():
+    cpu = LoadOptions.auto(cpu_dtype=torch.bfloat16)
+    if not torch.cuda.is_available():
+        assert cpu == LoadOptions("cpu", torch.bfloat16, False)
+    quantized = LoadOptions("cuda", torch.bfloat16, True).from_pretrained_kwargs()
+    assert quantized["trust_remote_code"] is False and quantized["device_map"] == {"": "cuda"}
+    assert quantized["quantization_config"].load_in_4bit
+    assert cpu.from_pretrained_kwargs()["trust_remote_code"] is False

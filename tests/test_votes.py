@@ -12,6 +12,7 @@ from arena.pairing import default_pair, random_pair, servable_entries, side_of
 from arena.ratings import arena_ratings
 from arena.votes import (
     VoteRefused,
+    arena_board,
     VoteRules,
     check_vote,
     counted_votes,
@@ -165,3 +166,15 @@ def test_random_pairs_are_seeded_distinct_and_cover_the_board():
     assert {pairs[i][0].id for i in range(200)} == {e.id for e in entries}  # every entry appears on side A
     with pytest.raises(ValueError, match="fewer than two"):
         default_pair(entries[:1])
+
+
+def test_arena_board_labels_entries_and_counts_each_vote_once(tmp_path):
+    store = LocalStore(tmp_path)
+    a, b = dict(A, label="Team A"), dict(B, label="Team B")
+    for i, outcome in enumerate(["a", "a", "b"]):
+        record_vote(store, vote(f"c{i}", outcome, voter=f"session-{i}", a=a, b=b))
+    record_vote(store, vote("c0", "b", voter="session-0", a=a, b=b))  # a second click on the same conversation
+    frame = arena_board(store.all("votes"), "general_nlp", rounds=20)
+    assert list(frame.columns[:3]) == ["entry", "label", "rating"]
+    assert list(frame.label) == ["Team A", "Team B"] and list(frame.votes) == [3, 3]
+    assert arena_board(store.all("votes"), "finance").empty
