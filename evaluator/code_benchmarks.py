@@ -15,7 +15,6 @@ the generated text only, never to the prompt.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,8 +131,3 @@ def local_file(data_dir: str | Path, key: str) -> Path:
     """Where a local override keeps a benchmark: ``<data_dir>/<benchmark>.jsonl``, rows in the official
     dataset's format (e.g. ``multiple-cpp.jsonl`` with MultiPL-E's name/prompt/tests/stop_tokens)."""
     return Path(data_dir).resolve() / f"{key}.jsonl"
-
-
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]

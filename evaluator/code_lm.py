@@ -4,7 +4,7 @@
 Task configs are written as YAML into a directory that ``TaskManager(include_path=...,
 include_defaults=False)`` indexes; their ``!function`` entries point at the functions below. Generation
 follows the official FlowerTune code evaluation (bigcode-evaluation-harness defaults): sampling with
-temperature 0.2, top_p 0.95, top_k disabled, one sample per problem (pass@1 with n=1), and a total
+the column's temperature and top_p (0.2, 0.95), top_k disabled, one sample per problem (pass@1, n=1), and a total
 length (prompt + completion) of ``max_length`` tokens: lm-eval passes a ``max_length`` generation
 kwarg straight to ``generate``, as bigcode does. With batches, the padded prompt length counts; lm-eval
 batches prompts of similar length (it sorts by length), and batch size 1 is exactly the official setting.
@@ -25,7 +25,6 @@ from evaluator.code_benchmarks import BENCHMARKS, Benchmark, local_file
 from evaluator.execution import run_program
 
 TASK_PREFIX = "flowertune_code_"
-SAMPLING = {"do_sample": True, "temperature": 0.2, "top_p": 0.95, "top_k": 0}
 STDERR_KEPT = 2000
 
 
@@ -88,7 +87,6 @@ def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Pat
         source = {"dataset_path": "json", "dataset_name": None,
                   "dataset_kwargs": {"data_files": {"test": str(path)}}}
     max_length = int(evaluation["max_length"])
-    sampling = {k: evaluation.get(k, v) for k, v in SAMPLING.items()}
     return {
         "task": TASK_PREFIX + column_key,
         **{k: v for k, v in source.items() if v is not None},
@@ -98,7 +96,10 @@ def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Pat
         "doc_to_target": "",
         "generation_kwargs": {
             "until": list(bench.stop_sequences),
-            **sampling,
+            "do_sample": True,
+            "temperature": float(evaluation["temperature"]),
+            "top_p": float(evaluation["top_p"]),
+            "top_k": 0,
             "max_gen_toks": max_length,
             "max_length": max_length,
         },
