@@ -7,7 +7,8 @@ test program is assembled.
 * ``mbpp`` (InCoder-style prompt): ``\"\"\"\\n{text}\\n{test_list[0]}\\n\"\"\"\\n``; program = prompt +
   completion + ``\\n`` + the ``test_list`` asserts joined by newlines (``test_setup_code`` is not used).
 * ``multiple-js`` / ``multiple-cpp`` (MultiPL-E ``humaneval-<lang>``): prompt stripped; stop at the
-  dataset's ``stop_tokens``; program = prompt + completion + ``\\n`` + ``tests``.
+  dataset's ``stop_tokens`` (the same for every row of a language; repeated below so lm-eval can stop
+  generation early); program = prompt + completion + ``\\n`` + ``tests``.
 
 A completion is cut at the earliest stop sequence (bigcode's ``_stop_at_stop_token``), always applied to
 the generated text only, never to the prompt.
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# MultiPL-E revision pinned by bigcode-evaluation-harness's multiple.py.
-MULTIPLE_REVISION = "8a4cb75204eb3d5855a81778db6b95bfc80c9136"
-# Appended to every task's stop words by the harness (a StarCoder file separator).
+# MultiPL-E revision pinned by bigcode-evaluation-harness's multiple.py (the v3 prompts, which load
+# without remote code; the earlier pin needed a loading script that current `datasets` refuses).
+MULTIPLE_REVISION = "d23b094346c5dbda1080a74bb2a24c18adbf7409"
+# Appended to HumanEval's stop words by the harness (StarCoder2's file separator).
 FILE_SEP = "<file_sep>"
 
 
@@ -107,7 +109,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             dataset_path="nuprl/MultiPL-E",
             dataset_name="humaneval-js",
             revision=MULTIPLE_REVISION,
-            stop_sequences=("\nfunction ", "\n/*", "\n//", "\nconsole.log", FILE_SEP),
+            stop_sequences=("\nfunction ", "\n/*", "\n//", "\nconsole.log"),
             prompt=_humaneval_prompt,
             tests=_multiple_tests,
             id_field="name",
@@ -118,7 +120,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             dataset_path="nuprl/MultiPL-E",
             dataset_name="humaneval-cpp",
             revision=MULTIPLE_REVISION,
-            stop_sequences=("\n}", FILE_SEP),
+            stop_sequences=("\n}",),
             prompt=_humaneval_prompt,
             tests=_multiple_tests,
             id_field="name",

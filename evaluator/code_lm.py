@@ -23,25 +23,35 @@ import yaml
 
 from evaluator.code_benchmarks import BENCHMARKS, Benchmark, local_file
 from evaluator.execution import run_program
+from evaluator.sandbox import ERROR, Outcome
 
 TASK_PREFIX = "flowertune_code_"
 STDERR_KEPT = 2000
 
 
+class SandboxError(RuntimeError):
+    """The sandbox could not run a program at all (e.g. node or g++ missing): the evaluation must fail
+    rather than score every problem of the column as wrong."""
+
+
+def verdict(program: str, outcome: Outcome) -> dict[str, Any]:
+    """The per-sample record for one executed program."""
+    if outcome.status == ERROR:
+        raise SandboxError(f"the sandbox could not run a program: {outcome.detail}")
+    return {
+        "passed": outcome.passed,
+        "status": outcome.status,
+        "detail": outcome.detail,
+        "isolated": outcome.isolated,
+        "program": program,
+        "stderr": outcome.stderr[-STDERR_KEPT:],
+    }
+
+
 def _processor(bench: Benchmark):
     def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, dict[str, Any]]:
         program = bench.program(doc, results[0])
-        outcome = run_program(bench.language, program)
-        return {
-            "pass@1": {
-                "passed": outcome.passed,
-                "status": outcome.status,
-                "detail": outcome.detail,
-                "isolated": outcome.isolated,
-                "program": program,
-                "stderr": outcome.stderr[-STDERR_KEPT:],
-            }
-        }
+        return {"pass@1": verdict(program, run_program(bench.language, program))}
 
     return process_results
 

@@ -20,6 +20,7 @@ limits above and :func:`isolation` says why isolation is off; every :class:`Outc
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import resource
 import shutil
@@ -33,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 PASSED, FAILED, TIMEOUT, ERROR = "passed", "failed", "timeout", "error"
+log = logging.getLogger(__name__)
 
 # Runs inside the namespaces: make every mount read-only, then re-mount the working directory
 # read-write on top of itself, and run the program as a child of this shell (PID 1 of the namespace), so
@@ -79,7 +81,14 @@ class Outcome:
 
 @functools.cache
 def isolation() -> tuple[bool, str]:
-    """Whether namespaces (network, mount, pid) can be used here, and a readable reason if not."""
+    """Whether namespaces (network, mount, pid) can be used here, and how (or why not). Probed once."""
+    available, how = _probe_namespaces()
+    if not available:
+        log.warning("sandbox runs WITHOUT network/filesystem/pid isolation: %s", how)
+    return available, how
+
+
+def _probe_namespaces() -> tuple[bool, str]:
     unshare = shutil.which("unshare")
     if unshare is None:
         return False, "the 'unshare' tool is not installed"
@@ -95,6 +104,7 @@ def isolation() -> tuple[bool, str]:
         why = probe.stderr.decode(errors="replace").strip().splitlines()
         return False, f"namespaces unavailable: {why[-1] if why else probe.returncode}"
     return True, "network, mount and pid namespaces"
+
 
 
 def run_steps(

