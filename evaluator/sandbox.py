@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 PASSED, FAILED, TIMEOUT, ERROR = "passed", "failed", "timeout", "error"
 log = logging.getLogger(__name__)
 
+_SETUP_FAILED = "sandbox: could not set up the working directory"
 # Runs inside the namespaces: make every mount read-only, then re-mount the working directory
 # read-write on top of itself, and run the program as a child of this shell (PID 1 of the namespace), so
 # death by a signal comes back as status 128+N (``unshare`` cannot re-raise a child's signal itself).
@@ -43,9 +44,9 @@ log = logging.getLogger(__name__)
 _CONFINE_SH = r"""
 w="$PWD"
 awk '{print $2}' /proc/self/mounts | while read -r m; do mount -o remount,bind,ro "$m" 2>/dev/null; done
-mount --bind "$w" "$w" && mount -o remount,bind,rw "$w" && cd "$w" || exit 97
+mount --bind "$w" "$w" && mount -o remount,bind,rw "$w" && cd "$w" || { echo "%s" >&2; exit 97; }
 "$@"
-"""
+""" % _SETUP_FAILED
 _UNSHARE = ("--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--kill-child")
 
 
@@ -186,7 +187,7 @@ class _Tail(threading.Thread):
 
 def _run_one(argv: list[str], workdir: str, limits: Limits, marker: bool) -> Outcome:
     isolated, _ = isolation()
-    program = shutil.which(argv[0], path=_minimal_env(workdir)["PATH"]) if "/" not in argv[0] else argv[0]
+    program = argv[0] if "/" in argv[0] else shutil.which(argv[0])
     if program is None:
         return Outcome(ERROR, None, "", "", 0.0, isolated, f"{argv[0]!r} is not installed")
     argv = [program, *argv[1:]]
@@ -223,7 +224,7 @@ def _run_one(argv: list[str], workdir: str, limits: Limits, marker: bool) -> Out
     code = proc.returncode
     if timed_out:
         return Outcome(TIMEOUT, code, out.text(), err.text(), duration, isolated, f"wall clock > {limits.wall_s}s")
-    if isolated and code == 97 and "confine" in err.text():
+    if isolated and code == 97 and _SETUP_FAILED in err.text():
         return Outcome(ERROR, code, out.text(), err.text(), duration, isolated, "sandbox setup failed")
     if code == 0 and confirmed:
         return Outcome(PASSED, code, out.text(), err.text(), duration, isolated)
