@@ -81,6 +81,10 @@ class _TaskDumper(yaml.SafeDumper):
 
 
 _TaskDumper.add_representer(_Function, lambda d, v: d.represent_scalar("!function", str(v)))
+# Stop sequences start with newlines: write them double-quoted ("\n}") rather than folded.
+_TaskDumper.add_representer(
+    str, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style='"' if "\n" in v else None)
+)
 
 
 def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Path | None = None) -> dict:

@@ -3,13 +3,17 @@ tiny Llama + LoRA and local fixture data in the official formats."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from lm_eval.models.huggingface import HFLM
+from lm_eval.tasks._yaml_loader import load_yaml
 from peft import PeftModel
 from transformers import AutoTokenizer, LlamaForCausalLM
 
 from evaluator.code_benchmarks import BENCHMARKS
+from evaluator.code_lm import task_config, write_task
 from evaluator.code_suite import run_code_suite
 from leaderboard.challenges import challenges
 from tests.code_fixtures import write_data_dir
@@ -68,10 +72,23 @@ def test_code_suite_runs_end_to_end_through_lm_eval(tiny_lm, tmp_path):
 
 
 def test_limit_and_missing_local_data(tiny_lm, tmp_path):
-    challenge = challenges()["code"]
+    code = challenges()["code"]
+    humaneval_only = dataclasses.replace(code, columns=tuple(c for c in code.columns if c.key == "humaneval"))
     data_dir = write_data_dir(tmp_path / "data", HUMANEVAL_IDS)
-    result = run_code_suite(challenge, tiny_lm, data_dir=data_dir, limit=1)
-    assert set(result["counts"].values()) == {1}
+    result = run_code_suite(humaneval_only, tiny_lm, data_dir=data_dir, limit=1)
+    assert result["counts"] == {"humaneval": 1} and len(result["records"]["humaneval"]) == 1
     (data_dir / "multiple-cpp.jsonl").unlink()
     with pytest.raises(FileNotFoundError, match="multiple-cpp"):
-        run_code_suite(challenge, tiny_lm, data_dir=data_dir)
+        run_code_suite(code, tiny_lm, data_dir=data_dir)
+
+
+def test_task_yaml_round_trips_through_lm_evals_loader(tmp_path):
+    challenge = challenges()["code"]
+    for column in challenge.columns:
+        path = write_task(tmp_path, task_config(column.key, column.evaluation))
+        loaded = load_yaml(path, resolve_func=True)
+        bench = BENCHMARKS[column.evaluation["benchmark"]]
+        assert loaded["generation_kwargs"]["until"] == list(bench.stop_sequences)
+        assert loaded["generation_kwargs"]["max_length"] == column.evaluation["max_length"]
+        assert loaded["doc_to_text"] is bench.prompt
+        assert loaded["dataset_path"] == bench.dataset_path
