@@ -36,8 +36,37 @@ def details_markdown(record: Record | None, samples: Record | None = None) -> st
         body = escape(json.dumps(provenance, indent=2, sort_keys=True))
         lines += ["", "### Provenance", f"<pre>{body}</pre>"]
     if samples:
-        lines += ["", f"Per-sample outputs: {len(samples.get('samples', []))} records in the details store."]
+        lines += samples_markdown(challenge, samples.get("samples") or {})
     return "\n".join(lines)
+
+
+SAMPLES_SHOWN = 5
+# Field names of the per-sample records: text suites (output/parsed/gold/correct) and the Code suite
+# (raw_output/program/passed/status).
+OUTPUT_FIELDS, VERDICT_FIELDS = ("output", "raw_output"), ("correct", "passed", "rougeL")
+
+
+def _cell(value, width: int) -> str:
+    text = " ".join(str(value).split())
+    text = text if len(text) <= width else text[: width - 1] + "…"
+    return escape(text).replace("|", "&#124;")
+
+
+def samples_markdown(challenge, samples: dict) -> list[str]:
+    """The first few per-sample records of each column: prompt end, raw output, parsed answer, verdict."""
+    lines = ["", "### Per-sample outputs",
+             f"The first {SAMPLES_SHOWN} samples of each dataset (all of them are in the details store)."]
+    for column in challenge.columns:
+        records = samples.get(column.key) or []
+        lines += ["", f"**{column.label}**: {len(records)} samples", "",
+                  "| prompt (end) | output | parsed | gold | verdict |", "|---|---|---|---|---|"]
+        for record in records[:SAMPLES_SHOWN]:
+            output = next((record[k] for k in OUTPUT_FIELDS if k in record), "")
+            verdict = next((record[k] for k in VERDICT_FIELDS if k in record), "")
+            prompt = " ".join(str(record.get("prompt", "")).split())[-80:]
+            lines.append(f"| …{_cell(prompt, 80)} | {_cell(output, 80)} | {_cell(record.get('parsed', ''), 30)} "
+                         f"| {_cell(record.get('gold', ''), 20)} | {_cell(verdict, 10)} |")
+    return lines
 
 
 def lookup_details(store: Store, record_id: str) -> str:
