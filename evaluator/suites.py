@@ -142,7 +142,7 @@ def run_challenge(
         task = _build_task(challenge, column, col_docs, lm)
         out = simple_evaluate(
             model=lm, tasks=[task], task_manager=_task_manager(), log_samples=True,
-            bootstrap_iters=0, verbosity="WARNING",
+            bootstrap_iters=0,
         )
         name = task.config.task
         metric = "rougeL" if _suite(column) == "xsum" else "acc"
