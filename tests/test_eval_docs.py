@@ -110,3 +110,9 @@ def test_medical_answer_keys():
 def test_missing_local_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="tfns"):
         column_docs(column("finance", "tfns"), tmp_path)
+
+
+def test_medqa_row_without_matching_answer_is_rejected():
+    row = {"question": "Q", "answer": "none of these", "options": [{"key": "A", "value": "x"}]}
+    with pytest.raises(ValueError, match="MedQA"):
+        docs.medqa_doc(row)
