@@ -142,7 +142,8 @@ def run_challenge(
 ) -> SuiteResult:
     """Evaluate ``lm`` (an lm-eval LM, e.g. ``HFLM(pretrained=<loaded PeftModel>, tokenizer=...)``)
     on every column of ``challenge``; ``data_dir`` replaces the Hub by local JSONL files (see
-    :mod:`evaluator.data`); ``on_progress(done, total, column_key)`` runs after each column."""
+    :mod:`evaluator.data`); ``limit`` keeps the first documents of each column (smoke runs; for
+    MMLU that is the first subject); ``on_progress(done, total, column_key)`` runs after each column."""
     from lm_eval import simple_evaluate
 
     if not supported(challenge):
