@@ -42,7 +42,10 @@ def careqa_doc(row: Row) -> Doc:
 def medqa_doc(row: Row) -> Doc:
     """bigbio/med_qa 4-option source rows: the gold is the key of the option equal to ``answer``."""
     options = [opt["value"] for opt in row["options"]]
-    gold = next(opt["key"] for opt in row["options"] if opt["value"] == row["answer"])
+    keys = [opt["key"] for opt in row["options"] if opt["value"] == row["answer"]]
+    if not keys:
+        raise ValueError(f"MedQA row without an option equal to its answer: {row['question'][:80]!r}")
+    gold = keys[0]  # the first match, as upstream's loop breaks there
     return _mcq(prompts.MEDICAL_INSTRUCTIONS["medqa"], row["question"], options, gold)
 
 

@@ -16,12 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evaluator import data, tasks
+from evaluator import docs as docs_mod
+from evaluator.scoring import unweighted_average
 from leaderboard.challenges import Challenge, ScoreColumn
 
-from evaluator import data, docs as docs_mod, tasks
-from evaluator.scoring import unweighted_average
-
-SUITE_RULES = {"mmlu": "mcq", "medical_mcq": "mcq", "pubmedqa": "yes_no_maybe", "finance_sentiment": "sentiment"}
+SUITE_RULES = {
+    "mmlu": "mcq",
+    "medical_mcq": "mcq",
+    "pubmedqa": "yes_no_maybe",
+    "finance_sentiment": "sentiment",
+}
 MERGING_SUITES = ("cosmos_qa", "xsum")
 # The modules whose text decides prompts, generation and scoring: part of the definition hash.
 _DEFINITION_MODULES = ("prompts.py", "docs.py", "scoring.py", "tasks.py", "data.py", "suites.py")
@@ -59,7 +64,9 @@ def task_definition_hash(challenge: Challenge) -> str:
     here = Path(__file__).parent
     payload = {
         "challenge": challenge.id,
-        "columns": [{"key": c.key, "metric": c.metric, "evaluation": c.evaluation} for c in challenge.columns],
+        "columns": [
+            {"key": c.key, "metric": c.metric, "evaluation": c.evaluation} for c in challenge.columns
+        ],
         "sources": {
             name: hashlib.sha256((here / name).read_bytes()).hexdigest() for name in _DEFINITION_MODULES
         },
@@ -101,8 +108,13 @@ def _record(suite: str, sample: dict[str, Any]) -> dict[str, Any]:
         }
     output = sample["filtered_resps"][0]
     if suite == "xsum":
-        return {"prompt": prompt, "output": output, "parsed": output.strip(), "gold": doc["gold"],
-                "rougeL": float(sample["rougeL"])}
+        return {
+            "prompt": prompt,
+            "output": output,
+            "parsed": output.strip(),
+            "gold": doc["gold"],
+            "rougeL": float(sample["rougeL"]),
+        }
     rule = SUITE_RULES[suite]
     return {
         "prompt": prompt,
@@ -130,7 +142,8 @@ def run_challenge(
 ) -> SuiteResult:
     """Evaluate ``lm`` (an lm-eval LM, e.g. ``HFLM(pretrained=<loaded PeftModel>, tokenizer=...)``)
     on every column of ``challenge``; ``data_dir`` replaces the Hub by local JSONL files (see
-    :mod:`evaluator.data`); ``on_progress(done, total, column_key)`` runs after each column."""
+    :mod:`evaluator.data`); ``limit`` keeps the first documents of each column (smoke runs; for
+    MMLU that is the first subject); ``on_progress(done, total, column_key)`` runs after each column."""
     from lm_eval import simple_evaluate
 
     if not supported(challenge):
@@ -141,14 +154,19 @@ def run_challenge(
         col_docs = column_docs(column, data_path, limit)
         task = _build_task(challenge, column, col_docs, lm)
         out = simple_evaluate(
-            model=lm, tasks=[task], task_manager=_task_manager(), log_samples=True,
-            bootstrap_iters=0, verbosity="WARNING",
+            model=lm,
+            tasks=[task],
+            task_manager=_task_manager(),
+            log_samples=True,
+            bootstrap_iters=0,
         )
         name = task.config.task
         metric = "rougeL" if _suite(column) == "xsum" else "acc"
         value = float(out["results"][name][f"{metric},none"])
         scores[column.key] = value if metric == "rougeL" else 100.0 * value
-        records[column.key] = [_record(_suite(column), s) for s in sorted(out["samples"][name], key=lambda s: s["doc_id"])]
+        records[column.key] = [
+            _record(_suite(column), s) for s in sorted(out["samples"][name], key=lambda s: s["doc_id"])
+        ]
         counts[column.key] = len(records[column.key])
         if on_progress is not None:
             on_progress(done, len(challenge.columns), column.key)

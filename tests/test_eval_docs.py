@@ -56,7 +56,13 @@ def test_fpb_split_and_labels():
 
 @pytest.mark.parametrize(
     ("score", "label"),
-    [(-0.62, "negative"), (-0.1000001, "negative"), (-0.1, "neutral"), (0.0999, "neutral"), (0.1, "positive")],
+    [
+        (-0.62, "negative"),
+        (-0.1000001, "negative"),
+        (-0.1, "neutral"),
+        (0.0999, "neutral"),
+        (0.1, "positive"),
+    ],
 )
 def test_fiqa_thresholds(score, label):
     assert docs.fiqa_label(score) == label
@@ -87,8 +93,9 @@ def test_pubmedqa_prompt():
 
 
 def test_medical_answer_keys():
-    assert [d["gold"] for d in column_docs(column("medical", "medmcqa"), FIXTURES)] == ["C", "A", "B"]  # cop 0-3
-    assert [d["gold"] for d in column_docs(column("medical", "careqa"), FIXTURES)] == ["B", "A", "D"]  # cop 1-4
+    golds = lambda key: [d["gold"] for d in column_docs(column("medical", key), FIXTURES)]
+    assert golds("medmcqa") == ["C", "A", "B"]  # cop 0-3
+    assert golds("careqa") == ["B", "A", "D"]  # cop 1-4
     medqa = column_docs(column("medical", "medqa"), FIXTURES)
     assert [d["gold"] for d in medqa] == ["A", "B", "C"]
     assert medqa[1]["prompt"] == WRAP.format(
@@ -97,9 +104,15 @@ def test_medical_answer_keys():
         "C. Naloxone\nD. Flumazenil\nThe answer is:\n"
     )
     careqa = column_docs(column("medical", "careqa"), FIXTURES)
-    assert careqa[0]["prompt"].startswith(WRAP.format(prompts.MEDICAL_INSTRUCTIONS["medmcqa"])[: -len("<|im_end|>\n<|im_start|>answer\n")])
+    assert careqa[0]["prompt"].startswith(f"<|im_start|>question\n{prompts.MEDICAL_INSTRUCTIONS['careqa']}\n")
 
 
 def test_missing_local_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="tfns"):
         column_docs(column("finance", "tfns"), tmp_path)
+
+
+def test_medqa_row_without_matching_answer_is_rejected():
+    row = {"question": "Q", "answer": "none of these", "options": [{"key": "A", "value": "x"}]}
+    with pytest.raises(ValueError, match="MedQA"):
+        docs.medqa_doc(row)

