@@ -3,11 +3,9 @@ fixture rows in the official format of each dataset, written as the local data o
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
-import torch
 
 from tests.tiny_models import build_lora, build_tiny_llama
 
@@ -39,15 +37,3 @@ def hflm(base: Path, adapter: Path | None = None, batch_size: int = 8):
         model = PeftModel.from_pretrained(model, adapter)
     model.eval()
     return HFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(base), batch_size=batch_size)
-
-
-@contextlib.contextmanager
-def single_thread():
-    """Run torch on one thread: the tiny model gains nothing from more, and on a busy 2-core
-    machine two spinning threads made the finance suite (hundreds of tiny steps) ~10x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

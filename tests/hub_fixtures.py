@@ -1,8 +1,4 @@
-"""Pytest fixture ``hub_server``: a local Hub (``tests/hub_server.py``). There is no conftest.py, so a test
-module imports it explicitly::
-
-    from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (provides the hub_server fixture)
-"""
+"""Pytest fixture ``hub_server``: a local Hub (``tests/hub_server.py``), registered in tests/conftest.py."""
 
 from __future__ import annotations
 

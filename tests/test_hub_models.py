@@ -11,7 +11,6 @@ import pytest
 from safetensors.numpy import save
 
 from submissions.hub_models import HubCheckError, HubModels, estimate_parameters, hub_api
-from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (provides the hub_server fixture)
 from tests.hub_server import HubServer
 
 ADAPTER_CONFIG = {

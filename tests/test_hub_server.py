@@ -17,7 +17,6 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (provides the hub_server fixture)
 from tests.hub_repos import git_blob_sha
 from tests.hub_server import HubServer
 

@@ -12,7 +12,6 @@ import pytest
 
 from submissions.hub_store import HubStore, hub_store_from_env
 from submissions.store import LocalStore, Record, Store, StoreError, dump_record
-from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (provides the hub_server fixture)
 from tests.hub_server import HubServer
 
 REPOS = {

@@ -1,6 +1,5 @@
 import json
 import multiprocessing
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest

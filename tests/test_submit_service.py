@@ -17,7 +17,6 @@ from submissions.hub_store import HubStore
 from submissions.rules import SubmissionForm
 from submissions.service import queue_position, submit
 from submissions.store import LocalStore, Store
-from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (provides the hub_server fixture)
 from tests.hub_server import HubServer
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)

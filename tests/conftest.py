@@ -1,0 +1,17 @@
+"""Test-wide settings."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The tests' models are tiny: torch gains nothing from more threads, and on a busy 2-core machine two
+    spinning threads made generation-heavy suites (hundreds of tiny steps) about ten times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+from tests.hub_fixtures import hub_server_fixture  # noqa: E402,F401  (the local Hub, as fixture "hub_server")
