@@ -19,8 +19,11 @@ def status_text(request: Record, position: int | None) -> str:
     if state == RUNNING:
         progress = request.get("progress") or {}
         if progress.get("total"):
+            done, total = progress.get("done", 0), progress["total"]
+            if done >= total:
+                return f"all {total} datasets scored: writing the result"
             column = f" ({progress['column']})" if progress.get("column") else ""
-            return f"dataset {progress.get('done', 0) + 1} of {progress['total']}{column}"
+            return f"dataset {done + 1} of {total}{column}"
         return "starting"
     if state == FAILED:
         failure = request.get("failure") or {}

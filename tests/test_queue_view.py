@@ -10,6 +10,7 @@ REQUESTS = [
     req("p2", "PENDING", "2026-01-03T10:00:00"),
     req("p1", "PENDING", "2026-01-02T10:00:00", team="Team B", challenge="finance"),
     req("r1", "RUNNING", "2026-01-01T09:00:00", progress={"done": 1, "total": 3, "column": "social_sciences"}),
+    req("r2", "RUNNING", "2026-01-01T09:30:00", progress={"done": 3, "total": 3, "column": None}),
     req("f1", "FAILED", "2026-01-01T08:00:00", failure={"reason": "adapter base model does not match"}),
     req("d1", "FINISHED", "2026-01-01T07:00:00", result_id="res-1"),
 ]
@@ -19,16 +20,17 @@ def test_states_positions_progress_and_reasons():
     rows = {r["id"]: r for r in queue_rows(REQUESTS)}
     assert rows["p1"]["status"] == "position 1" and rows["p2"]["status"] == "position 2"
     assert rows["r1"]["status"] == "dataset 2 of 3 (social_sciences)"
+    assert rows["r2"]["status"] == "all 3 datasets scored: writing the result"
     assert rows["f1"]["status"] == "adapter base model does not match"
     assert rows["d1"]["status"] == "scored: on the board"
     assert rows["p1"]["challenge"] == "Finance" and rows["p1"]["model"] == "o/a@abcdef1"
     assert rows["p2"]["submitted"] == "2026-01-03 10:00 UTC"
-    assert [r["id"] for r in queue_rows(REQUESTS)] == ["r1", "p2", "p1", "f1", "d1"]
+    assert [r["id"] for r in queue_rows(REQUESTS)] == ["r2", "r1", "p2", "p1", "f1", "d1"]
 
 
 def test_lookup_by_team_and_challenge():
     assert [r["id"] for r in queue_rows(REQUESTS, team="  team b ")] == ["p1"]
-    assert [r["id"] for r in queue_rows(REQUESTS, challenge_id="general_nlp")] == ["r1", "p2", "f1", "d1"]
+    assert [r["id"] for r in queue_rows(REQUESTS, challenge_id="general_nlp")] == ["r2", "r1", "p2", "f1", "d1"]
     assert "No requests match" in render_queue(queue_rows(REQUESTS, team="nobody"))
 
 
