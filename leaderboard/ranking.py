@@ -9,13 +9,6 @@ from typing import Sequence
 import pandas as pd
 
 
-def mean_score(scores: Sequence[float]) -> float:
-    """The unweighted mean of a board's per-dataset scores (how every board forms its average)."""
-    if not scores:
-        raise ValueError("an average needs at least one score")
-    return math.fsum(scores) / len(scores)
-
-
 def assign_ranks(frame: pd.DataFrame) -> pd.DataFrame:
     """Order rows by average (best first) and number them 1..n.
 

@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from leaderboard.ranking import assign_ranks, mean_score, model_family, pareto_front
+from leaderboard.ranking import assign_ranks, model_family, pareto_front
 
 
 def test_rank_by_average_ties_to_earlier_date_then_id():
@@ -20,12 +20,6 @@ def test_rank_by_average_ties_to_earlier_date_then_id():
 def test_missing_average_ranks_last():
     frame = pd.DataFrame({"id": ["x", "y"], "average": [math.nan, 1.0], "date": ["", ""]})
     assert assign_ranks(frame)["id"].tolist() == ["y", "x"]
-
-
-def test_mean_score_is_unweighted():
-    assert mean_score([66.13, 80.76, 60.87]) == pytest.approx(69.2533333)
-    with pytest.raises(ValueError):
-        mean_score([])
 
 
 def test_pareto_front():
