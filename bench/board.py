@@ -46,17 +46,18 @@ def synthetic_records(count: int, seed: int = 0) -> list[dict]:
     return records
 
 
-def launch(blocks: gr.Blocks) -> str:
-    for attempt in range(3):  # gradio's own start-up probe can time out on a loaded 2-core machine
+def launch(blocks: gr.Blocks, attempts: int = 3) -> str:
+    """Start ``blocks`` on a free port; gradio's own start-up probe can time out on a loaded machine."""
+    for attempt in range(1, attempts + 1):
         port = free_port()
         try:
             blocks.launch(server_port=port, prevent_thread_lock=True, quiet=True)
-            return f"http://127.0.0.1:{port}"
+            break
         except ValueError:
             blocks.close()
-            if attempt == 2:
+            if attempt == attempts:
                 raise
-    raise AssertionError("unreachable")
+    return f"http://127.0.0.1:{port}"
 
 
 def ours_app(records: list[dict]) -> gr.Blocks:
