@@ -8,7 +8,6 @@ from typing import Mapping
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from evaluator.worker import Worker, WorkerConfig
 from submissions.store import Store
 
 DEFAULT_INTERVAL_S = 60.0
@@ -21,6 +20,8 @@ def evaluator_enabled(environ: Mapping[str, str] = os.environ) -> bool:
 
 def start_scheduler(store: Store, environ: Mapping[str, str] = os.environ) -> BackgroundScheduler:
     """Poll the queue every ``EVALUATOR_INTERVAL_S`` seconds (default 60); one evaluation at a time."""
+    from evaluator.worker import Worker, WorkerConfig  # torch, transformers, lm-eval: only when evaluating
+
     worker = Worker(store, config=WorkerConfig.from_env(environ))
     interval = float(environ.get("EVALUATOR_INTERVAL_S") or DEFAULT_INTERVAL_S)
     scheduler = BackgroundScheduler(daemon=True)
