@@ -32,12 +32,33 @@ class SubmissionForm:
     revision: str = "main"
     team: str = ""
     code_url: str = ""
-    comm_gb: float | None = None
+    comm_gb: str = ""  # numbers arrive as typed; check_form says when one is not a number
     base_model: str = ""
     contact_email: str = ""
     description: str = ""
-    num_clients: int | None = None
-    num_rounds: int | None = None
+    num_clients: str = ""
+    num_rounds: str = ""
+
+
+def parse_number(text: str | float | None) -> float | None:
+    """'2.9', '2,9' or 2.9 -> 2.9; '' or None -> None; anything else raises ValueError."""
+    if text is None or isinstance(text, (int, float)):
+        return None if text is None else float(text)
+    text = text.strip().replace(",", ".")
+    if not text:
+        return None
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(text)
+    return value
+
+
+def _number_field(text: str, label: str, reasons: list[str]) -> float | None:
+    try:
+        return parse_number(text)
+    except ValueError:
+        reasons.append(f"{label} '{str(text).strip()}' is not a number.")
+        return None
 
 
 def normalize_team(team: str) -> str:
@@ -82,12 +103,13 @@ def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
     elif url and (len(url) > URL_MAX or not _URL.match(url)):
         reasons.append("Code repository link must be an http(s):// URL of at most 300 characters.")
     if limits.comm_gb_max is not None:
-        if form.comm_gb is None:
+        comm_gb = _number_field(form.comm_gb, "Communication cost", reasons)
+        if comm_gb is None and not str(form.comm_gb).strip():
             reasons.append("Communication cost (GB) is required: take it from your training log.")
-        elif not 0 <= form.comm_gb:
+        elif comm_gb is not None and comm_gb < 0:
             reasons.append("Communication cost cannot be negative.")
-        elif form.comm_gb > limits.comm_gb_max:
-            reasons.append(f"Communication cost {form.comm_gb:g} GB exceeds the {limits.comm_gb_max:g} GB budget "
+        elif comm_gb is not None and comm_gb > limits.comm_gb_max:
+            reasons.append(f"Communication cost {comm_gb:g} GB exceeds the {limits.comm_gb_max:g} GB budget "
                            "of this challenge.")
     if limits.submission_kind == "adapter":
         reasons += check_repo_id(form.base_model, "Base model repo ID") if form.base_model.strip() else [
@@ -98,7 +120,8 @@ def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
         reasons.append(f"Method description is {len(form.description)} characters; at most {DESCRIPTION_MAX}.")
     if _has_control_chars(form.description):
         reasons.append("Method description contains control characters.")
-    for label, value in (("Number of clients", form.num_clients), ("Number of rounds", form.num_rounds)):
+    for label, text in (("Number of clients", form.num_clients), ("Number of rounds", form.num_rounds)):
+        value = _number_field(text, label, reasons)
         if value is not None and (value != int(value) or not 1 <= value <= 1_000_000):
             reasons.append(f"{label} must be a whole number between 1 and 1,000,000.")
     return reasons

@@ -13,7 +13,14 @@ from datetime import datetime, timezone
 
 from leaderboard.challenges import Challenge, challenges
 from submissions.hub_models import HubCheckError, HubModels
-from submissions.rules import SubmissionForm, check_form, check_rate_limit, find_duplicate, normalize_team
+from submissions.rules import (
+    SubmissionForm,
+    check_form,
+    check_rate_limit,
+    find_duplicate,
+    normalize_team,
+    parse_number,
+)
 from submissions.store import Record, Store
 
 PENDING, RUNNING, FINISHED, FAILED = "PENDING", "RUNNING", "FINISHED", "FAILED"
@@ -73,6 +80,11 @@ def check_on_hub(hub: HubModels, challenge: Challenge, form: SubmissionForm) -> 
     return reasons, facts
 
 
+def _whole(text: str) -> int | None:
+    value = parse_number(text)
+    return None if value is None else int(value)
+
+
 def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account: str | None, now: datetime) -> Record:
     return {
         "id": f"{challenge.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}",
@@ -89,9 +101,9 @@ def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account
         "contact_hash": hashlib.sha256(form.contact_email.strip().lower().encode()).hexdigest(),
         "account": account,
         "code_url": form.code_url.strip(),
-        "comm_gb": form.comm_gb,
-        "num_clients": form.num_clients,
-        "num_rounds": form.num_rounds,
+        "comm_gb": parse_number(form.comm_gb),
+        "num_clients": _whole(form.num_clients),
+        "num_rounds": _whole(form.num_rounds),
         "description": form.description.strip(),
         "rules_version": challenge.version,
         "submitted_at": now.isoformat(timespec="seconds"),

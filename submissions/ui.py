@@ -39,10 +39,10 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
                                     elem_id="submit-base")
         with gr.Row():
             code_url = gr.Textbox(label="Code repository URL", placeholder="https://github.com/…", elem_id="submit-code")
-            comm_gb = gr.Number(label="Communication cost (GB, from your training log)", minimum=0,
-                                elem_id="submit-comm")
-            clients = gr.Number(label="Number of clients (optional)", precision=0, elem_id="submit-clients")
-            rounds = gr.Number(label="Number of rounds (optional)", precision=0, elem_id="submit-rounds")
+            comm_gb = gr.Textbox(label="Communication cost (GB, from your training log)", placeholder="e.g. 2.9",
+                                 elem_id="submit-comm")
+            clients = gr.Textbox(label="Number of clients (optional)", elem_id="submit-clients")
+            rounds = gr.Textbox(label="Number of rounds (optional)", elem_id="submit-rounds")
         with gr.Row():
             email = gr.Textbox(label="Contact e-mail (private)", elem_id="submit-email")
             description = gr.Textbox(label="Method description", lines=2, max_length=2000, elem_id="submit-description")
@@ -53,8 +53,8 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
                   description, profile: gr.OAuthProfile | None = None):
         form = SubmissionForm(
             challenge_id=challenge_id, repo_id=repo_id or "", revision=revision or "main", team=team or "",
-            code_url=code_url or "", comm_gb=comm_gb, base_model=base_model or "", contact_email=email or "",
-            description=description or "", num_clients=clients or None, num_rounds=rounds or None,
+            code_url=code_url or "", comm_gb=comm_gb or "", base_model=base_model or "", contact_email=email or "",
+            description=description or "", num_clients=clients or "", num_rounds=rounds or "",
         )
         return submit(store, hub, form, account=_account(profile)).message
 

@@ -11,7 +11,7 @@ from submissions.rules import SubmissionForm, check_form, check_rate_limit, find
 NLP = challenges()["general_nlp"]
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
 GOOD = SubmissionForm(challenge_id="general_nlp", repo_id="team-a/flowertune-lora", team="Team A",
-                      code_url="https://github.com/team-a/flowertune", comm_gb=12.5,
+                      code_url="https://github.com/team-a/flowertune", comm_gb="12.5",
                       base_model="mistralai/Mistral-7B-v0.3", contact_email="lead@team-a.org")
 
 
@@ -31,15 +31,18 @@ def test_a_good_form_passes():
     ({"team": "<b>Team</b>"}, "may not contain '<', '>'"),
     ({"code_url": ""}, "link to your code repository is required"),
     ({"code_url": "javascript:alert(1)"}, "must be an http(s):// URL"),
-    ({"comm_gb": None}, "Communication cost (GB) is required"),
-    ({"comm_gb": -1.0}, "cannot be negative"),
-    ({"comm_gb": 200.5}, "200.5 GB exceeds the 200 GB budget"),
+    ({"comm_gb": ""}, "Communication cost (GB) is required"),
+    ({"comm_gb": "lots"}, "Communication cost 'lots' is not a number"),
+    ({"comm_gb": "nan"}, "Communication cost 'nan' is not a number"),
+    ({"comm_gb": "-1"}, "cannot be negative"),
+    ({"comm_gb": "200.5"}, "200.5 GB exceeds the 200 GB budget"),
     ({"base_model": ""}, "Declare the base model"),
     ({"base_model": "not a repo"}, "Base model repo ID 'not a repo' must have the form owner/name"),
     ({"contact_email": "nobody"}, "Contact e-mail is missing"),
     ({"description": "x" * 2001}, "at most 2000"),
-    ({"num_clients": 0}, "Number of clients must be a whole number"),
-    ({"num_rounds": 2.5}, "Number of rounds must be a whole number"),
+    ({"num_clients": "0"}, "Number of clients must be a whole number"),
+    ({"num_rounds": "2.5"}, "Number of rounds must be a whole number"),
+    ({"num_rounds": "ten"}, "Number of rounds 'ten' is not a number"),
 ])
 def test_each_rule_has_its_own_message(change, message):
     reasons = check_form(NLP, replace(GOOD, **change))
@@ -47,7 +50,8 @@ def test_each_rule_has_its_own_message(change, message):
 
 
 def test_exactly_200_gb_is_allowed_and_every_problem_is_reported_at_once():
-    assert check_form(NLP, replace(GOOD, comm_gb=200.0)) == []
+    assert check_form(NLP, replace(GOOD, comm_gb="200", num_clients="20", num_rounds=" 5 ")) == []
+    assert check_form(NLP, replace(GOOD, comm_gb="2,9")) == []  # a decimal comma is understood
     assert len(check_form(NLP, replace(GOOD, repo_id="x", team="", contact_email=""))) == 3
 
 

@@ -59,7 +59,7 @@ def models(hub: HubServer) -> HubModels:
     return HubModels(hub_api(hub.url))
 
 
-FORM = SubmissionForm(challenge_id="general_nlp", repo_id="team/adapter", team="Team A", comm_gb=3.5,
+FORM = SubmissionForm(challenge_id="general_nlp", repo_id="team/adapter", team="Team A", comm_gb="3.5",
                       code_url="https://github.com/team/fl", base_model="org/small-base",
                       contact_email="lead@team.org")
 
@@ -109,7 +109,7 @@ def test_third_submission_in_a_week_is_refused(hub, store):
                                        "'org/small-base', you declared 'org/other-base'"),
     ({"repo_id": "team/huge-adapter", "base_model": "org/huge-base"}, "B parameters; this challenge allows at most 13 B"),
     ({"repo_id": "team/mystery-adapter", "base_model": "org/mystery-base"}, "cannot be determined"),
-    ({"comm_gb": 250.0}, "exceeds the 200 GB budget"),
+    ({"comm_gb": "250"}, "exceeds the 200 GB budget"),
 ])
 def test_refusals_say_why_and_change_nothing(hub, store, change, message):
     outcome = submit(store, models(hub), replace(FORM, **change), now=NOW)

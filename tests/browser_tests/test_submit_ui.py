@@ -77,3 +77,7 @@ def test_invalid_submission_lists_every_reason(page):
                    "exceeds the 200 GB budget", "Contact e-mail is missing"):
         assert reason in text
     assert page.locator("#submit-outcome b").count() == 0
+    fill(page, team="Team", code="https://github.com/t/fl", comm="", email="a@b.org")
+    page.click("#submit-button")
+    page.wait_for_function("document.querySelector('#submit-outcome').innerText.includes('is required: take it')")
+    assert "Team name" not in page.locator("#submit-outcome").inner_text()
