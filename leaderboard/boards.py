@@ -1,9 +1,12 @@
 """The boards' data: result records from the store, one ranked frame per challenge, rebuilt only when the
-results collection changes (checked with the store's cheap version token)."""
+results collection changes. The store's version token is asked at most every ``recheck_s`` seconds (on the
+Hub it is an HTTP call), or at once when a visitor presses Refresh, so sorting and filtering never wait on
+the store."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pandas as pd
 
@@ -13,23 +16,28 @@ from submissions.store import Record, Store
 
 
 class Boards:
-    def __init__(self, store: Store | None = None, records: list[Record] | None = None):
+    def __init__(self, store: Store | None = None, records: list[Record] | None = None, recheck_s: float = 10.0):
         """Read results from ``store``, or serve a fixed list of ``records`` (benchmarks, previews)."""
         if (store is None) == (records is None):
             raise ValueError("give either a store or a list of records")
         self.store = store
         self._fixed = records
         self._lock = threading.Lock()
+        self.recheck_s = recheck_s
         self._version: str | None = None
+        self._checked_at = -float("inf")
         self._frames: dict[str, pd.DataFrame] = {}
 
     @property
     def challenges(self) -> dict[str, Challenge]:
         return challenges()
 
-    def frame(self, challenge_id: str) -> pd.DataFrame:
+    def frame(self, challenge_id: str, refresh: bool = False) -> pd.DataFrame:
         with self._lock:
+            if not refresh and time.monotonic() - self._checked_at < self.recheck_s:
+                return self._frames[challenge_id]
             version = "fixed" if self.store is None else self.store.version("results")
+            self._checked_at = time.monotonic()
             if version != self._version:
                 records = self._fixed if self.store is None else self.store.all("results")
                 self._frames = {cid: board_frame(c, records) for cid, c in self.challenges.items()}

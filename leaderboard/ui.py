@@ -55,8 +55,8 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
     labels = [c.label for c in columns]
     default_labels = [c.label for c in columns if c.default_visible]
 
-    def render(query: BoardQuery, visible_labels: list[str]) -> str:
-        frame = boards.frame(challenge.id)
+    def render(query: BoardQuery, visible_labels: list[str], refresh: bool = False) -> str:
+        frame = boards.frame(challenge.id, refresh=refresh)
         return render_page(challenge, query_page(frame, query), query, visible_keys(challenge, visible_labels))
 
     with gr.Tab(challenge.title, id=f"tab-{challenge.id}", elem_id=f"tab-{challenge.id}"):
@@ -142,7 +142,7 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
 
     previous.click(turn(-1), [query_state, visible], [query_state, table], **FAST)
     following.click(turn(+1), [query_state, visible], [query_state, table], **FAST)
-    refresh.click(lambda q, shown: render(q, shown), [query_state, visible], table, **FAST)
+    refresh.click(lambda q, shown: render(q, shown, refresh=True), [query_state, visible], table, **FAST)
 
     def on_export(query: BoardQuery, shown):
         frame = boards.frame(challenge.id)
