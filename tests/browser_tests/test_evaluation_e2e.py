@@ -49,6 +49,7 @@ def test_submission_is_evaluated_and_lands_on_the_board(tmp_path):
             assert state == "FINISHED", status
             page.get_by_role("tab", name="General NLP").click()
             page.click("#general_nlp-refresh")
+            page.wait_for_function("document.querySelector('#general_nlp-table').innerText.includes('E2E Team')")
             page.fill("#general_nlp-search textarea, #general_nlp-search input", "E2E")
             page.wait_for_function(
                 "[...document.querySelectorAll('#general_nlp-table td[data-col=team]')].map(td => td.innerText)"
