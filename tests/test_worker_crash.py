@@ -182,6 +182,7 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
     assert final["result_id"] == RESULT and final["failure"] is None
     assert final["attempts"] == 4  # three killed claims + the one that finished
     assert final["worker"] not in killed and len(set(killed)) == 3
+    assert final["progress"] is None  # the fourth claim found the result and evaluated nothing
     results = store.all("results")
     assert [r["id"] for r in results] == [RESULT]
     assert results[0]["request_id"] == RID and set(results[0]["scores"]) == set(SUBJECTS)
