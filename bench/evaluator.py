@@ -109,9 +109,6 @@ class DocTask(_DocTask):
 def process_mcq(doc, results):
     return {"acc": float(verdict("mcq", doc, results[0]))}
 
-
-def process_yes_no_maybe(doc, results):
-    return {"acc": float(verdict("yes_no_maybe", doc, results[0]))}
 '''
 
 
