@@ -3,7 +3,7 @@
 ``run_code_suite`` takes an lm-eval ``LM`` that is already built (e.g. ``HFLM(pretrained=model,
 tokenizer=tokenizer, max_length=...)`` around a loaded base model + adapter; its ``max_length`` must
 exceed the longest generation length, 2048 for MBPP), writes one task config per column into a
-temporary include path and runs each with ``simple_evaluate``. Datasets come from the Hub (official IDs)
+temporary include path and runs each through lm-eval (:func:`evaluator.lm_run.run_task`). Datasets come from the Hub (official IDs)
 unless ``data_dir`` holds local JSONL files in the official row format (see
 :func:`evaluator.code_benchmarks.local_file`).
 """
@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lm_eval import simple_evaluate
 from lm_eval.tasks import TaskManager
 
 from evaluator.code_benchmarks import BENCHMARKS
 from evaluator.code_lm import task_config, write_task
+from evaluator.lm_run import run_task
 from evaluator.sandbox import isolation
 
 SEED = 0  # bigcode-evaluation-harness's default --seed
@@ -53,19 +53,7 @@ def run_code_suite(
             if on_progress:
                 on_progress(done, len(columns), column.key)
             task = config["task"]
-            output = simple_evaluate(
-                model=lm,
-                tasks=[task],
-                task_manager=manager,
-                limit=limit,
-                log_samples=True,
-                bootstrap_iters=0,
-                confirm_run_unsafe_code=True,
-                random_seed=SEED,
-                numpy_random_seed=SEED,
-                torch_random_seed=SEED,
-                fewshot_random_seed=SEED,
-            )
+            output = run_task(lm, manager, task, limit=limit, seed=SEED, unsafe_code=True)
             scores[column.key] = 100.0 * output["results"][task]["pass@1,none"]
             bench = BENCHMARKS[column.evaluation["benchmark"]]
             records[column.key] = [_record(sample, bench.id_field) for sample in output["samples"][task]]

@@ -2,7 +2,7 @@
 
 The suite reads everything from the challenge definition (``leaderboard/challenges/*.yaml``):
 each column's ``evaluation:`` block names its suite, dataset, split(s), subjects, revision and
-format. Columns run one after the other (one ``simple_evaluate`` each) so progress can be
+format. Columns run one after the other (one lm-eval ``evaluate`` each, see :mod:`evaluator.lm_run`) so progress can be
 reported per dataset; ``lm`` is reused throughout, so one loaded base serves many adapters.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 
 from evaluator import data, tasks
 from evaluator import docs as docs_mod
+from evaluator.lm_run import run_task
 from evaluator.scoring import unweighted_average
 from leaderboard.challenges import Challenge, ScoreColumn
 
@@ -144,8 +145,6 @@ def run_challenge(
     on every column of ``challenge``; ``data_dir`` replaces the Hub by local JSONL files (see
     :mod:`evaluator.data`); ``limit`` keeps the first documents of each column (smoke runs; for
     MMLU that is the first subject); ``on_progress(done, total, column_key)`` runs after each column."""
-    from lm_eval import simple_evaluate
-
     if not supported(challenge):
         raise ValueError(f"challenge {challenge.id!r} has columns without a suite here")
     data_path = Path(data_dir) if data_dir is not None else None
@@ -153,13 +152,7 @@ def run_challenge(
     for done, column in enumerate(challenge.columns, start=1):
         col_docs = column_docs(column, data_path, limit)
         task = _build_task(challenge, column, col_docs, lm)
-        out = simple_evaluate(
-            model=lm,
-            tasks=[task],
-            task_manager=_task_manager(),
-            log_samples=True,
-            bootstrap_iters=0,
-        )
+        out = run_task(lm, _task_manager(), task)
         name = task.config.task
         metric = "rougeL" if _suite(column) == "xsum" else "acc"
         value = float(out["results"][name][f"{metric},none"])
