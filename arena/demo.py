@@ -198,7 +198,7 @@ class Demo:
                     label = f"Training demo adapter {number}/{len(STYLES)} ({style.name})"
                     report(f"{label}…")
                     train_style_adapter(base, style.examples, adapters[style.name], steps=steps, seed=number,
-                                        progress=lambda text, label=label: report(f"{label}: {text}"))
+                                        layers=None, progress=lambda text, label=label: report(f"{label}: {text}"))
 
         return cls(entries, build, reason)
 
