@@ -9,6 +9,7 @@ import os
 
 import gradio as gr
 
+from arena.ui import arena_tabs
 from evaluator.scheduler import evaluator_enabled, start_scheduler
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
@@ -39,6 +40,7 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
                 board_tab(challenge, boards)
             submit_tab(store, hub, with_login=bool(os.environ.get("SPACE_ID")))
             queue_tab(store)
+            arena_tabs(store)
             with gr.Tab("Details", id="tab-details", elem_id="tab-details"):
                 details = gr.Markdown("Open a **verified** row's source badge to see its details here.",
                                       elem_id="details")

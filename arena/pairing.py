@@ -40,21 +40,31 @@ class ArenaEntry:
         }
 
 
+FULL_MODEL_KINDS = ("merged_model", "merge")
+
+
 def side_of(record: Record) -> Side | None:
     """The weights a result record names, or None when it names none (published rows) or is not pinned.
 
-    Adapter results carry ``model_repo``/``model_commit`` (the adapter) and ``base_model_repo``/
-    ``base_model_commit``; full-model results (``kind: merged_model``) carry only ``model_repo``/``model_commit``.
+    Result records (``evaluator/worker.py``) carry ``model_repo``/``model_commit`` (the adapter) and
+    ``base_model``/``base_commit`` (its base). A full model (a merged entry: ``kind`` ``merged_model``, or no
+    base model named) is served on its own.
     """
     repo, commit = record.get("model_repo"), record.get("model_commit")
-    if not repo or not commit:
+    if not repo or not commit or record.get("source") == "published":
         return None
-    if record.get("kind") == "merged_model":
+    base_repo, base_commit = record.get("base_model"), record.get("base_commit")
+    if record.get("kind") in FULL_MODEL_KINDS or not base_repo:
         return Side(ModelRef(repo, commit))
-    base_repo, base_commit = record.get("base_model_repo"), record.get("base_model_commit")
-    if not base_repo or not base_commit:
+    if not base_commit:
         return None
     return Side(ModelRef(base_repo, base_commit), ModelRef(repo, commit))
+
+
+def entry_label(record: Record) -> str:
+    """What the arena shows for an entry: team and model, as the board names them."""
+    team, name = record.get("team"), record.get("name") or record.get("model_repo")
+    return f"{team} · {name}" if team and name and team != name else str(team or name or record["id"])
 
 
 def servable_entries(records: Sequence[Record], board: str) -> list[ArenaEntry]:
@@ -67,7 +77,7 @@ def servable_entries(records: Sequence[Record], board: str) -> list[ArenaEntry]:
     ]
     rows.sort(key=lambda r: (-float(r["average"]), r.get("date") or "", r["id"]))
     return [
-        ArenaEntry(r["id"], r.get("name") or r.get("team") or r["model_repo"], side_of(r), rank)
+        ArenaEntry(r["id"], entry_label(r), side_of(r), rank)
         for rank, r in enumerate(rows, start=1)
     ]
 

@@ -166,15 +166,10 @@ def run_cli(base: Path, adapter: Path, task_names: list[str], include: Path, out
 
 # --------------------------------------------------------------------------------------------- our side
 
-def drain(store_dir: str, data_dir: str, batch: int, no_env_info: bool = False) -> None:
+def drain(store_dir: str, data_dir: str, batch: int) -> None:
     """(a), in a fresh process: evaluate every queued request; one JSON line per finished request."""
     from evaluator.worker import Worker, WorkerConfig
     from submissions.store import LocalStore
-
-    if no_env_info:  # the what-if of --what-if only; never in the headline figures
-        import lm_eval.evaluator
-
-        lm_eval.evaluator.add_env_info = lambda results: None
 
     store = LocalStore(store_dir)
     worker = Worker(store, config=WorkerConfig(worker_id="bench", data_dir=Path(data_dir), batch_size=batch))
@@ -198,9 +193,8 @@ def queue_requests(store_dir: Path, base: Path, adapters: list[Path]):
     return store
 
 
-def run_worker(store_dir: Path, data_dir: Path, batch: int, env, no_env_info=False) -> tuple[float, dict[str, float]]:
+def run_worker(store_dir: Path, data_dir: Path, batch: int, env) -> tuple[float, dict[str, float]]:
     command = [sys.executable, __file__, "--drain", str(store_dir), str(data_dir), "--batch-size", str(batch)]
-    command += ["--no-env-info"] if no_env_info else []
     started_wall, started = time.time(), time.monotonic()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.monotonic() - started
@@ -221,14 +215,10 @@ def main() -> None:
     parser.add_argument("--adapters", type=int, default=8)
     parser.add_argument("--per-column", type=int, default=10, help="questions per column (3 columns)")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--what-if", action="store_true",
-                        help="also time our worker with lm-eval's per-call environment report (pip list etc.) "
-                             "skipped, to size that possible speed-up")
     parser.add_argument("--drain", nargs=2, metavar=("STORE", "DATA"), help=argparse.SUPPRESS)
-    parser.add_argument("--no-env-info", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drain:
-        return drain(*args.drain, args.batch_size, args.no_env_info)
+        return drain(*args.drain, args.batch_size)
 
     from tests.eval_helpers import write_jsonl
     from tests.tiny_models import build_lora
@@ -270,12 +260,6 @@ def main() -> None:
               f"following requests: median {statistics.median(list(ours.values())[1:] or [0.0]):.1f} s")
         print(f"CLI per adapter: median {statistics.median(cli.values()):.1f} s")
         print(f"ratio CLI / ours: {cli_total / ours_total:.1f}x (target >= 3x)")
-        if args.what_if:
-            queue_requests(tmp / "store-what-if", base, adapters)
-            what_if_total, what_if = run_worker(tmp / "store-what-if", data_dir, args.batch_size, env, True)
-            print(f"what-if, ours without lm-eval's per-call environment report: {what_if_total:.1f} s "
-                  f"(following requests: median {statistics.median(list(what_if.values())[1:] or [0.0]):.1f} s); "
-                  f"ratio CLI / that: {cli_total / what_if_total:.1f}x")
         if any(ours_scores[rid] != cli_scores[rid] for rid in cli):
             raise SystemExit("scores differ between the worker and the CLI: the tasks are not the same")
     finally:

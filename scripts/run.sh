@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-ensure_venv requirements.txt
+ensure_venv requirements.txt requirements-demo.txt
 exec .venv/bin/python app.py "$@"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 install_system_packages chromium:chromium node:nodejs g++:g++
-ensure_venv requirements-test.txt requirements-test-nodeps.txt
+ensure_venv requirements-test.txt requirements-demo.txt requirements-test-nodeps.txt
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

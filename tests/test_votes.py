@@ -20,6 +20,7 @@ from arena.votes import (
     record_vote,
     voter_id,
 )
+from evaluator.loading import ModelRef
 from submissions.store import LocalStore
 
 T0 = datetime(2026, 1, 14, 12, 0, tzinfo=timezone.utc)
@@ -127,9 +128,11 @@ def test_votes_feed_the_ratings(tmp_path):
 
 
 def _result(i: int, average: float, **extra) -> dict:
-    record = {"id": f"res-{i}", "challenge": "general_nlp", "average": average, "name": f"team {i}",
+    """A result record with the fields the evaluator worker writes (evaluator/worker.py)."""
+    record = {"id": f"result-req-{i}", "request_id": f"req-{i}", "challenge": "general_nlp", "source": "evaluated",
+              "team": f"team {i}", "name": f"t/adapter{i}", "average": average, "date": "2026-01-14",
               "model_repo": f"t/adapter{i}", "model_commit": f"{i}" * 40,
-              "base_model_repo": "org/base", "base_model_commit": "b" * 40}
+              "base_model": "org/base", "base_commit": "b" * 40}
     record.update(extra)
     return record
 
@@ -140,19 +143,23 @@ def test_pairing_serves_pinned_entries_best_first():
         _result(2, 70.0),
         _result(3, 60.0),
         _result(4, 90.0, model_commit=None),  # not pinned: not servable
-        {"id": "published-1", "challenge": "general_nlp", "average": 99.0, "model_repo": None},
+        _result(7, 95.0, base_commit=None),  # base not pinned: not servable
+        {"id": "published-1", "challenge": "general_nlp", "source": "published", "average": 99.0,
+         "model_repo": None, "model_commit": None, "base_model": "org/base"},
         _result(5, 80.0, challenge="finance"),
-        _result(6, 65.0, kind="merged_model", base_model_repo=None, base_model_commit=None),
+        _result(6, 65.0, kind="merged_model", base_model=None, base_commit=None),
     ]
     entries = servable_entries(records, "general_nlp")
-    assert [e.id for e in entries] == ["res-2", "res-6", "res-3", "res-1"]
+    assert [e.id for e in entries] == ["result-req-2", "result-req-6", "result-req-3", "result-req-1"]
     assert [e.rank for e in entries] == [1, 2, 3, 4]
     top = default_pair(entries)
-    assert (top[0].id, top[1].id) == ("res-2", "res-6")
-    assert top[0].side.adapter.revision == "2" * 40 and top[0].side.model.repo == "org/base"
-    assert top[1].side.adapter is None and top[1].side.model.repo == "t/adapter6"  # a full merged model
-    assert side_of(records[3]) is None
-    assert top[0].describe()["adapter_commit"] == "2" * 40
+    assert (top[0].id, top[1].id) == ("result-req-2", "result-req-6")
+    assert top[0].side.adapter == ModelRef("t/adapter2", "2" * 40)
+    assert top[0].side.model == ModelRef("org/base", "b" * 40)
+    assert top[1].side.adapter is None and top[1].side.model == ModelRef("t/adapter6", "6" * 40)  # a full model
+    assert side_of(records[3]) is None and side_of(records[4]) is None and side_of(records[5]) is None
+    assert top[0].describe() == {"entry": "result-req-2", "label": "team 2 · t/adapter2", "model_repo": "org/base",
+                                 "model_commit": "b" * 40, "adapter_repo": "t/adapter2", "adapter_commit": "2" * 40}
 
 
 def test_random_pairs_are_seeded_distinct_and_cover_the_board():

