@@ -180,6 +180,7 @@ class Worker:
             "provenance": {
                 **environment_facts(self.pool.options),
                 "task_definition_hash": suite.task_hash,
+                "dataset_revisions": {c.key: c.evaluation.get("revision") for c in challenge.columns},
                 "sample_counts": suite.sample_counts,
                 "settings": suite.settings,
                 "batch_size": suite.settings.get("batch_size"),

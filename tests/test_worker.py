@@ -56,6 +56,7 @@ def test_evaluates_oldest_first_and_the_result_reaches_the_board(tmp_path, model
     assert provenance["versions"]["lm_eval"] == "0.4.13" and provenance["device"] == "cpu"
     assert provenance["sample_counts"] == {"stem": 1, "social_sciences": 1, "humanities": 1}
     assert len(provenance["task_definition_hash"]) >= 12 and provenance["duration_s"] > 0
+    assert provenance["dataset_revisions"] == {"stem": None, "social_sciences": None, "humanities": None}
     details = store.get("details", result["id"])
     assert len(details["samples"]["stem"]) == 1
     row = Boards(store).frame("general_nlp").iloc[0]
