@@ -133,7 +133,7 @@ class Worker:
         beat.start()
         try:
             result, details = self.evaluate(request, beat.report)
-            self.store.put_missing("details", [details])
+            self.store.put("details", details)  # this attempt's samples, even over a killed attempt's
             self.store.put_missing("results", [result])
             queue.mark_finished(self.store, claim, result_id, _now())
         except EvaluationFailed as failure:

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,10 +93,16 @@ class LocalStore(Store):
     serialises threads and processes (replicas on one machine) alike.
     """
 
+    STALE_TEMP_S = 3600  # a temporary file this old was left by a writer killed mid-write
+
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
         for collection in COLLECTIONS:
-            (self.root / collection).mkdir(parents=True, exist_ok=True)
+            folder = self.root / collection
+            folder.mkdir(parents=True, exist_ok=True)
+            for leftover in folder.glob(".*.tmp"):
+                if time.time() - leftover.stat().st_mtime > self.STALE_TEMP_S:
+                    leftover.unlink(missing_ok=True)
 
     def _dir(self, collection: str) -> Path:
         if collection not in COLLECTIONS:

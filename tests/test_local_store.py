@@ -1,4 +1,6 @@
 import json
+import os
+import time
 import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +16,17 @@ def test_round_trip_and_atomic_files(tmp_path):
     assert store.get("requests", "missing") is None
     assert json.loads((tmp_path / "requests" / "r1.json").read_text())["state"] == "PENDING"
     assert not list((tmp_path / "requests").glob("*.tmp"))
+
+
+def test_temporary_files_of_killed_writers_are_cleaned_up(tmp_path):
+    LocalStore(tmp_path)
+    old, fresh = tmp_path / "requests" / ".r1.abc.tmp", tmp_path / "requests" / ".r2.def.tmp"
+    old.write_text("{")
+    fresh.write_text("{")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    store = LocalStore(tmp_path)
+    assert not old.exists() and fresh.exists()  # a fresh one may belong to a writer still running
+    assert store.all("requests") == []
 
 
 def test_version_changes_on_write(tmp_path):
