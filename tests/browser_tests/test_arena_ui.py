@@ -30,6 +30,12 @@ def page(tmp_path_factory):
         page = browser.new_page(viewport={"width": 1600, "height": 1200})
         page.goto(url)
         page.wait_for_selector("#general_nlp-table table")
+        open_tab(page, "Compare")
+        page.get_by_text("Sampling", exact=True).click()
+        greedy = page.locator("#compare-temperature input[type=number]")  # deterministic answers
+        greedy.fill("0")
+        greedy.press("Enter")
+        assert greedy.input_value() == "0"
         page.store = store
         yield page
 
