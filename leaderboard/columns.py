@@ -53,9 +53,3 @@ def board_columns(challenge: Challenge) -> tuple[BoardColumn, ...]:
         for c in columns
     )
 
-
-def column_by_label(challenge: Challenge, label: str) -> BoardColumn:
-    for column in board_columns(challenge):
-        if column.label == label:
-            return column
-    raise KeyError(label)
