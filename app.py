@@ -12,7 +12,7 @@ import gradio as gr
 from arena.ui import arena_tabs
 from evaluator.scheduler import evaluator_enabled, start_scheduler
 from leaderboard.boards import Boards
-from leaderboard.details import lookup_details
+from leaderboard.details_ui import details_tab
 from leaderboard.published import import_published
 from leaderboard.ui import board_tab
 from submissions.ui import queue_tab, submit_tab
@@ -41,17 +41,7 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
             submit_tab(store, hub, with_login=bool(os.environ.get("SPACE_ID")))
             queue_tab(store)
             arena_tabs(store)
-            with gr.Tab("Details", id="tab-details", elem_id="tab-details"):
-                details = gr.Markdown("Open a **verified** row's source badge to see its details here.",
-                                      elem_id="details")
-
-        def open_details(request: gr.Request):
-            record_id = request.query_params.get("details", "")
-            if not record_id:
-                return gr.skip(), gr.skip()
-            return lookup_details(store, record_id), gr.Tabs(selected="tab-details")
-
-        demo.load(open_details, None, [details, tabs])
+            details_tab(store, demo, tabs)
     return demo
 
 
