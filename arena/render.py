@@ -7,6 +7,8 @@ from html import escape
 
 import pandas as pd
 
+from leaderboard.render import sortable_header
+
 # key: (header, sort columns, default descending)
 ARENA_COLUMNS = {
     "rank": ("Rank", ["rank"], False),
@@ -49,13 +51,8 @@ def _cells(row: pd.Series) -> dict[str, str]:
 
 
 def render_arena(frame: pd.DataFrame, board: str, sort_key: str = "rank", descending: bool = False) -> str:
-    head = []
-    for key, (label, _, _) in ARENA_COLUMNS.items():
-        arrow = (" ▼" if descending else " ▲") if key == sort_key else ""
-        aria = ("descending" if descending else "ascending") if arrow else "none"
-        css = "num" if key in NUMERIC else ""
-        head.append(f'<th data-sort="{key}" class="{css}" aria-sort="{aria}" title="Sort by {escape(label)}">'
-                    f"{escape(label)}{arrow}</th>")
+    head = [sortable_header(key, label, key in NUMERIC, sort_key, descending)
+            for key, (label, _, _) in ARENA_COLUMNS.items()]
     body = []
     if not frame.empty:
         for _, row in sort_arena(frame, sort_key, descending).iterrows():

@@ -61,20 +61,19 @@ def cell_html(column: BoardColumn, row: pd.Series, decimals: int) -> str:
     return escape(cell_text(column, row, decimals))
 
 
+def sortable_header(key: str, label: str, numeric: bool, sort_key: str, descending: bool) -> str:
+    """A ``<th>`` that SORT_ON_CLICK_JS turns into a server-side sort; the sorted column shows its direction."""
+    arrow = (" ▼" if descending else " ▲") if key == sort_key else ""
+    aria = ("descending" if descending else "ascending") if arrow else "none"
+    css = "num" if numeric else ""
+    return (f'<th data-sort="{key}" class="{css}" aria-sort="{aria}" title="Sort by {escape(label)}">'
+            f"{escape(label)}{arrow}</th>")
+
+
 def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: list[str]) -> str:
     columns = [c for c in board_columns(challenge) if c.key in visible]
     decimals = challenge.board.decimals
-    head = []
-    for column in columns:
-        arrow = ""
-        if column.key == query.sort_key:
-            arrow = " ▼" if query.sort_desc else " ▲"
-        aria = ("descending" if query.sort_desc else "ascending") if arrow else "none"
-        css = "num" if column.numeric else ""
-        head.append(
-            f'<th data-sort="{column.key}" class="{css}" aria-sort="{aria}" title="Sort by {escape(column.label)}">'
-            f"{escape(column.label)}{arrow}</th>"
-        )
+    head = [sortable_header(c.key, c.label, c.numeric, query.sort_key, query.sort_desc) for c in columns]
     body = []
     for _, row in page.rows.iterrows():
         cells = "".join(

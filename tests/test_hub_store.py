@@ -12,6 +12,7 @@ import pytest
 
 from submissions.hub_store import HubStore, hub_store_from_env
 from submissions.store import LocalStore, Record, Store, StoreError, dump_record
+from tests.concurrency import run_in_threads
 from tests.hub_server import HubServer
 
 REPOS = {
@@ -294,11 +295,7 @@ def test_concurrent_submissions_are_exact(replicas: list[Store]) -> None:
             except BaseException as error:  # surfaced below
                 errors.append(error)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_in_threads(worker, 20, timeout=120)
     assert not errors and len(outcomes) == 200
 
     stored = {r["id"]: r for r in replicas[-1].all("requests") if not r["id"].startswith("seed")}
@@ -339,11 +336,7 @@ def test_each_accepted_submission_is_one_commit(hub: HubServer) -> None:
             with lock:
                 results.append(outcome)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_in_threads(worker, 8, timeout=60)
     assert [kind for kind, _ in results] == ["accepted"] * 80
     assert hub.commit_count("org/requests", "dataset") - before == 80
     assert len(stores[0].all("requests")) == 80

@@ -17,6 +17,7 @@ from submissions.hub_store import HubStore
 from submissions.rules import SubmissionForm
 from submissions.service import queue_position, submit
 from submissions.store import LocalStore, Store
+from tests.concurrency import run_in_threads
 from tests.hub_server import HubServer
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -142,11 +143,7 @@ def test_200_submissions_from_20_threads(hub, store):
             with lock:
                 outcomes.append((team, result.status))
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    run_in_threads(worker, 20, timeout=120)
     stored = store.all("requests")
     assert len(outcomes) == 200
     assert Counter(status for _, status in outcomes)["queued"] == len(stored) == 40
