@@ -1,9 +1,10 @@
 """Two-sided answering for the arena: both sides stream token by token, at the same pace.
 
-When both sides share a base model (the common case: two adapters of one base), one ``generate`` call runs a
-batch of two rows, each with its own adapter (peft's mixed-adapter batch, ``adapter_names=[a, b]``), so the
-two answers advance one token per step together and a faster side cannot give itself away. Full models
-(merged entries) on different weights run in two threads, and the consumer takes their increments in turn.
+When both sides share a base model (the common case: two adapters of one base), one decoding loop
+(:mod:`arena.decoding`) runs a batch of two rows, each with its own adapter (peft's mixed-adapter batch,
+``adapter_names=[a, b]``), so the two answers advance one token per step together and a faster side cannot
+give itself away; the side that finishes first leaves the batch. Full models (merged entries) on different
+weights run in two threads, and the consumer takes their increments in turn.
 :func:`stream_sequential` answers one side after the other, for the benchmark.
 
 Every function yields ``(side, text_increment)`` with side ``"a"`` or ``"b"``.
@@ -17,14 +18,15 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import torch
-from transformers import PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList
-from transformers.generation.streamers import BaseStreamer
+from transformers import PreTrainedTokenizerBase
 
-from arena.limits import LimitError, Limits, Sampling
+from arena.decoding import Decoding, Outcome, decode_rows
+from arena.limits import LimitError, Limits, Sampling, TimeLimitReached
 from evaluator.loading import BASE_ADAPTER, ModelPool, ModelRef
 
 FLOWERTUNE_TURN = "<|im_start|>question\n{prompt}<|im_end|>\n<|im_start|>answer\n"
 _DONE = object()  # end of one side's answer
+_TIMED_OUT = object()  # end of one side's answer, cut by the time limit
 
 
 @dataclass(frozen=True)
@@ -68,64 +70,34 @@ def stop_token_ids(tokenizer: PreTrainedTokenizerBase, model) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-class RowStreamer(BaseStreamer):
-    """Splits each generation step's tokens per batch row and puts each row's new text on its own queue.
+class _RowText:
+    """One row's answer as text increments on its queue.
 
-    ``TextIteratorStreamer`` accepts a batch of one only. A row's text is decoded from all its tokens so far
-    (so multi-token characters and word-joining decoders come out right) and an increment is held back while it
-    ends in an incomplete UTF-8 sequence. A row ends at its first stop token; the padding after it is ignored.
+    The text is decoded from all the row's tokens so far (so multi-token characters and word-joining decoders
+    come out right), and an increment is held back while it ends in an incomplete UTF-8 sequence.
     """
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, queues: Sequence[queue.Queue], stop_ids: Iterable[int]):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, out: queue.Queue):
         self.tokenizer = tokenizer
-        self.queues = list(queues)
-        self.stop_ids = set(stop_ids)
-        self.tokens: list[list[int]] = [[] for _ in self.queues]
-        self.sent = [0] * len(self.queues)
-        self.done = [False] * len(self.queues)
-        self.prompt_seen = False
+        self.out = out
+        self.tokens: list[int] = []
+        self.sent = 0
 
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:  # generate() first hands over the prompt
-            self.prompt_seen = True
-            return
-        for row, token in enumerate(value.reshape(len(self.queues), -1)[:, -1].tolist()):
-            if self.done[row]:
-                continue
-            if token in self.stop_ids:
-                self._finish(row)
-                continue
-            self.tokens[row].append(token)
-            self._emit(row, final=False)
+    def add(self, token: int) -> None:
+        self.tokens.append(token)
+        self._emit(final=False)
 
-    def end(self) -> None:
-        for row in range(len(self.queues)):
-            if not self.done[row]:
-                self._finish(row)
+    def finish(self, marker: object) -> None:
+        self._emit(final=True)
+        self.out.put(marker)
 
-    def _emit(self, row: int, final: bool) -> None:
-        text = self.tokenizer.decode(self.tokens[row], skip_special_tokens=True)
+    def _emit(self, final: bool) -> None:
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
         if text.endswith("\ufffd") and not final:
             return
-        if len(text) > self.sent[row]:
-            self.queues[row].put(text[self.sent[row] :])
-            self.sent[row] = len(text)
-
-    def _finish(self, row: int) -> None:
-        self._emit(row, final=True)
-        self.done[row] = True
-        self.queues[row].put(_DONE)
-
-
-class _StopOnEvent(StoppingCriteria):
-    """Ends every row at the next step once any of the events is set."""
-
-    def __init__(self, *events: threading.Event):
-        self.flags = events
-
-    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        stopped = any(event.is_set() for event in self.flags)
-        return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
+        if len(text) > self.sent:
+            self.out.put(text[self.sent :])
+            self.sent = len(text)
 
 
 def _answer(
@@ -156,24 +128,25 @@ def _answer(
                     f"The conversation is {encoded.input_ids.shape[1]:,} tokens long; the limit is "
                     f"{limits.max_prompt_tokens:,}. Clear it to start again."
                 )
-            stop_ids = stop_token_ids(tokenizer, lease.model)
-            kwargs = {
-                "max_new_tokens": min(sampling.max_new_tokens, limits.max_new_tokens),
-                "do_sample": sampling.temperature > 0,
-                "streamer": RowStreamer(tokenizer, queues, stop_ids),
-                "stopping_criteria": StoppingCriteriaList([_StopOnEvent(*stops)]),
-                "eos_token_id": stop_ids,
-                "pad_token_id": tokenizer.pad_token_id,
-                "max_time": limits.max_seconds,
-            }
-            if sampling.temperature > 0:
-                kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p)
-            else:  # greedy: drop sampling defaults a model's generation config may carry
-                kwargs.update(temperature=None, top_p=None, top_k=None)
-            if any(name != BASE_ADAPTER for name in lease.adapter_names):
-                kwargs["adapter_names"] = lease.adapter_names
+            decoding = Decoding(
+                max_new_tokens=min(sampling.max_new_tokens, limits.max_new_tokens),
+                stop_ids=frozenset(stop_token_ids(tokenizer, lease.model)),
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_seconds=limits.max_seconds,
+            )
+            names = lease.adapter_names if any(n != BASE_ADAPTER for n in lease.adapter_names) else None
+            texts = [_RowText(tokenizer, q) for q in queues]
+            outcome = Outcome()
             with torch.inference_mode():
-                lease.model.generate(**encoded, **kwargs)
+                for row, token in decode_rows(
+                    lease.model, encoded.input_ids, encoded.attention_mask, decoding, adapter_names=names,
+                    interrupted=lambda: any(event.is_set() for event in stops), outcome=outcome,
+                ):
+                    if token is None:
+                        texts[row].finish(_TIMED_OUT if outcome.timed_out else _DONE)
+                    else:
+                        texts[row].add(token)
     except BaseException as error:  # handed over, raised again by the consumer
         for q in queues:
             q.put(error)
@@ -183,19 +156,22 @@ def _side_histories(history: Sequence[Turn]) -> dict[str, list[tuple[str, str]]]
     return {"a": [(u, a) for u, a, _ in history], "b": [(u, b) for u, _, b in history]}
 
 
-def _drain(queues: dict[str, queue.Queue], order: Sequence[str]) -> Iterator[tuple[str, str]]:
+def _drain(queues: dict[str, queue.Queue], order: Sequence[str], limits: Limits) -> Iterator[tuple[str, str]]:
     """Yield the sides' increments in turn (a, b, a, b, ...), waiting for the slower one; a side leaves the
-    rotation when it is done."""
-    active = list(order)
+    rotation when it is done. Raises :class:`TimeLimitReached` at the end when the time limit cut an answer."""
+    active, cut = list(order), False
     while active:
         for side in list(active):
             item = queues[side].get()
-            if item is _DONE:
+            if item is _DONE or item is _TIMED_OUT:
                 active.remove(side)
+                cut = cut or item is _TIMED_OUT
             elif isinstance(item, BaseException):
                 raise item
             else:
                 yield side, item
+    if cut:
+        raise TimeLimitReached(f"The answers were cut at the {limits.max_seconds:g} s time limit.")
 
 
 def stream_pair(
@@ -228,7 +204,7 @@ def stream_pair(
     for thread in threads:
         thread.start()
     try:
-        yield from _drain(queues, ["a", "b"])
+        yield from _drain(queues, ["a", "b"], limits)
     finally:
         halt.set()
         for thread in threads:
@@ -254,7 +230,7 @@ def stream_sequential(
         thread = threading.Thread(target=_answer, args=args, daemon=True)
         thread.start()
         try:
-            yield from _drain({name: q}, [name])
+            yield from _drain({name: q}, [name], limits)
         finally:
             halt.set()  # only matters when the consumer left early
             thread.join()

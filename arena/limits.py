@@ -15,6 +15,10 @@ class LimitError(ValueError):
     """A request was refused by a limit; ``str(error)`` is the message for the user."""
 
 
+class TimeLimitReached(LimitError):
+    """The answers were cut by the time limit; what was written so far stands."""
+
+
 @dataclass(frozen=True)
 class Limits:
     max_input_chars: int = 12_000
@@ -22,7 +26,7 @@ class Limits:
     max_new_tokens: int = 1024  # hard cap per answer, whatever the slider says
     max_prompt_tokens: int = 4096
     max_temperature: float = 1.5
-    max_seconds: float = 120.0  # wall time of one two-sided answer
+    max_seconds: float = 120.0  # decoding time of one two-sided answer (loading a model not counted)
     requests_per_minute: int = 20  # per session or account
 
 

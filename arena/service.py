@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -171,7 +170,6 @@ class ArenaService:
             return
         sampling = clamp_sampling(temperature, max_new_tokens, self.limits)
         answers = {"a": "", "b": ""}
-        started = time.monotonic()
         current = replace(battle, answering=True, turns=battle.turns + ((text, "", ""),))
         yield Frame(current, "Answering…")
         status, warning = "", False
@@ -194,8 +192,6 @@ class ArenaService:
         if not warning:
             if stop is not None and stop.is_set():
                 status = "Stopped. You can vote on what was written, regenerate, or go on."
-            elif time.monotonic() - started >= self.limits.max_seconds:
-                status, warning = f"⚠️ The answers were cut at the {self.limits.max_seconds:.0f} s time limit.", True
             else:
                 status = "Vote when you are ready, or send another message."
         yield Frame(replace(current, answering=False), status, warning)

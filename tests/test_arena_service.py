@@ -109,6 +109,44 @@ def test_limits_give_messages(tmp_path, models):
     assert refused.warning and "the limit is 5" in refused.status and refused.battle.turns == ()
 
 
+def test_the_time_limit_keeps_what_was_written_and_says_so(tmp_path, models):
+    service = make_service(tmp_path, models, Limits(max_new_tokens=500, max_seconds=0.0))
+    battle = service.new_battle("general_nlp", None, None, anonymous=False)
+    final = list(service.answer(battle, QUESTION, 0.0, 500, voter="v"))[-1]
+    assert final.warning and "cut at the 0 s time limit" in final.status
+    assert not final.battle.answering and final.battle.turns[0][0] == QUESTION
+    assert final.battle.turns[0][1] and final.battle.turns[0][2]  # the first tokens stand, and can be voted on
+    voted, _ = service.vote(final.battle, "a", voter="v")
+    assert voted.outcome == "a"
+
+
+def test_full_weight_entries_are_compared_with_a_bound_on_models_kept(tmp_path, models):
+    """Merged entries name full models (no adapter): each side loads its own weights; the pool keeps at most
+    ``max_models`` of them once idle."""
+    store = LocalStore(tmp_path / "data")
+    for i, seed in enumerate((3, 4, 5), start=1):
+        path = build_tiny_llama(tmp_path / f"merged-{i}", seed=seed)
+        store.put("results", {"id": f"result-merge-{i}", "challenge": "merging", "source": "evaluated",
+                              "team": f"Merger {i}", "name": f"m{i}/merged", "average": 50.0 + i,
+                              "date": "2026-03-01", "model_repo": str(path), "model_commit": f"{i}" * 40})
+    pool = ModelPool(max_adapters=4, max_models=2, options=LoadOptions("cpu", torch.float32, False))
+    service = ArenaService(store, pool=pool, limits=Limits(max_new_tokens=8))
+    assert [e.id for e in service.entries("merging")] == ["result-merge-3", "result-merge-2", "result-merge-1"]
+    for a_id, b_id in (("result-merge-3", "result-merge-2"), ("result-merge-3", "result-merge-1")):
+        battle = service.new_battle("merging", a_id, b_id, anonymous=False)
+        assert battle.a.side.adapter is None and battle.b.side.adapter is None
+        final = list(service.answer(battle, QUESTION, 0.0, 8, voter=f"v-{b_id}"))[-1]
+        assert not final.warning
+        assert final.battle.turns[0][1] and final.battle.turns[0][2] and final.battle.turns[0][1] != final.battle.turns[0][2]
+        service.vote(final.battle, "b", voter=f"v-{b_id}")
+    loaded = pool.loaded()
+    assert len(loaded) == 2 and all(adapters == [] for adapters in loaded.values())
+    assert sum(pool.loads.values()) == 3  # three models read once each; the third pushed the oldest idle one out
+    vote = store.all("votes")[0]
+    assert vote["a"]["adapter_repo"] is None and vote["a"]["model_commit"] == "3" * 40
+    assert set(service.board_frame("merging").entry) == {"result-merge-1", "result-merge-2", "result-merge-3"}
+
+
 def test_votes_are_persisted_and_counted_once(tmp_path, models):
     service = make_service(tmp_path, models)
     battle = service.new_battle("general_nlp", None, None, anonymous=False)
