@@ -87,7 +87,9 @@ class ArenaService:
         from submissions.store_factory import DEFAULT_DATA_DIR
 
         data_dir = Path(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
-        return cls(store, demo=Demo.from_env(data_dir, environ), salt=environ.get("ARENA_VOTER_SALT", ""))
+        pool = ModelPool(max_adapters=int(environ.get("ARENA_MAX_ADAPTERS") or 8),
+                         max_models=int(environ.get("ARENA_MAX_MODELS") or 2), options=LoadOptions.auto())
+        return cls(store, pool=pool, demo=Demo.from_env(data_dir, environ), salt=environ.get("ARENA_VOTER_SALT", ""))
 
     # --- boards and entries -------------------------------------------------------------------------------
     def boards(self) -> list[tuple[str, str]]:

@@ -139,6 +139,7 @@ def arena_tabs(store: Store, environ=os.environ) -> ArenaService:
     send.click(on_send, send_inputs, answer_outputs, **generation)
     message.submit(on_send, send_inputs, answer_outputs, **generation)
     regenerate.click(on_regenerate, [battle, temperature, max_tokens], answer_outputs, **generation)
+
     def on_stop(request: gr.Request):
         service.stop(request.session_hash)
 

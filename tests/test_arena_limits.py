@@ -39,3 +39,23 @@ def test_rate_limiter_slides_per_key():
     limiter.check("s1")
     with pytest.raises(LimitError):
         limiter.check("s1")
+
+
+def test_every_generation_event_shares_one_gradio_concurrency_limit(tmp_path):
+    """Send, Enter and Regenerate all generate: they queue behind one limit (ARENA_CONCURRENCY), so the GPU is
+    never asked for more answers at once than configured, whichever button started them."""
+    import gradio as gr
+
+    from arena.ui import arena_tabs
+    from submissions.store import LocalStore
+
+    environ = {"ARENA_CONCURRENCY": "2", "ARENA_DEMO": "off", "LEADERBOARD_DATA_DIR": str(tmp_path),
+               "ARENA_MAX_ADAPTERS": "3", "ARENA_MAX_MODELS": "1"}
+    with gr.Blocks() as blocks, gr.Tabs():
+        service = arena_tabs(LocalStore(tmp_path / "data"), environ)
+    assert (service.pool.max_adapters, service.pool.max_models) == (3, 1)  # the memory bounds, from the env
+    generating = [fn for fn in blocks.fns.values() if getattr(fn.fn, "__name__", "") in ("on_send", "on_regenerate")]
+    assert len(generating) == 3
+    assert {(fn.concurrency_limit, fn.concurrency_id) for fn in generating} == {(2, "arena-generation")}
+    others = [fn for fn in blocks.fns.values() if fn not in generating]
+    assert others and all(fn.concurrency_id != "arena-generation" for fn in others)
