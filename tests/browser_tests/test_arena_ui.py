@@ -32,12 +32,24 @@ def page(tmp_path_factory):
         page.wait_for_selector("#general_nlp-table table")
         open_tab(page, "Compare")
         page.get_by_text("Sampling", exact=True).click()
-        greedy = page.locator("#compare-temperature input[type=number]")  # deterministic answers
-        greedy.fill("0")
-        greedy.press("Enter")
-        assert greedy.input_value() == "0"
+        set_number(page, "#compare-temperature input[type=number]", "0")  # greedy: deterministic answers
         page.store = store
         yield page
+
+
+def set_number(page, selector, value):
+    """Type ``value`` into a slider's number box until it holds: a box typed into while the accordion around it
+    is still mounting can be reset to its initial value a moment later."""
+    box = page.locator(selector)
+    for _ in range(20):
+        box.fill(value)
+        box.press("Enter")
+        page.wait_for_timeout(300)
+        if box.input_value() == value:
+            page.wait_for_timeout(300)
+            if box.input_value() == value:
+                return
+    raise AssertionError(f"{selector} kept {box.input_value()!r} instead of {value!r}")
 
 
 def open_tab(page, name):
