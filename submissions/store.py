@@ -101,8 +101,11 @@ class LocalStore(Store):
             folder = self.root / collection
             folder.mkdir(parents=True, exist_ok=True)
             for leftover in folder.glob(".*.tmp"):
-                if time.time() - leftover.stat().st_mtime > self.STALE_TEMP_S:
-                    leftover.unlink(missing_ok=True)
+                try:
+                    if time.time() - leftover.stat().st_mtime > self.STALE_TEMP_S:
+                        leftover.unlink(missing_ok=True)
+                except FileNotFoundError:  # a live writer renamed it into place meanwhile
+                    pass
 
     def _dir(self, collection: str) -> Path:
         if collection not in COLLECTIONS:

@@ -29,6 +29,29 @@ def test_temporary_files_of_killed_writers_are_cleaned_up(tmp_path):
     assert store.all("requests") == []
 
 
+def test_opening_a_store_beside_live_writers_never_fails(tmp_path):
+    """A writer's temporary file can vanish (renamed into place) between the stale-file scan's listing and its
+    look at the file's age; opening the store must not fail on that."""
+    store = LocalStore(tmp_path)
+    stop = False
+
+    def write() -> int:
+        count = 0
+        while not stop:
+            store.put("votes", {"id": f"v{count % 5}", "n": count})
+            count += 1
+        return count
+
+    with ThreadPoolExecutor(2) as pool:
+        writers = [pool.submit(write) for _ in range(2)]
+        try:
+            opened = [LocalStore(tmp_path) for _ in range(300)]
+        finally:
+            stop = True
+    assert len(opened) == 300 and all(w.result() > 0 for w in writers)
+    assert sorted(r["id"] for r in store.all("votes")) == [f"v{i}" for i in range(5)]
+
+
 def test_version_changes_on_write(tmp_path):
     store = LocalStore(tmp_path)
     before = store.version("results")
