@@ -84,6 +84,8 @@ def decode_rows(
             else:
                 yield rows[index], token
                 keep.append(index)
+        if not keep:
+            return
         mask, last = step["attention_mask"], step["position_ids"][:, -1:]
         if len(keep) < len(rows):
             index = torch.tensor(keep, dtype=torch.long, device=tokens.device)
@@ -91,7 +93,7 @@ def decode_rows(
             tokens, mask, last = tokens[index], mask[index], last[index]
             rows = [rows[i] for i in keep]
             names = [names[i] for i in keep] if names is not None else None
-        if not rows or produced == decoding.max_new_tokens:
+        if produced == decoding.max_new_tokens:
             break
         if time.monotonic() >= deadline:
             outcome.timed_out = True

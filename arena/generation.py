@@ -156,10 +156,10 @@ def _side_histories(history: Sequence[Turn]) -> dict[str, list[tuple[str, str]]]
     return {"a": [(u, a) for u, a, _ in history], "b": [(u, b) for u, _, b in history]}
 
 
-def _drain(queues: dict[str, queue.Queue], order: Sequence[str], limits: Limits) -> Iterator[tuple[str, str]]:
+def _drain(queues: dict[str, queue.Queue], limits: Limits) -> Iterator[tuple[str, str]]:
     """Yield the sides' increments in turn (a, b, a, b, ...), waiting for the slower one; a side leaves the
     rotation when it is done. Raises :class:`TimeLimitReached` at the end when the time limit cut an answer."""
-    active, cut = list(order), False
+    active, cut = list(queues), False
     while active:
         for side in list(active):
             item = queues[side].get()
@@ -174,6 +174,44 @@ def _drain(queues: dict[str, queue.Queue], order: Sequence[str], limits: Limits)
         raise TimeLimitReached(f"The answers were cut at the {limits.max_seconds:g} s time limit.")
 
 
+# A job: the sides one worker thread answers as one batch (all on one model), by side name.
+Job = Sequence[tuple[str, Side]]
+
+
+def _stream(
+    pool: ModelPool,
+    jobs: Sequence[Job],
+    history: Sequence[Turn],
+    message: str,
+    sampling: Sampling,
+    limits: Limits,
+    stop: threading.Event | None,
+) -> Iterator[tuple[str, str]]:
+    """Run every job in its own thread at once and yield their increments in turn. Leaving the iterator early
+    (or setting ``stop``) ends the answers at the next token; the threads are joined before it returns."""
+    halt = threading.Event()  # set when the consumer goes away
+    stops = [halt] if stop is None else [halt, stop]
+    histories = _side_histories(history)
+    queues = {name: queue.Queue() for job in jobs for name, _ in job}
+    threads = [
+        threading.Thread(
+            target=_answer,
+            args=(pool, [side for _, side in job], [histories[name] for name, _ in job], message, sampling, limits,
+                  stops, [queues[name] for name, _ in job]),
+            daemon=True,
+        )
+        for job in jobs
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield from _drain(queues, limits)
+    finally:
+        halt.set()
+        for thread in threads:
+            thread.join()
+
+
 def stream_pair(
     pool: ModelPool,
     a: Side,
@@ -185,30 +223,13 @@ def stream_pair(
     limits: Limits = Limits(),
     stop: threading.Event | None = None,
 ) -> Iterator[tuple[str, str]]:
-    """Both sides' answers to ``message`` at the same pace, as ``(side, increment)`` pairs.
+    """Both sides' answers to ``message`` at the same pace, as ``(side, increment)`` pairs: one batch when they
+    share a model, else one thread each.
 
     Setting ``stop`` ends both answers at the next token; closing the iterator early does the same.
     """
-    halt = threading.Event()  # set when the consumer goes away
-    stops = [halt] if stop is None else [halt, stop]
-    queues = {"a": queue.Queue(), "b": queue.Queue()}
-    histories = _side_histories(history)
-    if a.model == b.model:
-        jobs = [([a, b], [histories["a"], histories["b"]], [queues["a"], queues["b"]])]
-    else:
-        jobs = [([a], [histories["a"]], [queues["a"]]), ([b], [histories["b"]], [queues["b"]])]
-    threads = [
-        threading.Thread(target=_answer, args=(pool, sides, hs, message, sampling, limits, stops, qs), daemon=True)
-        for sides, hs, qs in jobs
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        yield from _drain(queues, ["a", "b"], limits)
-    finally:
-        halt.set()
-        for thread in threads:
-            thread.join()
+    jobs = [[("a", a), ("b", b)]] if a.model == b.model else [[("a", a)], [("b", b)]]
+    yield from _stream(pool, jobs, history, message, sampling, limits, stop)
 
 
 def stream_sequential(
@@ -222,18 +243,8 @@ def stream_sequential(
     limits: Limits = Limits(),
 ) -> Iterator[tuple[str, str]]:
     """Side a's whole answer, then side b's (each a batch of one): the baseline the benchmark compares with."""
-    histories = _side_histories(history)
-    for name, side in (("a", a), ("b", b)):
-        q: queue.Queue = queue.Queue()
-        halt = threading.Event()
-        args = (pool, [side], [histories[name]], message, sampling, limits, [halt], [q])
-        thread = threading.Thread(target=_answer, args=args, daemon=True)
-        thread.start()
-        try:
-            yield from _drain({name: q}, [name], limits)
-        finally:
-            halt.set()  # only matters when the consumer left early
-            thread.join()
+    for job in ([("a", a)], [("b", b)]):
+        yield from _stream(pool, [job], history, message, sampling, limits, None)
 
 
 def collect(events: Iterable[tuple[str, str]]) -> dict[str, str]:
