@@ -19,13 +19,19 @@ Errors carry the Hub's ``X-Error-Code`` header (``RepoNotFound``, ``GatedRepo``,
 ``EntryNotFound``), which is what the client turns into its typed exceptions. As on the Hub, a missing or
 private repo answers 401 without a token and 404 with one; a gated repo shows its info but refuses files.
 Only ``server.token`` may read private repos, read gated files or commit.
+
+Faults for reliability tests: ``server.inject(Fault(...))`` makes matching requests answer an error status
+(429, 500, ...) instead of being served, answer it *after* being served (a commit that landed but whose
+answer was lost), arrive late, or be hung up on (a refused connection).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,6 +64,24 @@ class Request:
     has_token: bool  # carries some token (the Hub then answers 404 instead of 401 for hidden repos)
 
 
+@dataclass
+class Fault:
+    """How the server misbehaves for requests whose method and path match (``path`` is a regex searched in
+    the URL path). ``times`` is how many matching requests it spoils (``None``: all of them)."""
+
+    path: str = ""
+    method: str | None = None
+    status: int | None = 500  # None: serve normally (with only the delay)
+    after: bool = False  # serve the request first, then answer ``status`` (the change did happen)
+    delay_s: float = 0.0
+    hang_up: bool = False  # close the connection without an answer
+    times: int | None = 1
+    hits: int = 0  # how many requests it has spoiled so far
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and re.search(self.path, path) is not None
+
+
 class HubServer:
     """An in-memory Hub on ``127.0.0.1:<free port>``, serving in a background thread."""
 
@@ -71,6 +95,7 @@ class HubServer:
         self.rejected_commits = 0  # commits refused for a stale parent
         self.stopped = False
         self.publish_safetensors_totals = True  # False: clients must read the safetensors headers themselves
+        self.faults: list[Fault] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
@@ -93,6 +118,26 @@ class HubServer:
         self.stop()
 
     # --- test API -----------------------------------------------------------------------------------
+    def inject(self, fault: Fault) -> Fault:
+        """Make matching requests fail as ``fault`` says; returns it (its ``hits`` count what it spoiled)."""
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.hits += 1
+                    if fault.times is not None and fault.hits >= fault.times:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
     def add_model(
         self, repo_id: str, files: dict[str, bytes], private: bool = False, gated: bool = False
     ) -> str:
@@ -290,10 +335,20 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
                 authorized=auth == f"Bearer {server.token}",
                 has_token=auth.startswith("Bearer "),
             )
+            fault = server._take_fault(method, url.path)
+            if fault is not None and fault.delay_s:
+                time.sleep(fault.delay_s)
+            if fault is not None and fault.hang_up:
+                self.close_connection = True
+                return
             try:
                 with server._lock:
                     server.requests.append((method, url.path))
+                    if fault is not None and fault.status is not None and not fault.after:
+                        raise HubError(fault.status, f"injected fault {fault.status}")
                     status, headers, payload = route(request)
+                    if fault is not None and fault.status is not None:  # served, but the answer is lost
+                        raise HubError(fault.status, f"injected fault {fault.status} after serving")
             except Exception as failure:  # any bug here answers 500, like a server, instead of hanging up
                 error = (
                     failure

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import httpx2
 import pytest
@@ -18,7 +19,7 @@ from huggingface_hub.errors import (
 )
 
 from tests.hub_repos import git_blob_sha
-from tests.hub_server import HubServer
+from tests.hub_server import Fault, HubServer
 
 FILES = {"config.json": b'{"model_type": "llama"}', "sub/dir/notes.txt": b"hello", "README.md": b"# card\n"}
 
@@ -195,3 +196,30 @@ def test_unknown_routes_and_bad_bodies_answer_json(hub_server: HubServer) -> Non
         headers={"Authorization": f"Bearer {hub_server.token}"},
     )
     assert broken.status_code == 400 and json.loads(broken.content)["error"].startswith("malformed NDJSON")
+
+
+def test_injected_faults_refuse_answer_late_or_hang_up(hub_server: HubServer, writer: HfApi) -> None:
+    hub_server.add_dataset("org/d")
+    before = hub_server.head("org/d", "dataset")
+    add = [CommitOperationAdd("a.json", b"{}")]
+    refused = hub_server.inject(Fault(path=r"/commit/", method="POST", status=429))
+    with pytest.raises(HfHubHTTPError) as error:
+        writer.create_commit("org/d", add, commit_message="m", repo_type="dataset")
+    assert error.value.response.status_code == 429 and refused.hits == 1
+    assert hub_server.head("org/d", "dataset") == before  # refused: nothing landed
+
+    hub_server.inject(Fault(path=r"/commit/", method="POST", status=500, after=True))
+    with pytest.raises(HfHubHTTPError) as error:
+        writer.create_commit("org/d", add, commit_message="m", repo_type="dataset")
+    assert error.value.response.status_code == 500
+    assert "a.json" in hub_server.files("org/d", "dataset")  # it landed, only the answer was lost
+
+    hub_server.inject(Fault(path=r"/refs", hang_up=True))
+    with pytest.raises(httpx2.TransportError):
+        writer.list_repo_refs("org/d", repo_type="dataset")
+    assert writer.list_repo_refs("org/d", repo_type="dataset").branches  # the fault was used up
+
+    hub_server.inject(Fault(path=r"/refs", status=None, delay_s=0.3))
+    start = time.monotonic()
+    writer.list_repo_refs("org/d", repo_type="dataset")
+    assert time.monotonic() - start >= 0.3
