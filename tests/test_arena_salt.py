@@ -90,3 +90,25 @@ def test_an_unusable_salt_record_is_an_operator_message_not_a_silent_empty_salt(
     store.put("private", {"id": SALT_RECORD, "salt": ""})
     with pytest.raises(SaltUnavailable, match=f"'{SALT_RECORD}'"):
         voter_salt(store, "", on_space=True)
+
+
+def test_a_bad_arena_setting_keeps_the_arena_off_with_the_variable_named(hub):
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            assert arena_tabs(hub_store(hub, private=True), dict(SPACE, ARENA_VOTES_PER_DAY="lots")) is None
+    notices = [c.get("props", {}).get("value") for c in demo.config["components"]]
+    assert sum(isinstance(v, str) and "The arena is off: ARENA_VOTES_PER_DAY must be a whole number of at least "
+               "1, not 'lots'" in v for v in notices) == 2
+
+
+def test_on_a_space_the_compare_tab_offers_sign_in_next_to_the_votes(hub):
+    pytest.importorskip("itsdangerous", reason="gr.LoginButton needs gradio[oauth], which a Space with "
+                                               "hf_oauth installs")
+    with gr.Blocks() as demo:
+        with gr.Tabs():
+            service = arena_tabs(hub_store(hub, private=True), dict(SPACE, ARENA_VOTES_PER_DAY="7"))
+    assert service is not None and service.vote_rules.sign_in_required and service.vote_rules.per_day == 7
+    ids = {c.get("props", {}).get("elem_id"): c for c in demo.config["components"]}
+    assert ids["compare-login"]["type"] == "loginbutton"
+    assert "sign in with Hugging Face to vote" in ids["compare-sign-in"]["props"]["value"]
+    assert "stored in a public dataset" in ids["compare-public-notice"]["props"]["value"]
