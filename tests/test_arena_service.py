@@ -170,7 +170,8 @@ def test_votes_are_persisted_and_counted_once(tmp_path, models):
     assert "already voted on" in text and replay.outcome == "a" and len(service.store.all("votes")) == 1
     board = service.board_frame("general_nlp")
     assert board.ratings.empty and (board.rated, board.named) == (0, 1)
-    assert "0 rated votes" in render_arena(board, "general_nlp") and "1 vote on picked pairs" in render_arena(board, "general_nlp")
+    html = render_arena(board, "general_nlp")
+    assert "0 rated votes" in html and "1 vote on picked pairs" in html
     assert "You have voted on this conversation" in list(service.answer(voted, "more", 0.0, 8, voter="session-v"))[-1].status
 
 
