@@ -45,9 +45,13 @@ def arena_tabs(store: Store, environ=os.environ) -> ArenaService | None:
     None when the arena cannot run as configured (the tabs then say why, and so does the log)."""
     try:
         service = ArenaService.from_env(store, environ)
-    except (SaltUnavailable, ValueError) as error:
+    except SaltUnavailable as error:
         logging.getLogger(__name__).error("%s", error)
-        _arena_off(str(error) if isinstance(error, SaltUnavailable) else f"The arena is off: {error}")
+        _arena_off(str(error))
+        return None
+    except ValueError as error:  # a bad setting: the message names it
+        logging.getLogger(__name__).exception("the arena is off")
+        _arena_off(f"The arena is off: {error}")
         return None
     limits = service.limits
     concurrency = int(environ.get("ARENA_CONCURRENCY", "1"))

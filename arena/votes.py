@@ -94,7 +94,7 @@ def is_account(voter: str) -> bool:
 def check_voter(voter: str, rules: VoteRules) -> None:
     """Refuse a session's vote where signing in is required (nothing is stored)."""
     if rules.sign_in_required and not is_account(voter):
-        raise VoteRefused("Sign in with Hugging Face to vote (the button above the chat): on this Space only "
+        raise VoteRefused("Sign in with Hugging Face to vote (the button above the message box): on this Space only "
                           "signed-in accounts vote. Nothing was recorded.")
 
 
