@@ -17,7 +17,8 @@ from arena.votes import voter_id
 from submissions.hub_store import HubStore
 from submissions.store import LocalStore
 from tests.concurrency import run_in_threads
-from tests.hub_server import HubServer
+from arena.votes import VoteRefused
+from tests.hub_server import Fault, HubServer
 
 PUBLIC = {"requests": "org/requests", "results": "org/results", "votes": "org/results", "details": "org/results"}
 SPACE = {"SPACE_ID": "org/space", "ARENA_DEMO": "off"}
@@ -56,6 +57,24 @@ def test_replicas_sharing_a_store_create_one_salt_and_agree_on_it(hub):
     assert first.voter("alice", "s1") == second.voter("alice", "s2") == voter_id("alice", None, salt)
     assert first.voter("alice", "s1") != voter_id("alice", None, "")
     assert len(hub_store(hub, private=True).all("private")) == 1
+
+
+def test_a_salt_commit_that_landed_but_answered_500_is_read_back_not_doubled(hub):
+    hub.inject(Fault(path=r"/commit/", method="POST", status=500, after=True, times=1))
+    salt = voter_salt(hub_store(hub, private=True), "", on_space=True)
+    (record,) = hub_store(hub, private=True).all("private")
+    assert record["salt"] == salt and hub.commit_count("org/private", "dataset") == 1 + 1  # creation + salt
+
+
+def test_a_store_that_does_not_answer_refuses_the_vote_with_a_message_and_recovers(hub):
+    service = ArenaService(hub_store(hub, private=True), salt=None)
+    hub.inject(Fault(path=r"/commit/", method="POST", status=500, times=None))  # every commit fails
+    with pytest.raises(VoteRefused, match="The vote store did not answer; nothing was recorded"):
+        service.voter("alice", None)
+    assert hub_store(hub, private=True).all("private") == []
+    hub.clear_faults()
+    (record,) = hub_store(hub, private=True).all("private")
+    assert service.voter("alice", None) == voter_id("alice", None, record["salt"])
 
 
 def test_a_space_without_secret_and_without_private_store_refuses_the_arena(hub):
