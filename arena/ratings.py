@@ -11,6 +11,10 @@ separate groups (never compared) have no common scale; with it, a new entry star
 come in. With ``prior`` near 0 the fit is the plain MLE (e.g. two entries with w wins to l losses differ by
 exactly ``400 * log10(w / l)``).
 
+An entry with fewer than ``min_votes`` votes is *provisional*: its rating is shown but it has no rank or rank
+range (after one vote the bootstrap interval is "+0 / −0" and a rank of 1 means nothing), and it sorts after
+every settled entry. Ranks and rank ranges are counted among settled entries only.
+
 Everything is a pure function of the *multiset* of votes: votes are aggregated into canonical counts first, so
 their order or which side an entry sat on never changes a rating, and the bootstrap (resampling votes with
 replacement, seeded) gives the same intervals for the same votes.
@@ -27,7 +31,8 @@ import pandas as pd
 ELO_SCALE = 400 / math.log(10)
 ANCHOR = 1000.0
 OUTCOMES = ("a", "b", "tie", "both_bad")
-COLUMNS = ["entry", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties", "rank", "rank_best", "rank_worst"]
+COLUMNS = ["entry", "rating", "ci_low", "ci_high", "votes", "wins", "losses", "ties", "provisional", "rank",
+           "rank_best", "rank_worst"]
 
 # One vote: (entry on side A, entry on side B, outcome in OUTCOMES).
 Vote = tuple[str, str, str]
@@ -103,8 +108,10 @@ def arena_ratings(
     rounds: int = 200,
     seed: int = 0,
     confidence: float = 0.95,
+    min_votes: int = 0,
 ) -> pd.DataFrame:
-    """One row per entry, best first: rating, bootstrap interval, vote counts, rank and rank range.
+    """One row per entry, settled entries best first, then provisional ones (fewer than ``min_votes`` votes)
+    best first: rating, bootstrap interval, vote counts, and for settled entries rank and rank range.
 
     ``rounds`` bootstrap refits (0 for none: the interval is then the rating itself).
     """
@@ -128,7 +135,6 @@ def arena_ratings(
     wins = np.bincount(i, counts * (score == 1), n) + np.bincount(j, counts * (score == 0), n)
     losses = np.bincount(i, counts * (score == 0), n) + np.bincount(j, counts * (score == 1), n)
     ties = np.bincount(i, counts * (score == 0.5), n) + np.bincount(j, counts * (score == 0.5), n)
-    best, worst = _rank_ranges(low, high)
     frame = pd.DataFrame(
         {
             "entry": entries,
@@ -139,10 +145,14 @@ def arena_ratings(
             "wins": wins.astype(int),
             "losses": losses.astype(int),
             "ties": ties.astype(int),
-            "rank_best": best,
-            "rank_worst": worst,
+            "provisional": (wins + losses + ties) < min_votes,
         }
     )
-    frame = frame.sort_values(["rating", "entry"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    frame["rank"] = range(1, n + 1)
+    frame = frame.sort_values(["provisional", "rating", "entry"], ascending=[True, False, True],
+                              kind="stable").reset_index(drop=True)
+    settled = ~frame["provisional"].to_numpy()
+    best, worst = _rank_ranges(frame["ci_low"].to_numpy()[settled], frame["ci_high"].to_numpy()[settled])
+    for column, values in (("rank", np.arange(1, settled.sum() + 1)), ("rank_best", best), ("rank_worst", worst)):
+        frame[column] = pd.array([pd.NA] * n, dtype="Int64")
+        frame.loc[settled, column] = values
     return frame[COLUMNS]

@@ -15,16 +15,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
-import pandas as pd
-
 from arena.demo import DEMO_BOARD, DEMO_TITLE, Demo, DemoUnavailable
 from arena.generation import Turn, stream_pair
 from arena.limits import LimitError, Limits, RateLimiter, check_message, clamp_sampling
 from arena.pairing import ArenaEntry, default_pair, random_pair, servable_entries
-from arena.votes import VoteRefused, VoteRules, arena_board, make_vote, record_vote, voter_id
+from arena.salt import SaltUnavailable, check_salt_source, voter_salt
+from arena.tally import ArenaBoard, arena_board
+from arena.votes import VoteRefused, VoteRules, check_voter, make_vote, on_space, record_vote, voter_id
 from evaluator.loading import LoadError, LoadOptions, ModelPool
 from leaderboard.challenges import challenges
-from submissions.store import Store
+from submissions.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad": "both are bad"}
@@ -70,26 +70,36 @@ class Frame:
 
 
 class ArenaService:
+    """``salt``: the voter-id salt; None keeps one in the store's private collection (read on the first vote,
+    see :mod:`arena.salt`)."""
+
     def __init__(self, store: Store, pool: ModelPool | None = None, demo: Demo | None = None,
-                 limits: Limits = Limits(), vote_rules: VoteRules = VoteRules(), salt: str = ""):
+                 limits: Limits = Limits(), vote_rules: VoteRules = VoteRules(), salt: str | None = None):
         self.store = store
         self.pool = pool or ModelPool(max_adapters=8, max_models=2, options=LoadOptions.auto())
         self.demo = demo
         self.limits = limits
         self.vote_rules = vote_rules
-        self.salt = salt
+        self._salt = salt
+        self._salt_lock = threading.Lock()
         self.rate = RateLimiter(limits.requests_per_minute)
         self._stops: dict[str, threading.Event] = {}
-        self._board_cache: dict[str, tuple[str, pd.DataFrame]] = {}
+        self._board_cache: dict[str, tuple[str, ArenaBoard]] = {}
 
     @classmethod
     def from_env(cls, store: Store, environ) -> "ArenaService":
+        """The arena as the environment configures it; raises :class:`SaltUnavailable` (a Space with no salt
+        secret and no private store) or ``ValueError`` (a bad setting), each with words for the operator."""
         from submissions.store_factory import DEFAULT_DATA_DIR
 
+        configured = environ.get("ARENA_VOTER_SALT", "").strip()
+        check_salt_source(store, configured, on_space(environ))
+        rules = VoteRules.from_env(environ)
         data_dir = Path(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
         pool = ModelPool(max_adapters=int(environ.get("ARENA_MAX_ADAPTERS") or 8),
                          max_models=int(environ.get("ARENA_MAX_MODELS") or 2), options=LoadOptions.auto())
-        return cls(store, pool=pool, demo=Demo.from_env(data_dir, environ), salt=environ.get("ARENA_VOTER_SALT", ""))
+        return cls(store, pool=pool, demo=Demo.from_env(data_dir, environ), vote_rules=rules,
+                   salt=configured or None)
 
     # --- boards and entries -------------------------------------------------------------------------------
     def boards(self) -> list[tuple[str, str]]:
@@ -220,11 +230,33 @@ class ArenaService:
             yield Frame(battle, f"Preparing the demo (first use only): {self.demo.status}")
 
     # --- votes and the board ------------------------------------------------------------------------------
+    @staticmethod
+    def rate_key(account: str | None, session: str | None) -> str:
+        """Who sends messages, for the in-memory rate limit (never stored, so it needs no salt)."""
+        return f"account:{account}" if account else f"session:{session}"
+
     def voter(self, account: str | None, session: str | None) -> str:
-        return voter_id(account, session, self.salt)
+        """The salted voter id stored with a vote."""
+        return voter_id(account, session, self._voter_salt())
+
+    def _voter_salt(self) -> str:
+        with self._salt_lock:
+            if self._salt is None:
+                try:
+                    self._salt = voter_salt(self.store, "", on_space=self.vote_rules.sign_in_required)
+                except StoreError as error:
+                    log.warning("arena: the voter salt could not be read: %s", error)
+                    raise VoteRefused("The vote store did not answer; nothing was recorded. Try again in a "
+                                      "minute.") from error
+                except SaltUnavailable as error:
+                    log.error("%s", error)
+                    raise VoteRefused("Votes cannot be recorded on this Space right now (the log tells its "
+                                      "operator why); nothing was recorded.") from error
+            return self._salt
 
     def vote(self, battle: Battle | None, outcome: str, *, voter: str) -> tuple[Battle | None, str]:
         """Record the vote; returns the battle (names revealed) and the message for the visitor."""
+        check_voter(voter, self.vote_rules)
         if battle is None or not battle.turns:
             raise VoteRefused("Send a message and wait for both answers before voting.")
         if battle.answering:
@@ -240,13 +272,17 @@ class ArenaService:
         reveal = f"Model A was **{battle.a.label}**, Model B was **{battle.b.label}**. " if battle.anonymous else ""
         if result.duplicate:
             return done, f"{reveal}This battle was already voted on; the earlier vote stands (counted once)."
-        return done, f"Thanks, your vote ({OUTCOME_WORDS[outcome]}) is recorded. {reveal}Press Clear for a new round."
+        rated = ("" if battle.anonymous else
+                 "You picked this pair, so the vote is kept but not rated: only random anonymous pairs move the "
+                 "ratings. ")
+        return done, (f"Thanks, your vote ({OUTCOME_WORDS[outcome]}) is recorded. {reveal}{rated}"
+                      "Press Clear for a new round.")
 
-    def board_frame(self, board: str) -> pd.DataFrame:
+    def board_frame(self, board: str) -> ArenaBoard:
         """The arena board of ``board`` (refitted only when the votes change)."""
         version = self.store.version("votes")
         cached = self._board_cache.get(board)
         if cached is None or cached[0] != version:
-            cached = (version, arena_board(self.store.all("votes"), board))
+            cached = (version, arena_board(self.store.all("votes"), board, self.vote_rules))
             self._board_cache[board] = cached
         return cached[1]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import gradio as gr
 
 from arena.render import ARENA_COLUMNS, ARENA_HELP, render_arena
+from arena.salt import SaltUnavailable
 from arena.service import ArenaError, ArenaService, Battle, Frame
 from arena.votes import VoteRefused
 from leaderboard.render import BOARD_CSS, SORT_ON_CLICK_JS
@@ -16,8 +18,14 @@ NAMED, ANONYMOUS = "Pick two entries", "Random anonymous pair"
 COMPARE_HELP = (
     "Chat with two entries of a board side by side: both answers stream at the same pace from one batch over "
     "the shared base model. Pick two ranked entries, or ask for a **random anonymous pair** whose names are "
-    "revealed after your vote. Vote when you have seen enough; each conversation counts once."
+    "revealed after your vote. Vote when you have seen enough; each conversation counts once, and only votes on "
+    "a random anonymous pair are rated."
 )
+PUBLIC_NOTICE = (
+    "🔓 **Conversations are public.** Your messages, both answers and your vote are stored in a public dataset "
+    "(your account or session only as a salted hash). Do not type anything personal or secret."
+)
+SIGN_IN_NOTE = "Votes count only from signed-in accounts here: sign in with Hugging Face to vote."
 FAST = {"queue": False, "show_progress": "hidden"}
 
 
@@ -25,9 +33,26 @@ def _account(profile: gr.OAuthProfile | None) -> str | None:
     return profile.username if profile is not None else None
 
 
-def arena_tabs(store: Store, environ=os.environ) -> ArenaService:
-    """Build the Compare and Arena tabs inside the current ``gr.Tabs``; returns the service behind them."""
-    service = ArenaService.from_env(store, environ)
+def _arena_off(reason: str) -> None:
+    """The two tabs, saying why the arena is off (the rest of the app runs)."""
+    for name in ("Compare", "Arena"):
+        with gr.Tab(name, id=f"tab-{name.lower()}", elem_id=f"tab-{name.lower()}"):
+            gr.Markdown(f"⚠️ {reason}", elem_id=f"{name.lower()}-off")
+
+
+def arena_tabs(store: Store, environ=os.environ) -> ArenaService | None:
+    """Build the Compare and Arena tabs inside the current ``gr.Tabs``; returns the service behind them, or
+    None when the arena cannot run as configured (the tabs then say why, and so does the log)."""
+    try:
+        service = ArenaService.from_env(store, environ)
+    except SaltUnavailable as error:
+        logging.getLogger(__name__).error("%s", error)
+        _arena_off(str(error))
+        return None
+    except ValueError as error:  # a bad setting: the message names it
+        logging.getLogger(__name__).exception("the arena is off")
+        _arena_off(f"The arena is off: {error}")
+        return None
     limits = service.limits
     concurrency = int(environ.get("ARENA_CONCURRENCY", "1"))
     boards = service.boards()
@@ -54,6 +79,11 @@ def arena_tabs(store: Store, environ=os.environ) -> ArenaService:
         with gr.Row(equal_height=True):
             chat_a = gr.Chatbot(label="Model A", elem_id="compare-chat-a", height=380, feedback_options=None)
             chat_b = gr.Chatbot(label="Model B", elem_id="compare-chat-b", height=380, feedback_options=None)
+        gr.Markdown(PUBLIC_NOTICE, elem_id="compare-public-notice")
+        if service.vote_rules.sign_in_required:
+            with gr.Row():
+                gr.Markdown(SIGN_IN_NOTE, elem_id="compare-sign-in")
+                gr.LoginButton(elem_id="compare-login")
         with gr.Row(equal_height=True):
             message = gr.Textbox(placeholder="Ask both models something…", show_label=False, scale=6,
                                  max_lines=6, max_length=limits.max_input_chars + 1, elem_id="compare-message")
@@ -113,7 +143,7 @@ def arena_tabs(store: Store, environ=os.environ) -> ArenaService:
 
     def on_send(current, board_id, mode_value, a_id, b_id, text, temp, tokens, request: gr.Request,
                 profile: gr.OAuthProfile | None = None):
-        voter = service.voter(_account(profile), request.session_hash)
+        voter = service.rate_key(_account(profile), request.session_hash)
         try:
             current = current or service.new_battle(board_id, a_id, b_id, mode_value == ANONYMOUS)
         except ArenaError as error:
@@ -127,7 +157,7 @@ def arena_tabs(store: Store, environ=os.environ) -> ArenaService:
         if current is None:
             yield show(Frame(None, "⚠️ Nothing to regenerate yet: send a message first.", warning=True), False)
             return
-        voter = service.voter(_account(profile), request.session_hash)
+        voter = service.rate_key(_account(profile), request.session_hash)
         stop_event = service.stop_event(request.session_hash)
         for frame in service.regenerate(current, temp, tokens, voter=voter, stop=stop_event):
             yield show(frame, False)

@@ -1,16 +1,18 @@
-"""Arena votes: the record, integrity checks at collection time, and the votes that count.
+"""Arena votes: the record, the rules, and the integrity checks at collection time.
 
 The checks are pure functions over a snapshot of the ``votes`` collection, run inside ``store.transact`` so
 that two replicas (or two clicks) racing on the same conversation cannot both write:
 
+- on a Space (``VoteRules.sign_in_required``) only signed-in accounts vote: a session's vote is refused and
+  not stored at all (storing it would let anyone fill the public dataset and spend its commit quota);
 - one vote per conversation (the record id is derived from board + conversation id, so even a store without
   the check could hold only one);
-- a per-voter rate limit (voter = signed-in account when there is one, else a session hash);
+- per-voter limits: an hourly rate and a daily cap (voter = signed-in account when there is one, else a
+  session hash);
 - duplicates (the same voter sending the same battle again under a new conversation id) are detected and not
   stored; the earlier vote is handed back.
 
-:func:`counted_votes` applies the same rules again when reading, so a duplicate that reached the store by
-another path is still counted once.
+Which stored votes move a rating is decided when reading (:mod:`arena.tally`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from arena.limits import LimitError
-import pandas as pd
-
-from arena.ratings import OUTCOMES, Vote, arena_ratings
+from arena.ratings import OUTCOMES
 from submissions.store import Record, Store
+from submissions.timestamps import parse_utc
 
 COLLECTION = "votes"
 
@@ -34,10 +35,35 @@ class VoteRefused(LimitError):
     """The vote was not stored; ``str(error)`` is the message for the user."""
 
 
+def on_space(environ: Mapping[str, str]) -> bool:
+    """Whether the app runs as a Hugging Face Space (where visitors can sign in with OAuth)."""
+    return bool(environ.get("SPACE_ID") or environ.get("OAUTH_CLIENT_ID"))
+
+
+def _whole_number(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}.")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class VoteRules:
     max_votes: int = 30  # per voter within the window
     window: timedelta = timedelta(hours=1)
+    per_day: int = 50  # per voter within 24 hours
+    sign_in_required: bool = False  # on a Space: only signed-in accounts vote, and only theirs are rated
+    min_rated_votes: int = 10  # an entry's rating is provisional below this many rated votes
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "VoteRules":
+        """Sign-in is required on a Space; ``ARENA_VOTES_PER_DAY`` and ``ARENA_MIN_RATED_VOTES`` set the cap
+        and the minimum (a bad value is a start-up error naming the variable)."""
+        return cls(per_day=_whole_number(environ, "ARENA_VOTES_PER_DAY", cls.per_day),
+                   sign_in_required=on_space(environ),
+                   min_rated_votes=_whole_number(environ, "ARENA_MIN_RATED_VOTES", cls.min_rated_votes))
 
 
 @dataclass(frozen=True)
@@ -58,6 +84,18 @@ def voter_id(account: str | None, session: str | None, salt: str = "") -> str:
     if session:
         return "session-" + _digest(salt, "session", session)[:24]
     raise VoteRefused("Votes need a session; reload the page.")
+
+
+def is_account(voter: str) -> bool:
+    """Whether a voter id (from :func:`voter_id`) is a signed-in account rather than a browser session."""
+    return voter.startswith("account-")
+
+
+def check_voter(voter: str, rules: VoteRules) -> None:
+    """Refuse a session's vote where signing in is required (nothing is stored)."""
+    if rules.sign_in_required and not is_account(voter):
+        raise VoteRefused("Sign in with Hugging Face to vote (the button above the message box): on this Space only "
+                          "signed-in accounts vote. Nothing was recorded.")
 
 
 def vote_id(board: str, conversation_id: str) -> str:
@@ -113,7 +151,8 @@ def make_vote(
 
 def check_vote(snapshot: Mapping[str, Record], vote: Record, rules: VoteRules = VoteRules()) -> Record | None:
     """None when ``vote`` may be stored; the earlier vote when it repeats one (same conversation, or the
-    same battle again); :class:`VoteRefused` when the voter is over the rate limit."""
+    same battle again); :class:`VoteRefused` when the voter may not vote or is over a limit."""
+    check_voter(vote["voter"], rules)
     earlier = snapshot.get(vote["id"])
     if earlier is not None:
         return earlier
@@ -121,23 +160,25 @@ def check_vote(snapshot: Mapping[str, Record], vote: Record, rules: VoteRules = 
         if record.get("fingerprint") == vote["fingerprint"]:
             return record
     now = datetime.fromisoformat(vote["created_at"])
-    recent = sum(
-        1
-        for record in snapshot.values()
-        if record.get("voter") == vote["voter"]
-        and now - rules.window < datetime.fromisoformat(record["created_at"]) <= now
-    )
+    mine = [parse_utc(r.get("created_at")) for r in snapshot.values() if r.get("voter") == vote["voter"]]
+    mine = [created for created in mine if created is not None]  # an unreadable time is not held against anyone
+    recent = sum(now - rules.window < created <= now for created in mine)
     if recent >= rules.max_votes:
         minutes = int(rules.window.total_seconds() // 60)
         raise VoteRefused(
             f"You have voted {recent} times in the last {minutes} minutes; the limit is {rules.max_votes}. "
             "Please come back later."
         )
+    today = sum(now - timedelta(days=1) < created <= now for created in mine)
+    if today >= rules.per_day:
+        raise VoteRefused(f"You have cast {today} votes in the last 24 hours; the limit is {rules.per_day} a day. "
+                          "Your vote was not recorded; please come back tomorrow.")
     return None
 
 
 def record_vote(store: Store, vote: Record, rules: VoteRules = VoteRules()) -> VoteResult:
     """Store ``vote`` unless it repeats an earlier one; atomic against concurrent voters."""
+    check_voter(vote["voter"], rules)  # before reading the store: a refused session costs no store round trip
 
     def decide(snapshot: dict[str, Record]) -> tuple[list[Record], VoteResult]:
         earlier = check_vote(snapshot, vote, rules)
@@ -146,34 +187,3 @@ def record_vote(store: Store, vote: Record, rules: VoteRules = VoteRules()) -> V
         return [vote], VoteResult(vote, duplicate=False)
 
     return store.transact(COLLECTION, decide)
-
-
-def counted_votes(records: Iterable[Record], board: str) -> list[Vote]:
-    """The board's votes as ``(entry a, entry b, outcome)``, each conversation and each battle counted
-    once (the earliest vote wins), ready for :func:`arena.ratings.arena_ratings`."""
-    seen: set[str] = set()
-    counted: list[Vote] = []
-    for record in sorted(
-        (r for r in records if r.get("board") == board), key=lambda r: (r["created_at"], r["id"])
-    ):
-        keys = {f"conversation:{record['conversation_id']}"}
-        if record.get("fingerprint"):
-            keys.add(f"battle:{record['fingerprint']}")
-        if keys & seen:
-            continue
-        seen |= keys
-        counted.append((record["a"]["entry"], record["b"]["entry"], record["outcome"]))
-    return counted
-
-
-def arena_board(records: Iterable[Record], board: str, **fit: Any) -> pd.DataFrame:
-    """The arena rating board of ``board``: :func:`arena.ratings.arena_ratings` over the counted votes, with
-    each entry's label (as its latest vote recorded it) next to its id. ``fit`` goes to ``arena_ratings``."""
-    records = [r for r in records if r.get("board") == board]
-    labels: dict[str, str] = {}
-    for record in sorted(records, key=lambda r: (r["created_at"], r["id"])):
-        for side in (record["a"], record["b"]):
-            labels[side["entry"]] = side.get("label") or side["entry"]
-    frame = arena_ratings(counted_votes(records, board), **fit)
-    frame.insert(1, "label", frame["entry"].map(labels).astype(object))
-    return frame

@@ -15,7 +15,8 @@ from arena.generation import Side, collect, stream_pair
 from arena.limits import Limits, Sampling
 from arena.render import render_arena
 from arena.service import ArenaError, ArenaService
-from arena.votes import VoteRefused
+from arena.tally import ArenaBoard
+from arena.votes import VoteRefused, VoteRules
 from evaluator.loading import LoadOptions, ModelPool, ModelRef
 from submissions.store import LocalStore
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -38,12 +39,13 @@ def result(i: int, average: float, models: dict[str, Path], adapter: str) -> dic
             "base_model": str(models["base"]), "base_commit": "b" * 40}
 
 
-def make_service(tmp_path: Path, models, limits: Limits = Limits(max_new_tokens=12), demo=None) -> ArenaService:
+def make_service(tmp_path: Path, models, limits: Limits = Limits(max_new_tokens=12), demo=None,
+                 rules: VoteRules = VoteRules()) -> ArenaService:
     store = LocalStore(tmp_path / "data")
     store.put("results", result(1, 60.0, models, "a"))
     store.put("results", result(2, 70.0, models, "b"))
     pool = ModelPool(max_adapters=4, options=LoadOptions("cpu", torch.float32, False))
-    return ArenaService(store, pool=pool, demo=demo, limits=limits)
+    return ArenaService(store, pool=pool, demo=demo, limits=limits, vote_rules=rules)
 
 
 def test_default_pair_and_streaming_handler_fill_both_panes(tmp_path, models):
@@ -144,7 +146,7 @@ def test_full_weight_entries_are_compared_with_a_bound_on_models_kept(tmp_path, 
     assert sum(pool.loads.values()) == 3  # three models read once each; the third pushed the oldest idle one out
     vote = store.all("votes")[0]
     assert vote["a"]["adapter_repo"] is None and vote["a"]["model_commit"] == "3" * 40
-    assert set(service.board_frame("merging").entry) == {"result-merge-1", "result-merge-2", "result-merge-3"}
+    assert service.board_frame("merging").named == 2
 
 
 def test_votes_are_persisted_and_counted_once(tmp_path, models):
@@ -157,6 +159,7 @@ def test_votes_are_persisted_and_counted_once(tmp_path, models):
         service.vote(frames[1].battle, "a", voter="session-v")  # still answering
     voted, text = service.vote(frames[-1].battle, "a", voter="session-v")
     assert voted.outcome == "a" and "vote (A is better) is recorded" in text
+    assert "not rated" in text  # a pair the visitor picked is kept but does not move the ratings
     stored = service.store.all("votes")
     assert len(stored) == 1 and stored[0]["a"]["entry"] == "result-req-2"
     assert stored[0]["a"]["adapter_commit"] == "2" * 40 and stored[0]["conversation"][0]["user"] == QUESTION
@@ -166,7 +169,9 @@ def test_votes_are_persisted_and_counted_once(tmp_path, models):
     replay, text = service.vote(frames[-1].battle, "b", voter="session-v")
     assert "already voted on" in text and replay.outcome == "a" and len(service.store.all("votes")) == 1
     board = service.board_frame("general_nlp")
-    assert list(board.votes) == [1, 1] and board.iloc[0].label == "Team 2 · team2/adapter"
+    assert board.ratings.empty and (board.rated, board.named) == (0, 1)
+    html = render_arena(board, "general_nlp")
+    assert "0 rated votes" in html and "1 vote on picked pairs" in html
     assert "You have voted on this conversation" in list(service.answer(voted, "more", 0.0, 8, voter="session-v"))[-1].status
 
 
@@ -227,10 +232,85 @@ def test_arena_board_html_escapes_and_sorts():
                           "ci_low": [1000.0, 880.0], "ci_high": [1200.0, 905.0], "votes": [5, 5], "wins": [4, 1],
                           "losses": [1, 4], "ties": [0, 0], "rank": [1, 2], "rank_best": [1, 1],
                           "rank_worst": [2, 2]})
-    html = render_arena(frame, "general_nlp")
+    board = ArenaBoard(frame.assign(provisional=False), rated=5, named=2, unsigned=0, min_rated_votes=5)
+    html = render_arena(board, "general_nlp")
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     assert "+100 / −100" in html and "1–2" in html and "4 / 1 / 0" in html
-    by_ci = render_arena(frame, "general_nlp", "ci", False)
+    assert "5 rated votes (random anonymous pairs)" in html and "2 votes on picked pairs (kept, not rated)" in html
+    assert "provisional until an entry has 5 rated votes" in html
+    by_ci = render_arena(board, "general_nlp", "ci", False)
     assert by_ci.index('data-id="e2"') < by_ci.index('data-id="e1"')  # narrower interval first
     assert 'aria-sort="ascending"' in by_ci
-    assert "No votes on this board yet" in render_arena(frame.iloc[0:0], "finance")
+    empty = ArenaBoard(frame.iloc[0:0].assign(provisional=False), rated=0, named=0, unsigned=0, min_rated_votes=5)
+    assert "No rated votes on this board yet" in render_arena(empty, "finance")
+    # an entry below the minimum shows "provisional" instead of a rank, interval and rank range
+    early = frame.assign(provisional=[False, True], rank=pd.array([1, None], dtype="Int64"),
+                         rank_best=pd.array([1, None], dtype="Int64"), rank_worst=pd.array([1, None], dtype="Int64"))
+    html = render_arena(ArenaBoard(early, rated=5, named=0, unsigned=0, min_rated_votes=5), "general_nlp")
+    row = html[html.index('data-id="e2"'):]
+    assert '<td class="num" data-col="rank">provisional</td>' in row and "+5 / −20" not in row
+    assert '<td class="num" data-col="ci">—</td>' in row and '<td class="num" data-col="rank_range">—</td>' in row
+
+
+def _answered(service: ArenaService, voter: str, anonymous: bool, message: str = QUESTION, seed: int = 0):
+    battle = service.new_battle("general_nlp", "result-req-1", "result-req-2", anonymous=anonymous,
+                                rng=random.Random(seed))
+    return list(service.answer(battle, message, 0.0, 4, voter=voter))[-1].battle
+
+
+def _side_of(battle, entry: str) -> str:
+    return "a" if battle.a.id == entry else "b"
+
+
+def test_ballot_stuffing_on_a_space_moves_no_rating(tmp_path, models):
+    """The attack from issue #10: 30 fresh sessions each vote for one entry. On a Space (sign-in required) every
+    attempt gets "Sign in with Hugging Face to vote", nothing is stored and no rating moves; one signed-in
+    account is held to its daily cap; only anonymous pairs are rated."""
+    rules = VoteRules(sign_in_required=True, per_day=5, min_rated_votes=3)
+    service = make_service(tmp_path, models, rules=rules)
+    target = "result-req-1"
+    for i in range(6):  # honest signed-in voters on anonymous pairs: the target wins 2 of 6
+        battle = _answered(service, f"honest-{i}", anonymous=True, seed=i)
+        winner = _side_of(battle, target) if i < 2 else {"a": "b", "b": "a"}[_side_of(battle, target)]
+        service.vote(battle, winner, voter=service.voter(f"honest-{i}", f"s-honest-{i}"))
+    before = service.board_frame("general_nlp")
+    rating_before = before.ratings.set_index("entry").rating[target]
+    attempted, refused = 30, 0
+    for i in range(attempted):  # 30 fresh unsigned sessions, half on picked pairs, half on anonymous pairs
+        voter = service.voter(None, f"stuffer-{i}")
+        battle = _answered(service, voter, anonymous=i % 2 == 1, seed=100 + i)
+        with pytest.raises(VoteRefused, match="Sign in with Hugging Face to vote") as refusal:
+            service.vote(battle, _side_of(battle, target), voter=voter)
+        refused += "nothing was recorded" in str(refusal.value).lower()
+    after = service.board_frame("general_nlp")
+    rating_after = after.ratings.set_index("entry").rating[target]
+    assert refused == attempted and len(service.store.all("votes")) == 6
+    assert rating_after == rating_before and after.rated == before.rated == 6
+    # one signed-in account trying 30 times: held to its daily cap (5), each refusal saying so
+    account = service.voter("stuffer", "s-stuffer")
+    counted = 0
+    for i in range(attempted):
+        battle = _answered(service, f"acct-{i}", anonymous=True, message=f"{QUESTION} ({i})", seed=200 + i)
+        try:
+            service.vote(battle, _side_of(battle, target), voter=account)
+            counted += 1
+        except VoteRefused as error:
+            assert "the limit is 5 a day" in str(error)
+    capped = service.board_frame("general_nlp")
+    assert counted == 5 and capped.rated == 6 + 5
+    print(f"\nballot stuffing: {attempted} unsigned attempted, 0 counted, rating {rating_before:.0f} -> "
+          f"{rating_after:.0f}; one account: {attempted} attempted, {counted} counted, rating -> "
+          f"{capped.ratings.set_index('entry').rating[target]:.0f}")
+
+
+def test_the_same_stuffing_locally_counts_only_anonymous_pairs(tmp_path, models):
+    """Locally (no sign-in) session votes work as before, but picked pairs are not rated: 30 sessions voting
+    for their own pick move nothing."""
+    service = make_service(tmp_path, models)
+    for i in range(30):
+        voter = service.voter(None, f"local-{i}")
+        battle = _answered(service, voter, anonymous=False, seed=i)
+        _, text = service.vote(battle, _side_of(battle, "result-req-1"), voter=voter)
+        assert "is recorded" in text and "not rated" in text
+    board = service.board_frame("general_nlp")
+    assert (board.rated, board.named) == (0, 30) and board.ratings.empty

@@ -121,3 +121,20 @@ def test_matches_an_independent_logistic_regression_fit():
     rows = _by_entry(arena_ratings(votes, prior=PLAIN, rounds=0))
     ours = np.array([rows[e].rating for e in entries])
     assert np.allclose(ours - ours.mean(), expected - expected.mean(), atol=0.01)
+
+
+def test_an_entry_below_the_minimum_is_provisional_without_a_rank():
+    """One vote used to give rank 1 and "95 % CI +0 / −0": below ``min_votes`` rated votes an entry has no
+    rank or rank range (they would mean nothing) and sorts after every settled entry."""
+    votes = [("x", "y", "a")] * 6 + [("x", "y", "b")] * 4 + [("fresh", "y", "a")]
+    frame = arena_ratings(votes, seed=0, min_votes=3)
+    assert list(frame.entry) == ["x", "y", "fresh"]  # "fresh" beat y once (rated above it) but sorts last
+    rows = _by_entry(frame)
+    assert rows["fresh"].rating > rows["y"].rating
+    assert list(frame.provisional) == [False, False, True]
+    assert list(frame["rank"][:2]) == [1, 2] and pd.isna(frame["rank"][2])
+    assert pd.isna(rows["fresh"].rank_best) and pd.isna(rows["fresh"].rank_worst)
+    single = arena_ratings([("new", "old", "a")], seed=0, min_votes=10)
+    assert single.provisional.all() and single["rank"].isna().all()
+    settled = arena_ratings(votes, seed=0)  # min_votes=0: nothing is provisional
+    assert not settled.provisional.any() and list(settled["rank"]) == [1, 2, 3]

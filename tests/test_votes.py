@@ -10,16 +10,8 @@ import pytest
 
 from arena.pairing import default_pair, random_pair, servable_entries, side_of
 from arena.ratings import arena_ratings
-from arena.votes import (
-    VoteRefused,
-    arena_board,
-    VoteRules,
-    check_vote,
-    counted_votes,
-    make_vote,
-    record_vote,
-    voter_id,
-)
+from arena.tally import arena_board, counted_votes
+from arena.votes import VoteRefused, VoteRules, check_vote, make_vote, record_vote, voter_id
 from evaluator.loading import ModelRef
 from submissions.store import LocalStore
 
@@ -29,10 +21,11 @@ B = {"entry": "res-2", "model_repo": "org/base", "model_commit": "1" * 40, "adap
 TURNS = [{"user": "Capital of France?", "a": "Paris.", "b": "Rome."}]
 
 
-def vote(conversation: str = "c1", outcome: str = "a", voter: str = "session-x", at: datetime = T0, turns=TURNS, **kw):
+def vote(conversation: str = "c1", outcome: str = "a", voter: str = "session-x", at: datetime = T0, turns=TURNS,
+         anonymous: bool = True, **kw):
     return make_vote(
         board="general_nlp", conversation_id=conversation, a=kw.get("a", A), b=kw.get("b", B),
-        conversation=turns, outcome=outcome, voter=voter, now=at,
+        conversation=turns, outcome=outcome, voter=voter, now=at, anonymous=anonymous,
     )
 
 
@@ -182,7 +175,73 @@ def test_arena_board_labels_entries_and_counts_each_vote_once(tmp_path):
     for i, outcome in enumerate(["a", "a", "b"]):
         record_vote(store, vote(f"c{i}", outcome, voter=f"session-{i}", a=a, b=b))
     record_vote(store, vote("c0", "b", voter="session-0", a=a, b=b))  # a second click on the same conversation
-    frame = arena_board(store.all("votes"), "general_nlp", rounds=20)
+    frame = arena_board(store.all("votes"), "general_nlp", rounds=20).ratings
     assert list(frame.columns[:3]) == ["entry", "label", "rating"]
     assert list(frame.label) == ["Team A", "Team B"] and list(frame.votes) == [3, 3]
-    assert arena_board(store.all("votes"), "finance").empty
+    assert arena_board(store.all("votes"), "finance").ratings.empty
+
+
+def test_named_picks_are_stored_but_not_rated(tmp_path):
+    """As Chatbot Arena does: only battles between a random anonymous pair feed the rating; a pair the voter
+    chose is kept (the vote and conversation are in the dataset) and counted on the board as not rated."""
+    store = LocalStore(tmp_path)
+    for i in range(5):
+        record_vote(store, vote(f"named-{i}", "b", voter=f"session-n{i}", anonymous=False))
+    record_vote(store, vote("anon-0", "a", voter="session-a0"))
+    assert len(store.all("votes")) == 6  # all stored
+    assert counted_votes(store.all("votes"), "general_nlp") == [("res-1", "res-2", "a")]  # one rated
+    board = arena_board(store.all("votes"), "general_nlp", rounds=0)
+    assert (board.rated, board.named, board.unsigned) == (1, 5, 0)
+    assert list(board.ratings.votes) == [1, 1] and board.ratings.iloc[0].entry == "res-1"
+    legacy = dict(vote("old", "b", voter="session-old"), id="vote-legacy")
+    del legacy["anonymous"]  # a record from before the field: not known to be anonymous, so not rated
+    store.put("votes", legacy)
+    assert arena_board(store.all("votes"), "general_nlp", rounds=0).named == 6
+
+
+def test_sign_in_required_refuses_sessions_and_rates_only_accounts(tmp_path):
+    """On a Space only signed-in accounts vote: a session's vote is refused with a message and not stored; a
+    session vote that reached the store another way (an old replica, or written before the rule) is not rated."""
+    store = LocalStore(tmp_path)
+    rules = VoteRules(sign_in_required=True)
+    for i in range(30):  # 30 fresh sessions
+        with pytest.raises(VoteRefused, match="Sign in with Hugging Face to vote"):
+            record_vote(store, vote(f"c{i}", "b", voter=voter_id(None, f"fresh-{i}")), rules)
+    assert store.all("votes") == []
+    account = voter_id("alice", "s1", salt="pepper")
+    assert not record_vote(store, vote("c-alice", "a", voter=account), rules).duplicate
+    store.put("votes", vote("c-old", "b", voter=voter_id(None, "old-session")))
+    board = arena_board(store.all("votes"), "general_nlp", rules, rounds=0)
+    assert (board.rated, board.named, board.unsigned) == (1, 0, 1)
+    assert counted_votes(store.all("votes"), "general_nlp", rules) == [("res-1", "res-2", "a")]
+    assert len(counted_votes(store.all("votes"), "general_nlp")) == 2  # locally (no sign-in rule) both count
+
+
+def test_daily_cap_per_account_with_its_message(tmp_path):
+    store = LocalStore(tmp_path)
+    rules = VoteRules(max_votes=100, per_day=4, sign_in_required=True)
+    account = voter_id("alice", None, salt="pepper")
+
+    def attempt(i: int, at: datetime):
+        return record_vote(store, vote(f"c{i}", voter=account, turns=[{"user": f"q{i}", "a": "x", "b": "y"}],
+                                       at=at), rules)
+
+    for i in range(4):
+        attempt(i, T0 + timedelta(hours=3 * i))
+    with pytest.raises(VoteRefused, match="4 votes in the last 24 hours; the limit is 4 a day"):
+        attempt(4, T0 + timedelta(hours=12))
+    assert len(store.all("votes")) == 4
+    assert not attempt(5, T0 + timedelta(hours=24, minutes=1)).duplicate  # the first vote left the window
+    other = voter_id("bob", None, salt="pepper")
+    assert not record_vote(store, vote("c-bob", voter=other), rules).duplicate  # the cap is per account
+
+
+def test_vote_rules_from_the_environment():
+    local = VoteRules.from_env({})
+    assert not local.sign_in_required and local.per_day == 50 and local.min_rated_votes == 10
+    space = VoteRules.from_env({"SPACE_ID": "org/space", "ARENA_VOTES_PER_DAY": "20", "ARENA_MIN_RATED_VOTES": "5"})
+    assert space.sign_in_required and space.per_day == 20 and space.min_rated_votes == 5
+    assert VoteRules.from_env({"OAUTH_CLIENT_ID": "x"}).sign_in_required
+    for bad in ("many", "0", "-3", "1.5"):
+        with pytest.raises(ValueError, match=f"ARENA_VOTES_PER_DAY must be a whole number of at least 1, not '{bad}'"):
+            VoteRules.from_env({"ARENA_VOTES_PER_DAY": bad})

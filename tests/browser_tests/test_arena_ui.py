@@ -1,5 +1,7 @@
-"""Compare two entries, vote, see the Arena board; anonymous mode hides names until the vote. The real app,
-a tiny Llama with two real LoRA adapters as two verified General NLP results, Debian's chromium."""
+"""Compare two entries, vote, see the Arena board; anonymous mode hides names until the vote; only anonymous
+pairs are rated and a rating is provisional until an entry has enough votes; the tab says before the first
+message that conversations are public. The real app, a tiny Llama with two real LoRA adapters as two
+verified General NLP results, Debian's chromium."""
 
 import pytest
 
@@ -74,7 +76,17 @@ def send_and_wait(page, text):
                            timeout=60_000)
 
 
-def test_pick_two_entries_chat_vote_and_see_the_arena_board(page):
+def test_the_compare_tab_says_conversations_are_public_before_the_first_message(page):
+    open_tab(page, "Compare")
+    notice = page.locator("#compare-public-notice")
+    notice.wait_for(state="visible")
+    assert "stored in a public dataset" in notice.inner_text()
+    assert "capital" not in pane_text(page, "a")  # nothing has been sent yet
+    box, warning = page.locator("#compare-message").bounding_box(), notice.bounding_box()
+    assert warning["y"] < box["y"] and box["y"] - (warning["y"] + warning["height"]) < 100  # right above the input
+
+
+def test_picked_pair_vote_is_kept_but_not_rated(page):
     open_tab(page, "Compare")
     page.wait_for_selector("#compare-send", state="visible")
     assert page.locator("#compare-entry-a input").input_value() == f"#1 · {LABEL_1}"  # defaults: the top two
@@ -89,24 +101,20 @@ def test_pick_two_entries_chat_vote_and_see_the_arena_board(page):
     assert answer_a and answer_b and answer_a != answer_b  # both panes filled, differently
     page.click("#vote-a")
     page.wait_for_function("document.querySelector('#compare-status').innerText.includes('is recorded')")
+    assert "not rated" in page.locator("#compare-status").inner_text()
     (vote,) = page.store.all("votes")
     assert vote["a"]["entry"] == "result-req-2" and vote["outcome"] == "a" and vote["board"] == "general_nlp"
+    assert vote["anonymous"] is False
     page.click("#vote-b")  # a second click on the same conversation is refused
     page.wait_for_function("document.querySelector('#compare-status').innerText.includes('already voted')")
     assert len(page.store.all("votes")) == 1
     open_tab(page, "Arena")
-    page.wait_for_selector("#arena-table tr[data-id=result-req-2]")
-    first = page.locator("#arena-table tbody tr").first
-    assert first.locator("td[data-col=label]").inner_text() == LABEL_2  # the winner leads
-    assert first.locator("td[data-col=votes]").inner_text() == "1"
-    page.click("#arena-table th[data-sort=rating]")  # sortable like the boards: rating, best first, then flip
-    page.wait_for_function("document.querySelector('#arena-table th[data-sort=rating]').textContent.includes('▼')")
-    page.click("#arena-table th[data-sort=rating]")
-    page.wait_for_function("document.querySelector('#arena-table th[data-sort=rating]').textContent.includes('▲')")
-    assert page.locator("#arena-table tbody tr td[data-col=label]").first.inner_text() == LABEL_1
+    page.wait_for_function("document.querySelector('#arena-table').innerText.includes('1 vote on picked pairs')")
+    table = page.locator("#arena-table").inner_text()
+    assert "No rated votes on this board yet" in table and "0 rated votes" in table
 
 
-def test_anonymous_mode_hides_names_until_the_vote(page):
+def test_anonymous_pair_is_rated_provisionally_and_sorts(page):
     open_tab(page, "Compare")
     page.locator("#compare-mode label", has_text="Random anonymous pair").click()
     page.wait_for_selector("#compare-entry-a", state="hidden")
@@ -114,12 +122,28 @@ def test_anonymous_mode_hides_names_until_the_vote(page):
     body = page.locator("#tab-compare").inner_text()
     assert "Model A" in body and "Model B" in body
     assert "Alpha Team" not in body and "Beta Team" not in body
-    page.click("#vote-tie")
+    page.click("#vote-a")
     page.wait_for_function("document.querySelector('#compare-status').innerText.includes('Model A was')")
+    status = page.locator("#compare-status").inner_text()
+    winner, loser = (LABEL_1, LABEL_2) if status.index(LABEL_1) < status.index(LABEL_2) else (LABEL_2, LABEL_1)
     body = page.locator("#tab-compare").inner_text()
-    assert "Alpha Team" in body and "Beta Team" in body  # revealed in the status and the pane titles
     assert "A: " in body and "B: " in body  # the pane titles name the entries now
     assert len(page.store.all("votes")) == 2 and any(v["anonymous"] for v in page.store.all("votes"))
+    open_tab(page, "Arena")
+    page.wait_for_function("document.querySelector('#arena-table').innerText.includes('1 rated votes')")
+    first = page.locator("#arena-table tbody tr").first
+    assert first.locator("td[data-col=label]").inner_text() == winner  # the winner leads
+    assert first.locator("td[data-col=votes]").inner_text() == "1"
+    # one vote: a rank or interval would mean nothing yet
+    assert first.locator("td[data-col=rank]").inner_text() == "provisional"
+    assert first.locator("td[data-col=ci]").inner_text() == "—"
+    assert "provisional until an entry has 10 rated votes" in page.locator("#arena-table").inner_text()
+    page.click("#arena-table th[data-sort=rating]")  # sortable like the boards: rating, best first, then flip
+    page.wait_for_function("document.querySelector('#arena-table th[data-sort=rating]').textContent.includes('▼')")
+    page.click("#arena-table th[data-sort=rating]")
+    page.wait_for_function("document.querySelector('#arena-table th[data-sort=rating]').textContent.includes('▲')")
+    assert page.locator("#arena-table tbody tr td[data-col=label]").first.inner_text() == loser
+    open_tab(page, "Compare")
     page.click("#compare-clear")  # a new round: names hidden again, panes empty
     page.wait_for_function("!document.querySelector('#tab-compare').innerText.includes('Alpha Team')")
     assert "hello world" not in pane_text(page, "a")
