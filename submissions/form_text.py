@@ -30,9 +30,9 @@ _LOOK_ALIKES = str.maketrans(dict(zip(
 _LOOK_ALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
 
 
-def clean_text(text: str) -> str:
-    """The form of a field that is stored and shown: NFKC, surrounding whitespace removed."""
-    return unicodedata.normalize("NFKC", text).strip()
+def clean_name(text: str) -> str:
+    """A name as stored and shown: NFKC (full-width letters, ligatures, odd spaces made plain), spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
 def refused_characters(text: str, allow_newlines: bool = False) -> list[str]:

@@ -16,7 +16,7 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from leaderboard.challenges import Challenge
 from submissions.form_numbers import NumberError, parse_decimal
-from submissions.form_text import clean_text, mixed_script_words, refused_characters, shown, team_key
+from submissions.form_text import clean_name, mixed_script_words, refused_characters, shown, team_key
 from submissions.store import Record
 from submissions.timestamps import parse_utc
 
@@ -93,7 +93,7 @@ def check_team(team: str) -> list[str]:
     """A name shown on the boards: visible characters only, one script per word, no markup."""
     if refused := _refused_in("Team name", team):
         return refused
-    name = clean_text(team)
+    name = clean_name(team)
     if not name:
         return ["Team name is empty."]
     if len(name) > TEAM_MAX:
@@ -191,7 +191,7 @@ def check_rate_limit(challenge: Challenge, requests: Iterable[Record], team: str
     if len(by_team) >= limits.per_team_count:
         oldest = min(parse_utc(r["submitted_at"]) for r in by_team)
         reasons.append(
-            f"Team '{shown(clean_text(team))}' already has {len(by_team)} submission(s) to {challenge.title} in the "
+            f"Team '{shown(clean_name(team))}' already has {len(by_team)} submission(s) to {challenge.title} in the "
             f"last {window} (limit {limits.per_team_count}). The next one is possible after "
             f"{(oldest + timedelta(days=limits.per_team_days)):%Y-%m-%d %H:%M} UTC."
         )

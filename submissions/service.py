@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from leaderboard.challenges import Challenge, challenges
-from submissions.form_text import clean_text, shown, team_key
+from submissions.form_text import clean_name, shown, team_key
 from submissions.hub_models import HubCheckError, HubModels
 from submissions.rules import SubmissionForm, check_form, check_rate_limit, find_duplicate, parse_number
 from submissions.store import Record, Store, StoreError
@@ -104,7 +104,7 @@ def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account
         "base_model": facts["base_model"],
         "base_commit": facts["base_commit"],
         "base_params": facts["base_params"],
-        "team": clean_text(form.team),
+        "team": clean_name(form.team),
         "team_key": team_key(form.team),
         "account": account,
         "code_url": form.code_url.strip(),

@@ -24,10 +24,13 @@ def _account(profile: gr.OAuthProfile | None) -> str | None:
 
 
 def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
+    """``with_login`` (a Space, where OAuth is present): submitting requires signing in, also through the API."""
     flowertune = [(c.title, c.id) for c in challenges().values() if c.limits.submission_kind == "adapter"]
     with gr.Tab("Submit", id="tab-submit", elem_id="tab-submit"):
         gr.Markdown(SUBMIT_HELP)
         if with_login:
+            gr.Markdown("**Sign in with Hugging Face to submit**: submissions are counted per account as well as "
+                        "per team.")
             gr.LoginButton()
         with gr.Row():
             challenge = gr.Dropdown(flowertune, value=flowertune[0][1], label="Challenge", elem_id="submit-challenge")
@@ -56,7 +59,7 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
             code_url=code_url or "", comm_gb=comm_gb or "", base_model=base_model or "", contact_email=email or "",
             description=description or "", num_clients=clients or "", num_rounds=rounds or "",
         )
-        return submit(store, hub, form, account=_account(profile)).message
+        return submit(store, hub, form, account=_account(profile), require_account=with_login).message
 
     send.click(on_submit, [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
                            description], outcome, concurrency_limit=4)
