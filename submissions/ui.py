@@ -23,6 +23,22 @@ def _account(profile: gr.OAuthProfile | None) -> str | None:
     return profile.username if profile is not None else None
 
 
+def submit_handler(store: Store, hub: HubModels, require_sign_in: bool):  # noqa: ANN201 - a Gradio callback
+    """The Submit button's function, which Gradio also serves as an API route: the sign-in check is made here
+    (in the service), so calling the API without a session is refused like the button is."""
+
+    def on_submit(challenge_id, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
+                  description, profile: gr.OAuthProfile | None = None):
+        form = SubmissionForm(
+            challenge_id=challenge_id, repo_id=repo_id or "", revision=revision or "main", team=team or "",
+            code_url=code_url or "", comm_gb=comm_gb or "", base_model=base_model or "", contact_email=email or "",
+            description=description or "", num_clients=clients or "", num_rounds=rounds or "",
+        )
+        return submit(store, hub, form, account=_account(profile), require_account=require_sign_in).message
+
+    return on_submit
+
+
 def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
     """``with_login`` (a Space, where OAuth is present): submitting requires signing in, also through the API."""
     flowertune = [(c.title, c.id) for c in challenges().values() if c.limits.submission_kind == "adapter"]
@@ -52,17 +68,9 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
         send = gr.Button("Submit for evaluation", variant="primary", elem_id="submit-button")
         outcome = gr.Markdown(elem_id="submit-outcome")
 
-    def on_submit(challenge_id, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
-                  description, profile: gr.OAuthProfile | None = None):
-        form = SubmissionForm(
-            challenge_id=challenge_id, repo_id=repo_id or "", revision=revision or "main", team=team or "",
-            code_url=code_url or "", comm_gb=comm_gb or "", base_model=base_model or "", contact_email=email or "",
-            description=description or "", num_clients=clients or "", num_rounds=rounds or "",
-        )
-        return submit(store, hub, form, account=_account(profile), require_account=with_login).message
-
-    send.click(on_submit, [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
-                           description], outcome, concurrency_limit=4)
+    send.click(submit_handler(store, hub, require_sign_in=with_login),
+               [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email, description],
+               outcome, concurrency_limit=4, api_name="submit")
 
 
 def queue_tab(store: Store) -> None:
