@@ -27,7 +27,11 @@ _LOOK_ALIKES = str.maketrans(dict(zip(
     "ABEESIIJKMHOPCTYXYHDQWI" "aeeopcyxsiijhdqwlybkmht"
     "ABEZHIKMNOPTYXCJ" "aikvopuxcjy" "ig",
 )))
-_LOOK_ALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+# A word may mix Latin only with the scripts written alongside it (Unicode TR39 "highly restrictive"):
+# Japanese, Chinese and Korean. Any other mix (Latin with Cyrillic, Greek, Cherokee, ...) is how a look-alike
+# of another name is typed.
+_MIXES_WITH_LATIN = {"CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA", "HANGUL", "BOPOMOFO"}
+MAX_STACKED_MARKS = 2
 
 
 def clean_name(text: str) -> str:
@@ -45,14 +49,30 @@ def refused_characters(text: str, allow_newlines: bool = False) -> list[str]:
     return found
 
 
+def _script(ch: str) -> str:
+    return unicodedata.name(ch, "UNKNOWN").split(" ")[0]
+
+
 def mixed_script_words(text: str) -> list[str]:
-    """Words that mix Latin, Cyrillic and Greek letters (how look-alike spoofs are typed, e.g. 'Еvade')."""
+    """Words whose letters come from scripts that are not written together (e.g. 'Еvade': Cyrillic Е)."""
     mixed = []
     for word in text.split():
-        scripts = {unicodedata.name(ch, "").split(" ")[0] for ch in word if ch.isalpha()}
-        if len(scripts & set(_LOOK_ALIKE_SCRIPTS)) > 1:
+        scripts = {_script(ch) for ch in word if ch.isalpha()}
+        if len(scripts) > 1 and not (scripts <= _MIXES_WITH_LATIN | {"LATIN"}):
+            mixed.append(word)
+        elif len(scripts - {"LATIN"}) > 1 and not (scripts - {"LATIN"}) <= _MIXES_WITH_LATIN:
             mixed.append(word)
     return mixed
+
+
+def has_stacked_marks(text: str) -> bool:
+    """More than MAX_STACKED_MARKS combining marks on one letter ('zalgo' text that spills over other rows)."""
+    run = 0
+    for ch in text:
+        run = run + 1 if unicodedata.combining(ch) else 0
+        if run > MAX_STACKED_MARKS:
+            return True
+    return False
 
 
 def team_key(team: str) -> str:

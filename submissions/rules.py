@@ -16,7 +16,15 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from leaderboard.challenges import Challenge
 from submissions.form_numbers import NumberError, parse_decimal
-from submissions.form_text import clean_name, mixed_script_words, refused_characters, shown, team_key
+from submissions.form_text import (
+    MAX_STACKED_MARKS,
+    clean_name,
+    has_stacked_marks,
+    mixed_script_words,
+    refused_characters,
+    shown,
+    team_key,
+)
 from submissions.store import Record
 from submissions.timestamps import parse_utc
 
@@ -101,8 +109,10 @@ def check_team(team: str) -> list[str]:
     if "<" in name or ">" in name:
         return ["Team name may not contain '<', '>' or control characters (names are shown as plain text)."]
     if mixed := mixed_script_words(name):
-        return [f"Team name mixes Latin, Cyrillic or Greek letters in one word ('{shown(mixed[0])}'), which makes "
-                "it look like another name: type each word in one alphabet."]
+        return [f"Team name mixes alphabets in one word ('{shown(mixed[0])}', e.g. a Cyrillic letter among Latin "
+                "ones), which makes it look like another name: type each word in one alphabet."]
+    if has_stacked_marks(name):
+        return [f"Team name stacks more than {MAX_STACKED_MARKS} accents or marks on one letter."]
     return []
 
 

@@ -132,6 +132,8 @@ def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | No
     challenge = challenges().get(form.challenge_id) if isinstance(form.challenge_id, str) else None
     if challenge is None:
         return Outcome("refused", [f"Unknown challenge '{shown(str(form.challenge_id))}'."])
+    if challenge.limits.submission_kind != "adapter":  # the form and the Hub checks are for PEFT adapters
+        return Outcome("refused", [f"{challenge.title} does not take submissions through this form."])
     now = now or datetime.now(timezone.utc)
     reasons = check_form(challenge, form)
     if reasons:  # no Hub round trips for a form that cannot pass anyway

@@ -150,8 +150,10 @@ def test_look_alike_spellings_are_one_team():
     ("Ev\u00adade", "U+00AD SOFT HYPHEN"),
     ("\ufeffEvade", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
     ("Eva\nde", "U+000A"),
-    ("\u0415vade", "mixes Latin, Cyrillic or Greek letters in one word ('\u0415vade')"),
-    ("Team \u0391lpha", "mixes Latin, Cyrillic or Greek letters"),
+    ("\u0415vade", "mixes alphabets in one word ('\u0415vade'"),
+    ("Team \u0391lpha", "mixes alphabets in one word ('\u0391lpha'"),
+    ("\u13aadmin", "mixes alphabets in one word"),  # Cherokee A
+    ("Eva\u0301\u0302\u0303\u0304de", "stacks more than 2 accents or marks on one letter"),
 ])
 def test_names_that_hide_or_disguise_characters_are_refused(team, message):
     reasons = check_form(NLP, replace(GOOD, team=team))
@@ -159,7 +161,8 @@ def test_names_that_hide_or_disguise_characters_are_refused(team, message):
 
 
 def test_names_in_any_single_script_are_fine_and_compatibility_forms_count_by_their_cleaned_length():
-    for team in ("Команда Альфа", "Ομάδα", "東京チーム", "Team Zürich", "\uff34\uff45\uff41\uff4d"):
+    for team in ("Команда Альфа", "Ομάδα", "東京チーム", "AIチーム", "Team Zürich", "\uff34\uff45\uff41\uff4d",
+                 "Vi\u1ec7t Nam"):
         assert check_form(NLP, replace(GOOD, team=team)) == [], team
     assert "at most 64" in check_form(NLP, replace(GOOD, team="\ufdfa" * 4))[0]  # NFKC makes each one 18 letters
 

@@ -253,3 +253,9 @@ def test_a_contact_that_cannot_be_saved_is_reported_and_the_request_stays_queued
     assert f"please send it to the organisers with your request id {outcome.request['id']}" in outcome.message
     hub.clear_faults()
     assert store.all("private") == []
+
+
+def test_a_challenge_that_takes_no_adapters_is_refused(hub, store):
+    outcome = submit(store, models(hub), replace(FORM, challenge_id="merging"), now=NOW)
+    assert outcome.status == "refused" and "does not take submissions through this form" in outcome.message
+    assert store.all("requests") == []
