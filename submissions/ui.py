@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 
 from leaderboard.challenges import challenges
@@ -19,6 +21,19 @@ SUBMIT_HELP = (
 )
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def literal_markdown(message: str) -> str:
+    """A message shown as typed: it quotes what the participant entered, which must not turn into a link,
+    emphasis or HTML. Only its '- ' bullet list stays Markdown."""
+    lines = []
+    for line in message.split("\n"):
+        bullet = "- " if line.startswith("- ") else ""
+        lines.append(bullet + _MARKDOWN_PUNCTUATION.sub(r"\\\1", line[len(bullet):]))
+    return "\n".join(lines)
+
+
 def _account(profile: gr.OAuthProfile | None) -> str | None:
     return profile.username if profile is not None else None
 
@@ -34,7 +49,8 @@ def submit_handler(store: Store, hub: HubModels, require_sign_in: bool):  # noqa
             code_url=code_url or "", comm_gb=comm_gb or "", base_model=base_model or "", contact_email=email or "",
             description=description or "", num_clients=clients or "", num_rounds=rounds or "",
         )
-        return submit(store, hub, form, account=_account(profile), require_account=require_sign_in).message
+        outcome = submit(store, hub, form, account=_account(profile), require_account=require_sign_in)
+        return literal_markdown(outcome.message)
 
     return on_submit
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import gradio as gr
@@ -54,3 +55,12 @@ def test_without_oauth_the_api_route_takes_an_unsigned_submission(serve):
     start, store = serve
     answer = start(require_sign_in=False).predict(*FIELDS, api_name="/submit")
     assert answer.startswith("Queued as ") and len(store.all("requests")) == len(store.all("private")) == 1
+
+
+def test_values_quoted_in_the_answer_cannot_become_links_or_markup(serve):
+    start, store = serve
+    fields = list(FIELDS)
+    fields[2] = "[verify](https://evil.example/login)<img src=x onerror=alert(1)>"
+    answer = start(require_sign_in=False).predict(*fields, api_name="/submit")
+    assert answer.startswith("Not accepted\\:\n- Adapter repo ID \\'\\[verify\\]\\(https\\:\\/\\/evil")
+    assert re.search(r"(?<!\\)[<>\[\]()]", answer) is None and store.all("requests") == []  # all escaped
