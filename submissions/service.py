@@ -186,8 +186,8 @@ def _save_contact(store: Store, request: Record, email: str, account: str | None
         store.put("private", {"id": request["id"], "contact_email": email, "account": account})
     except StoreError as error:
         log.error("contact e-mail of queued request %s was NOT saved: %s", request["id"], error)
-        return [f"Your contact e-mail could not be saved ({_short(error)}): please send it to the organisers "
-                f"with your request id {request['id']}."]
+        return [f"Your contact e-mail could not be saved: please send it to the organisers with your request id "
+                f"{request['id']}."]
     return []
 
 
