@@ -169,7 +169,7 @@ def _after_failed_commit(store: Store, request: Record, error: StoreError) -> Ou
     log.error("submission %s could not be committed: %s", request["id"], error)
     try:
         landed = store.get("requests", request["id"]) is not None
-    except StoreError:
+    except (StoreError, OSError, ValueError):  # cannot tell: the store is down or the record unreadable
         return Outcome("unsaved", [f"The submission could not be saved: {_short(error)}. It may or may not have "
                                    "been queued: look for your team in the Queue tab before trying again."])
     if landed:

@@ -260,3 +260,29 @@ def test_a_challenge_that_takes_no_adapters_is_refused(hub, store):
     outcome = submit(store, models(hub), replace(FORM, challenge_id="merging"), now=NOW)
     assert outcome.status == "refused" and "does not take submissions through this form" in outcome.message
     assert store.all("requests") == []
+
+
+def _commit_lands_then_the_store_cannot_read(hub: HubServer) -> None:
+    """The commit lands behind a 500, then every read of the branch head fails, so the store gives up."""
+    hub.inject(Fault(path="org/requests/refs", method="GET", status=None, times=1))  # the read before the commit
+    hub.inject(Fault(path="org/requests/refs", method="GET", status=500, times=None))
+    hub.inject(Fault(path="org/requests/commit/", method="POST", status=500, after=True))
+
+
+def test_a_store_that_gives_up_after_our_commit_landed_still_reports_queued(hub):
+    store = hub_store(hub)
+    _commit_lands_then_the_store_cannot_read(hub)
+    outcome = submit(store, models(hub), FORM, now=NOW)
+    assert outcome.status == "queued" and outcome.message == f"Queued as {outcome.request['id']}."
+    hub.clear_faults()
+    assert [r["id"] for r in store.all("requests")] == [r["id"] for r in store.all("private")] == [outcome.request["id"]]
+
+
+def test_when_the_store_cannot_tell_whether_it_queued_the_participant_is_told_to_look(hub):
+    store = hub_store(hub)
+    _commit_lands_then_the_store_cannot_read(hub)
+    hub.inject(Fault(path="org/requests/resolve/", method="GET", status=500, times=None))
+    outcome = submit(store, models(hub), FORM, now=NOW)
+    assert outcome.status == "unsaved" and "It may or may not have been queued: look for your team" in outcome.message
+    hub.clear_faults()
+    assert len(store.all("requests")) == 1 and store.all("private") == []  # it had landed; no e-mail kept
