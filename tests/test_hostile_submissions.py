@@ -1,8 +1,9 @@
 """Hostile submit forms, generated: each goes through the real submit service (local Hub, local store).
 
 Each input must be refused with a readable reason and leave nothing behind, or be queued exactly once as a
-clean record with its private contact; no exception may escape. The fixed list below and 100 random combinations run in CI; set
-``HOSTILE_SWEEP=N`` for N random combinations instead of 100 (seeded by ``HOSTILE_SEED``, default 0).
+clean record with its private contact; no exception may escape. The fixed list below and 100 random
+combinations run in CI; ``HOSTILE_SWEEP=N`` asks for N random combinations instead (seeded by ``HOSTILE_SEED``,
+default 0).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ ODD_NUMBERS = ["1,000", "1.000,5", "2,9", "1_0", "\uff11\uff10", "\u0661\u0660",
                "199.99999999999999999999", "00000200", "0", "5.", ".5", "9" * 400, "200.00000000000000001"]
 HOMOGLYPH_TEAMS = ["\u0415vade", "\u0395vade", "\u0395V\u0391D\u0395", "\uff25\uff56\uff41\uff44\uff45",
                    "\U0001d404\U0001d42f\U0001d41a\U0001d41d\U0001d41e", "Evade\u0301", "E\u0337v\u0337a\u0337d\u0337e",
-                   "\u216bicrosoft", "\ufb01re team", "Team\u00a0A", "Team\u3000A", "\u041a\u043e\u043c\u0430\u043d\u0434\u0430",
-                   "\u0440\u0430\u0443\u0440\u0430l", "\u13aadmin", "T\u0435am A", "\u2167 Legion", "Ｔｅａｍ　Ａ"]
+                   "\u216bicrosoft", "\ufb01re team", "Team\u00a0A", "Team\u3000A", "Команда",
+                   "\u0440\u0430\u0443\u0440\u0430l", "\u13aadmin", "T\u0435am A", "\u2167 Legion",
+                   "\uff34\uff45\uff41\uff4d\u3000\uff21"]
 BAD_REPOS = ["", " ", "noslash", "a/b/c", "../../etc/passwd", "..", "/", "team/", "/adapter", "team/../adapter",
              "team\\adapter", "team/adapter%2e%2e", "te--am/adapter", "team/ad..apter", "a" * 97 + "/x",
              "team/" + "a" * 200, "https://huggingface.co/team/adapter", "team/adapter@main",
