@@ -7,22 +7,36 @@ specific to one challenge.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Iterable
 
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from leaderboard.challenges import Challenge
+from submissions.form_numbers import NumberError, parse_decimal
+from submissions.form_text import (
+    MAX_STACKED_MARKS,
+    clean_name,
+    has_stacked_marks,
+    mixed_script_words,
+    refused_characters,
+    shown,
+    team_key,
+)
 from submissions.store import Record
+from submissions.timestamps import parse_utc
 
 TEAM_MAX = 64
 DESCRIPTION_MAX = 2000
 URL_MAX = 300
+EMAIL_MAX = 254
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 _EMAIL = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,190}\.[A-Za-z]{2,}$")
-_URL = re.compile(r"^https?://[^\s<>\"']+$")
+# ASCII only (a look-alike host name would pass a Unicode check): scheme, host, optional port and path.
+_URL = re.compile(r"^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?"
+                  r"(?:[/?#][A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]*)?$")
 
 
 @dataclass(frozen=True)
@@ -40,47 +54,89 @@ class SubmissionForm:
     num_rounds: str = ""
 
 
-def parse_number(text: str | float | None) -> float | None:
-    """'2.9', '2,9' or 2.9 -> 2.9; '' or None -> None; anything else raises ValueError."""
-    if text is None or isinstance(text, (int, float)):
-        return None if text is None else float(text)
-    text = text.strip().replace(",", ".")
-    if not text:
-        return None
-    value = float(text)
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(text)
-    return value
+def parse_number(text: object, whole: bool = False) -> float | None:
+    """A checked form number as stored: '2.9' -> 2.9, '' -> None (NumberError for what check_form refuses)."""
+    value = parse_decimal(text, whole)
+    return None if value is None else float(value)
 
 
-def _number_field(text: str, label: str, reasons: list[str]) -> float | None:
+def _number_field(text: object, label: str, reasons: list[str], whole: bool = False) -> Decimal | None:
     try:
-        return parse_number(text)
-    except ValueError:
-        reasons.append(f"{label} '{str(text).strip()}' is not a number.")
+        return parse_decimal(text, whole)
+    except NumberError as problem:
+        reasons.append(f"{label} '{shown(str(text))}' {problem}.")
         return None
 
 
 def normalize_team(team: str) -> str:
-    """The key limits are counted under: case, accents' composition and spacing do not make a new team."""
-    return " ".join(unicodedata.normalize("NFKC", team).casefold().split())
+    """The key limits are counted under (see form_text.team_key)."""
+    return team_key(team)
 
 
-def _has_control_chars(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text)
+def _refused_in(label: str, text: str, allow_newlines: bool = False) -> list[str]:
+    found = refused_characters(text, allow_newlines)
+    if not found:
+        return []
+    return [f"{label} contains invisible, control or text-direction characters ({', '.join(found[:3])}); "
+            "type it without them."]
 
 
 def check_repo_id(repo_id: str, what: str = "Adapter repo ID") -> list[str]:
+    if refused := _refused_in(what, repo_id):
+        return refused
     repo_id = repo_id.strip()
     if not repo_id:
         return [f"{what} is empty: enter it as owner/name, e.g. my-team/flowertune-adapter."]
     if repo_id.count("/") != 1:
-        return [f"{what} '{repo_id}' must have the form owner/name (exactly one '/')."]
+        return [f"{what} '{shown(repo_id)}' must have the form owner/name (exactly one '/')."]
     try:
         validate_repo_id(repo_id)
     except HFValidationError:
-        return [f"{what} '{repo_id}' is not a valid Hugging Face repo ID: use letters, digits, '-', '_' and "
-                "'.', no '--' or '..', at most 96 characters."]
+        return [f"{what} '{shown(repo_id)}' is not a valid Hugging Face repo ID: use letters, digits, '-', '_' "
+                "and '.', no '--' or '..', at most 96 characters."]
+    return []
+
+
+def check_team(team: str) -> list[str]:
+    """A name shown on the boards: visible characters only, one script per word, no markup."""
+    if refused := _refused_in("Team name", team):
+        return refused
+    name = clean_name(team)
+    if not name:
+        return ["Team name is empty."]
+    if len(name) > TEAM_MAX:
+        return [f"Team name is {len(name)} characters long; at most {TEAM_MAX} are allowed."]
+    if "<" in name or ">" in name:
+        return ["Team name may not contain '<', '>' or control characters (names are shown as plain text)."]
+    if mixed := mixed_script_words(name):
+        return [f"Team name mixes alphabets in one word ('{shown(mixed[0])}', e.g. a Cyrillic letter among Latin "
+                "ones), which makes it look like another name: type each word in one alphabet."]
+    if has_stacked_marks(name):
+        return [f"Team name stacks more than {MAX_STACKED_MARKS} accents or marks on one letter."]
+    return []
+
+
+def check_code_url(url: str, required: bool) -> list[str]:
+    if refused := _refused_in("Code repository link", url):
+        return refused
+    url = url.strip()
+    if required and not url:
+        return ["A link to your code repository is required (e.g. https://github.com/you/project)."]
+    if url and (len(url) > URL_MAX or not _URL.match(url)):
+        return [f"Code repository link must be an http(s):// URL of at most {URL_MAX} characters, in plain ASCII "
+                "(percent-encode other characters)."]
+    return []
+
+
+def check_comm_gb(text: str, budget: float) -> list[str]:
+    reasons: list[str] = []
+    value = _number_field(text, "Communication cost", reasons)
+    if reasons:
+        return reasons
+    if value is None:
+        return ["Communication cost (GB) is required: take it from your training log."]
+    if value > Decimal(str(budget)):
+        return [f"Communication cost {shown(str(text))} GB exceeds the {budget:g} GB budget of this challenge."]
     return []
 
 
@@ -88,52 +144,50 @@ def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
     """Everything that can be checked without the Hub; an empty list means the form is fine."""
     reasons = check_repo_id(form.repo_id)
     limits = challenge.limits
-    if not _REVISION.match(form.revision.strip() or "main"):
-        reasons.append(f"Revision '{form.revision}' is not a branch, tag or commit name.")
-    team = form.team.strip()
-    if not team:
-        reasons.append("Team name is empty.")
-    elif len(team) > TEAM_MAX:
-        reasons.append(f"Team name is {len(team)} characters long; at most {TEAM_MAX} are allowed.")
-    elif "<" in team or ">" in team or _has_control_chars(team):
-        reasons.append("Team name may not contain '<', '>' or control characters (names are shown as plain text).")
-    url = form.code_url.strip()
-    if limits.code_url_required and not url:
-        reasons.append("A link to your code repository is required (e.g. https://github.com/you/project).")
-    elif url and (len(url) > URL_MAX or not _URL.match(url)):
-        reasons.append("Code repository link must be an http(s):// URL of at most 300 characters.")
+    if refused := _refused_in("Revision", form.revision):
+        reasons += refused
+    elif not _REVISION.match(form.revision.strip() or "main"):
+        reasons.append(f"Revision '{shown(form.revision)}' is not a branch, tag or commit name.")
+    reasons += check_team(form.team)
+    reasons += check_code_url(form.code_url, limits.code_url_required)
     if limits.comm_gb_max is not None:
-        comm_gb = _number_field(form.comm_gb, "Communication cost", reasons)
-        if comm_gb is None and not str(form.comm_gb).strip():
-            reasons.append("Communication cost (GB) is required: take it from your training log.")
-        elif comm_gb is not None and comm_gb < 0:
-            reasons.append("Communication cost cannot be negative.")
-        elif comm_gb is not None and comm_gb > limits.comm_gb_max:
-            reasons.append(f"Communication cost {comm_gb:g} GB exceeds the {limits.comm_gb_max:g} GB budget "
-                           "of this challenge.")
+        reasons += check_comm_gb(form.comm_gb, limits.comm_gb_max)
     if limits.submission_kind == "adapter":
         reasons += check_repo_id(form.base_model, "Base model repo ID") if form.base_model.strip() else [
             "Declare the base model your adapter was trained on (its Hub repo ID, e.g. mistralai/Mistral-7B-v0.3)."]
-    if not _EMAIL.match(form.contact_email.strip()):
+    email = form.contact_email.strip()
+    if refused := _refused_in("Contact e-mail", form.contact_email):
+        reasons += refused
+    elif len(email) > EMAIL_MAX or not _EMAIL.match(email):
         reasons.append("Contact e-mail is missing or not an e-mail address (it is kept private).")
     if len(form.description) > DESCRIPTION_MAX:
         reasons.append(f"Method description is {len(form.description)} characters; at most {DESCRIPTION_MAX}.")
-    if _has_control_chars(form.description):
-        reasons.append("Method description contains control characters.")
+    else:
+        reasons += _refused_in("Method description", form.description, allow_newlines=True)
     for label, text in (("Number of clients", form.num_clients), ("Number of rounds", form.num_rounds)):
-        value = _number_field(text, label, reasons)
-        if value is not None and (value != int(value) or not 1 <= value <= 1_000_000):
-            reasons.append(f"{label} must be a whole number between 1 and 1,000,000.")
+        value = _number_field(text, label, reasons, whole=True)
+        if value is not None and not 1 <= value <= 1_000_000:
+            reasons.append(f"{label} must be a whole number between 1 and 1000000.")
     return reasons
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+def counts_against_limit(record: Record) -> bool:
+    """Every request counts, except one that failed because of the evaluator (not the submission's fault).
+    A FAILED request that names no cause counts, as before causes were recorded."""
+    failure = record.get("failure") if isinstance(record.get("failure"), dict) else {}
+    return not (record.get("state") == "FAILED" and failure.get("cause") == "evaluator")
 
 
 def recent_requests(requests: Iterable[Record], challenge_id: str, now: datetime, days: int) -> list[Record]:
+    """Requests to this challenge in the window that count against a limit (an unreadable time is not recent)."""
     since = now - timedelta(days=days)
-    return [r for r in requests if r.get("challenge") == challenge_id and _parse_time(r["submitted_at"]) > since]
+    return [r for r in requests if r.get("challenge") == challenge_id and counts_against_limit(r)
+            and (parse_utc(r.get("submitted_at")) or since) > since]
+
+
+def _record_team_key(record: Record) -> str | None:
+    """Recomputed from the stored name, so requests stored before the current normalisation count alike."""
+    return team_key(record["team"]) if isinstance(record.get("team"), str) else record.get("team_key")
 
 
 def check_rate_limit(challenge: Challenge, requests: Iterable[Record], team: str, account: str | None,
@@ -143,12 +197,12 @@ def check_rate_limit(challenge: Challenge, requests: Iterable[Record], team: str
     recent = recent_requests(requests, challenge.id, now, limits.per_team_days)
     window = "24 hours" if limits.per_team_days == 1 else f"{limits.per_team_days} days"
     reasons = []
-    by_team = [r for r in recent if r.get("team_key") == normalize_team(team)]
+    by_team = [r for r in recent if _record_team_key(r) == team_key(team)]
     if len(by_team) >= limits.per_team_count:
-        oldest = min(_parse_time(r["submitted_at"]) for r in by_team)
+        oldest = min(parse_utc(r["submitted_at"]) for r in by_team)
         reasons.append(
-            f"Team '{team.strip()}' already has {len(by_team)} submission(s) to {challenge.title} in the last "
-            f"{window} (limit {limits.per_team_count}). The next one is possible after "
+            f"Team '{shown(clean_name(team))}' already has {len(by_team)} submission(s) to {challenge.title} in the "
+            f"last {window} (limit {limits.per_team_count}). The next one is possible after "
             f"{(oldest + timedelta(days=limits.per_team_days)):%Y-%m-%d %H:%M} UTC."
         )
     if account:

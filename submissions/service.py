@@ -1,45 +1,53 @@
 """Taking a submission: check the form, check the repos on the Hub, then queue it in one store transaction.
 
 The transaction re-reads the stored requests, so the per-team limit and the duplicate check hold across
-restarts and replicas. The contact e-mail goes to the private collection, never into the request.
+restarts and replicas.
+
+The contact e-mail goes to the private collection, keyed by the request id, and only once the transaction
+has queued the request: refused and duplicate submissions leave no e-mail behind. The two writes are not one
+transaction (they live in different datasets), so the order decides what a crash between them leaves: a
+queued request without its contact (it is still evaluated; the request names the team and, on a Space, the
+signed-in account), never a stored e-mail without a request. A private write that fails is logged as an error
+and the participant is asked to send their e-mail to the organisers with the request id. The request itself
+holds no trace of the e-mail (no hash: an unsalted hash confirms a guessed address).
 """
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from leaderboard.challenges import Challenge, challenges
+from submissions.form_text import clean_name, shown, team_key
 from submissions.hub_models import HubCheckError, HubModels
-from submissions.rules import (
-    SubmissionForm,
-    check_form,
-    check_rate_limit,
-    find_duplicate,
-    normalize_team,
-    parse_number,
-)
-from submissions.store import Record, Store
+from submissions.rules import SubmissionForm, check_form, check_rate_limit, find_duplicate, parse_number
+from submissions.store import Record, Store, StoreError
 
 PENDING, RUNNING, FINISHED, FAILED = "PENDING", "RUNNING", "FINISHED", "FAILED"
+SIGN_IN_REQUIRED = "Sign in with Hugging Face to submit (the button above the form)."
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Outcome:
-    status: str  # queued | duplicate | refused
+    status: str  # queued | duplicate | refused | unsaved (the store failed; see reasons)
     reasons: list[str] = field(default_factory=list)
     request: Record | None = None
     position: int | None = None  # 1-based place among PENDING requests
+    notes: list[str] = field(default_factory=list)  # for a queued request: what the participant should still do
 
     @property
     def message(self) -> str:
         if self.status == "queued":
-            return f"Queued as {self.request['id']}, position {self.position} in the queue."
+            place = f", position {self.position} in the queue" if self.position else ""
+            return " ".join([f"Queued as {self.request['id']}{place}.", *self.notes])
         if self.status == "duplicate":
             return (f"This adapter commit was already submitted to this challenge: request {self.request['id']} "
                     f"({self.request['state']}). Nothing new was queued.")
+        if self.status == "unsaved":
+            return " ".join(self.reasons)
         return "Not accepted:\n" + "\n".join(f"- {reason}" for reason in self.reasons)
 
 
@@ -81,7 +89,7 @@ def check_on_hub(hub: HubModels, challenge: Challenge, form: SubmissionForm) -> 
 
 
 def _whole(text: str) -> int | None:
-    value = parse_number(text)
+    value = parse_number(text, whole=True)
     return None if value is None else int(value)
 
 
@@ -96,9 +104,8 @@ def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account
         "base_model": facts["base_model"],
         "base_commit": facts["base_commit"],
         "base_params": facts["base_params"],
-        "team": form.team.strip(),
-        "team_key": normalize_team(form.team),
-        "contact_hash": hashlib.sha256(form.contact_email.strip().lower().encode()).hexdigest(),
+        "team": clean_name(form.team),
+        "team_key": team_key(form.team),
         "account": account,
         "code_url": form.code_url.strip(),
         "comm_gb": parse_number(form.comm_gb),
@@ -118,10 +125,15 @@ def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account
 
 
 def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | None = None,
-           now: datetime | None = None) -> Outcome:
-    challenge = challenges().get(form.challenge_id)
+           now: datetime | None = None, require_account: bool = False) -> Outcome:
+    """``require_account``: on a Space (OAuth present) only a signed-in participant may submit."""
+    if require_account and not account:
+        return Outcome("refused", [SIGN_IN_REQUIRED])
+    challenge = challenges().get(form.challenge_id) if isinstance(form.challenge_id, str) else None
     if challenge is None:
-        return Outcome("refused", [f"Unknown challenge '{form.challenge_id}'."])
+        return Outcome("refused", [f"Unknown challenge '{shown(str(form.challenge_id))}'."])
+    if challenge.limits.submission_kind != "adapter":  # the form and the Hub checks are for PEFT adapters
+        return Outcome("refused", [f"{challenge.title} does not take submissions through this form."])
     now = now or datetime.now(timezone.utc)
     reasons = check_form(challenge, form)
     if reasons:  # no Hub round trips for a form that cannot pass anyway
@@ -133,6 +145,8 @@ def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | No
 
     def decide(snapshot: dict[str, Record]) -> tuple[list[Record], Outcome]:
         existing = list(snapshot.values())
+        if request["id"] in snapshot:  # our own earlier commit landed although its answer was an error
+            return [], Outcome("queued", request=request, position=queue_position(existing, request["id"]))
         duplicate = find_duplicate(existing, challenge.id, request["repo_id"], request["commit"])
         if duplicate:
             return [], Outcome("duplicate", request=duplicate, position=queue_position(existing, duplicate["id"]))
@@ -141,6 +155,42 @@ def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | No
             return [], Outcome("refused", limited)
         return [request], Outcome("queued", request=request, position=queue_position([*existing, request], request["id"]))
 
-    if store.serves("private"):  # written first: a queued request always has its contact
-        store.put("private", {"id": request["id"], "contact_email": form.contact_email.strip(), "account": account})
-    return store.transact("requests", decide)
+    try:
+        outcome = store.transact("requests", decide)
+    except StoreError as error:
+        outcome = _after_failed_commit(store, request, error)
+    if outcome.status == "queued" and outcome.request["id"] == request["id"]:
+        outcome.notes += _save_contact(store, request, form.contact_email.strip(), account)
+    return outcome
+
+
+def _after_failed_commit(store: Store, request: Record, error: StoreError) -> Outcome:
+    """The store gave up; say whether the request is stored after all, so the participant knows what to do."""
+    log.error("submission %s could not be committed: %s", request["id"], error)
+    try:
+        landed = store.get("requests", request["id"]) is not None
+    except (StoreError, OSError, ValueError):  # cannot tell: the store is down or the record unreadable
+        return Outcome("unsaved", [f"The submission could not be saved: {_short(error)}. It may or may not have "
+                                   "been queued: look for your team in the Queue tab before trying again."])
+    if landed:
+        return Outcome("queued", request=request, position=None)
+    return Outcome("unsaved", [f"The submission could not be saved: {_short(error)}. Nothing was queued; please "
+                               "try again in a few minutes."])
+
+
+def _save_contact(store: Store, request: Record, email: str, account: str | None) -> list[str]:
+    """Write the private contact record of a queued request; a note for the participant if that failed."""
+    if not store.serves("private"):
+        return []
+    try:
+        store.put("private", {"id": request["id"], "contact_email": email, "account": account})
+    except StoreError as error:
+        log.error("contact e-mail of queued request %s was NOT saved: %s", request["id"], error)
+        return [f"Your contact e-mail could not be saved: please send it to the organisers with your request id "
+                f"{request['id']}."]
+    return []
+
+
+def _short(error: Exception, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 
 from leaderboard.challenges import challenges
@@ -19,15 +21,48 @@ SUBMIT_HELP = (
 )
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def literal_markdown(message: str) -> str:
+    """A message shown as typed: it quotes what the participant entered, which must not turn into a link,
+    emphasis or HTML. Only its '- ' bullet list stays Markdown."""
+    lines = []
+    for line in message.split("\n"):
+        bullet = "- " if line.startswith("- ") else ""
+        lines.append(bullet + _MARKDOWN_PUNCTUATION.sub(r"\\\1", line[len(bullet):]))
+    return "\n".join(lines)
+
+
 def _account(profile: gr.OAuthProfile | None) -> str | None:
     return profile.username if profile is not None else None
 
 
+def submit_handler(store: Store, hub: HubModels, require_sign_in: bool):  # noqa: ANN201 - a Gradio callback
+    """The Submit button's function, which Gradio also serves as an API route: the sign-in check is made here
+    (in the service), so calling the API without a session is refused like the button is."""
+
+    def on_submit(challenge_id, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
+                  description, profile: gr.OAuthProfile | None = None):
+        form = SubmissionForm(
+            challenge_id=challenge_id, repo_id=repo_id or "", revision=revision or "main", team=team or "",
+            code_url=code_url or "", comm_gb=comm_gb or "", base_model=base_model or "", contact_email=email or "",
+            description=description or "", num_clients=clients or "", num_rounds=rounds or "",
+        )
+        outcome = submit(store, hub, form, account=_account(profile), require_account=require_sign_in)
+        return literal_markdown(outcome.message)
+
+    return on_submit
+
+
 def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
+    """``with_login`` (a Space, where OAuth is present): submitting requires signing in, also through the API."""
     flowertune = [(c.title, c.id) for c in challenges().values() if c.limits.submission_kind == "adapter"]
     with gr.Tab("Submit", id="tab-submit", elem_id="tab-submit"):
         gr.Markdown(SUBMIT_HELP)
         if with_login:
+            gr.Markdown("**Sign in with Hugging Face to submit**: submissions are counted per account as well as "
+                        "per team.")
             gr.LoginButton()
         with gr.Row():
             challenge = gr.Dropdown(flowertune, value=flowertune[0][1], label="Challenge", elem_id="submit-challenge")
@@ -49,17 +84,9 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
         send = gr.Button("Submit for evaluation", variant="primary", elem_id="submit-button")
         outcome = gr.Markdown(elem_id="submit-outcome")
 
-    def on_submit(challenge_id, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
-                  description, profile: gr.OAuthProfile | None = None):
-        form = SubmissionForm(
-            challenge_id=challenge_id, repo_id=repo_id or "", revision=revision or "main", team=team or "",
-            code_url=code_url or "", comm_gb=comm_gb or "", base_model=base_model or "", contact_email=email or "",
-            description=description or "", num_clients=clients or "", num_rounds=rounds or "",
-        )
-        return submit(store, hub, form, account=_account(profile)).message
-
-    send.click(on_submit, [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
-                           description], outcome, concurrency_limit=4)
+    send.click(submit_handler(store, hub, require_sign_in=with_login),
+               [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email, description],
+               outcome, concurrency_limit=4, api_name="submit")
 
 
 def queue_tab(store: Store) -> None:

@@ -81,3 +81,14 @@ def test_invalid_submission_lists_every_reason(page):
     page.click("#submit-button")
     page.wait_for_function("document.querySelector('#submit-outcome').innerText.includes('is required: take it')")
     assert "Team name" not in page.locator("#submit-outcome").inner_text()
+
+
+def test_typed_values_are_shown_literally(page):
+    page.get_by_role("tab", name="Submit").click()
+    typed = "[verify](https://evil.example/)<i>x</i>"
+    fill(page, team="Team", repo=typed, base="org/small-base", code="https://github.com/t/fl", comm="1",
+         email="a@b.org")
+    page.click("#submit-button")
+    page.wait_for_function("document.querySelector('#submit-outcome').innerText.includes('Adapter repo ID')")
+    assert f"'{typed}'" in page.locator("#submit-outcome").inner_text()
+    assert page.locator("#submit-outcome a, #submit-outcome i").count() == 0
