@@ -121,14 +121,13 @@ def test_a_bad_arena_setting_keeps_the_arena_off_with_the_variable_named(hub):
                "1, not 'lots'" in v for v in notices) == 2
 
 
-def test_on_a_space_the_compare_tab_offers_sign_in_next_to_the_votes(hub):
-    pytest.importorskip("itsdangerous", reason="gr.LoginButton needs gradio[oauth], which a Space with "
-                                               "hf_oauth installs")
+def test_on_a_space_the_compare_tab_offers_sign_in_next_to_the_votes(hub, space_oauth):
     with gr.Blocks() as demo:
         with gr.Tabs():
             service = arena_tabs(hub_store(hub, private=True), dict(SPACE, ARENA_VOTES_PER_DAY="7"))
     assert service is not None and service.vote_rules.sign_in_required and service.vote_rules.per_day == 7
     ids = {c.get("props", {}).get("elem_id"): c for c in demo.config["components"]}
-    assert ids["compare-login"]["type"] == "loginbutton"
+    login = ids["compare-login"]["props"]
+    assert (login["value"], login["variant"]) == ("Sign in with Hugging Face", "huggingface")
     assert "sign in with Hugging Face to vote" in ids["compare-sign-in"]["props"]["value"]
     assert "stored in a public dataset" in ids["compare-public-notice"]["props"]["value"]
