@@ -154,7 +154,11 @@ def main():
         alarm(real, 0)
         armed.clear()
         traceback.print_exc()
-        sys.stderr.flush()
+        for stream in (stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
         exit_now(1)
     write(1, b"\n" + nonce.strip() + b"\n")
     exit_now(0)

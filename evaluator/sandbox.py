@@ -195,7 +195,7 @@ def _bwrap_argv(bwrap: str, workdir: str, limits: Limits) -> list[str]:
     for packages in _base_site_packages(prefix):  # generated Python gets the standard library only
         argv += ["--tmpfs", packages, "--remount-ro", packages]
     nproc = f"--nproc={limits.processes}:{limits.processes}"
-    return argv + ["--bind", workdir, INSIDE, "--chdir", INSIDE, "--", _PRLIMIT, nproc, "--"]
+    return argv + ["--bind", workdir, INSIDE, "--remount-ro", "/", "--chdir", INSIDE, "--", _PRLIMIT, nproc, "--"]
 
 
 @functools.cache
@@ -336,6 +336,7 @@ def _run_one(argv: list[str], workdir: str, limits: Limits, isolated: bool, stdi
     _kill_group(proc)
     proc.wait()
     out.join(5), err.join(5)
+    proc.stdout.close(), proc.stderr.close()
     _remove_cgroup(cgroup)
     duration = time.monotonic() - start
     code = proc.returncode
