@@ -25,15 +25,16 @@ import yaml
 from evaluator.code_benchmarks import BENCHMARKS, Benchmark, local_file
 from evaluator.execution import run_program
 from evaluator.redaction import redact
-from evaluator.sandbox import ERROR, Outcome
+from evaluator.sandbox import ERROR, Outcome, SandboxUnavailable
 
 TASK_PREFIX = "flowertune_code_"
 STDERR_KEPT = 2000
 
 
-class SandboxError(RuntimeError):
-    """The sandbox could not run a program at all (e.g. node or g++ missing): the evaluation must fail
-    rather than score every problem of the column as wrong."""
+class SandboxError(SandboxUnavailable):
+    """The sandbox could not run a program at all (e.g. node or g++ missing, bwrap failed to set up): the
+    evaluation must fail rather than score every problem of the column as wrong, and it is the operator's
+    to fix, like a missing sandbox."""
 
 
 def verdict(program: str, outcome: Outcome) -> dict[str, Any]:

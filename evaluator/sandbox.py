@@ -308,19 +308,26 @@ def _run_one(argv: list[str], workdir: str, limits: Limits, isolated: bool, stdi
     if program is None:
         return Outcome(ERROR, None, "", "", 0.0, isolated, f"{argv[0]!r} is not installed")
     argv = [program, *argv[1:]]
+    # bwrap reports on this pipe once the sandbox is set up: no report means bwrap itself failed (the
+    # program's own output cannot fake that).
+    info_read, info_write = os.pipe() if isolated else (None, None)
     if isolated:
-        argv = _bwrap_argv(shutil.which(os.environ.get(BWRAP_ENV) or "bwrap"), workdir, limits) + argv
+        bwrap = shutil.which(os.environ.get(BWRAP_ENV) or "bwrap")
+        argv = [bwrap, "--info-fd", str(info_write)] + _bwrap_argv(bwrap, workdir, limits)[1:] + argv
     cgroup = _make_cgroup(limits) if isolated else None
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv, cwd=workdir, env=_minimal_env(INSIDE if isolated else workdir), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            preexec_fn=functools.partial(_confine, limits, cgroup),
+            preexec_fn=functools.partial(_confine, limits, cgroup), pass_fds=(info_write,) if isolated else (),
         )
     except OSError as exc:
         _remove_cgroup(cgroup)
         return Outcome(ERROR, None, "", "", 0.0, isolated, f"could not start: {exc}")
+    finally:
+        if isolated:
+            os.close(info_write)
     out, err = _Tail(proc.stdout, limits.output_bytes), _Tail(proc.stderr, limits.output_bytes)
     out.start(), err.start()
     try:
@@ -340,10 +347,10 @@ def _run_one(argv: list[str], workdir: str, limits: Limits, isolated: bool, stdi
     _remove_cgroup(cgroup)
     duration = time.monotonic() - start
     code = proc.returncode
+    if isolated and not _reported(info_read):
+        return Outcome(ERROR, code, out.text(), err.text(), duration, isolated, "sandbox setup failed")
     if timed_out:
         return Outcome(TIMEOUT, code, out.text(), err.text(), duration, isolated, f"wall clock > {limits.wall_s}s")
-    if isolated and code == 1 and err.text().startswith("bwrap:"):
-        return Outcome(ERROR, code, out.text(), err.text(), duration, isolated, "sandbox setup failed")
     if code == 0:
         return Outcome(PASSED, code, out.text(), err.text(), duration, isolated)
     if code < 0 or code > 128:
@@ -354,6 +361,16 @@ def _run_one(argv: list[str], workdir: str, limits: Limits, isolated: bool, stdi
     else:
         detail = f"exit status {code}"
     return Outcome(FAILED, code, out.text(), err.text(), duration, isolated, detail)
+
+
+def _reported(info_read: int) -> bool:
+    os.set_blocking(info_read, False)
+    try:
+        return bool(os.read(info_read, 4096))
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(info_read)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

@@ -160,6 +160,15 @@ def test_no_network_even_to_a_server_on_the_hosts_loopback(local_server: int):
     assert "Network is unreachable" in outcome.stderr or "Connection refused" in outcome.stderr
 
 
+def test_a_sandbox_that_fails_to_set_up_is_an_error_and_a_program_cannot_pretend_it_did(monkeypatch):
+    assert isolation()[0]
+    posing = run_py("import sys\nprint('bwrap: Can\\'t mount proc', file=sys.stderr)\nsys.exit(1)")
+    assert posing.status == "failed"
+    monkeypatch.setenv(BWRAP_ENV, "false")  # bwrap that dies before setting anything up
+    broken = run_py("print('hello')")
+    assert broken.status == "error" and broken.detail == "sandbox setup failed"
+
+
 def test_missing_tool_is_an_error_not_a_failure():
     outcome = run_steps([["no-such-compiler-xyz", "a.c"]], {"a.c": ""})
     assert outcome.status == "error" and "not installed" in outcome.detail

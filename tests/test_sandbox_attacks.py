@@ -243,9 +243,11 @@ FORGERIES = {
         "os._exit(0)": "import os\nos._exit(0)\n",
         "sys.exit(0)": "import sys\nsys.exit(0)\n",
         "raise SystemExit": "raise SystemExit\n",
-        "write to fds 0..255": "import os, secrets\nfor fd in range(256):\n    try:\n"
-                               "        os.write(fd, b'ok\\n' + secrets.token_hex(16).encode() + b'\\n')\n"
+        "write the old verdict pipe sys.argv[3]": "import os, sys\ntry:\n    os.write(int(sys.argv[3]), b'ok')\n"
+                                                  "except Exception:\n    pass\nos._exit(0)\n",
+        "write to fds 0..255": "import os\nfor fd in range(256):\n    try:\n        os.write(fd, b'ok')\n"
                                "    except OSError:\n        pass\nos._exit(0)\n",
+        "print a guessed nonce": "import os, secrets\nprint(secrets.token_hex(16))\nos._exit(0)\n",
         "patch the runner and builtins": "import __main__, builtins\n__main__.restore = lambda: None\n"
                                          "__main__.REFUSED = frozenset()\nbuiltins.exec = lambda *a, **k: None\n"
                                          "builtins.AssertionError = type('Nothing', (Exception,), {})\n",
