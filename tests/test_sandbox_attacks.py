@@ -273,6 +273,11 @@ FORGERIES = {
         "patch assert": "const a = require('assert');\ntry { a.deepEqual = () => {}; } catch (e) {}\n"
                         "try { a.strict.deepEqual = () => {}; } catch (e) {}\n",
         "swallow the failure": "process.on('uncaughtException', () => process.exit(0));\n",
+        "swallow the failure, then the inspector": "import('node:inspector').then(i => { console.log('LEAK', i);"
+                                                   " process.exit(0); });\nprocess.on('uncaughtException',"
+                                                   " () => setTimeout(() => process.exit(0), 200));\n",
+        "read own memory": "const fs = require('fs');\nfor (const p of ['/proc/self/mem', '/proc/self/maps']) {"
+                           " try { fs.openSync(p, 'r'); console.log('LEAK', p); } catch (e) {} }\nprocess.exit(0);\n",
         "read stdin or the inspector": "const fs = require('fs');\nconsole.log('stdin:', fs.readFileSync(0, 'latin1'));"
                                        "\ntry { require('inspector'); console.log('LEAK'); } catch (e) {}\n"
                                        "try { require('v8').getHeapSnapshot(); console.log('LEAK'); } catch (e) {}\n",
