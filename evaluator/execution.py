@@ -9,7 +9,7 @@ the program cannot write (see :mod:`evaluator.code_runners`).
 * JavaScript (MultiPL-E): the program is required by a runner under ``node`` (with node's permission
   model where it has one); passes when it returns (MultiPL-E: exit status 0); 15 s.
 * C++ (MultiPL-E): ``g++ program.cpp runner.cpp -std=c++17``, then the binary; passes when the program's
-  ``main`` returns 0; 15 s per step.
+  ``main`` returns 0; 15 s per step. Macros the solution defines cannot reach the tests (:func:`cpp_program`).
 
 A run passes only if it exits 0 *and* its last stdout line is the nonce this module gave it on stdin;
 the nonce line is removed from the stdout kept.
@@ -18,6 +18,7 @@ the nonce line is removed from the stdout kept.
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 import subprocess
 from dataclasses import replace
@@ -55,7 +56,7 @@ def run_program(language: str, solution: str, tests: str, timeout_s: float | Non
     if language == "cpp":
         compile_ = ["g++", "program.cpp", "runner.cpp", "-o", "program", "-std=c++17",
                     "-Wl,--wrap=__libc_start_main"]
-        files = {"program.cpp": solution + tests, "runner.cpp": CPP_RUNNER}
+        files = {"program.cpp": cpp_program(solution, tests), "runner.cpp": CPP_RUNNER}
         return _confirmed(run_steps([compile_, ["./program"]], files, limits, stdin=stdin), nonce)
     raise ValueError(f"unknown language {language!r}; expected one of {LANGUAGES}")
 
@@ -64,6 +65,19 @@ def _node_permissions() -> tuple[str, ...]:
     """node's permission model (node 20+) limited to the sandbox's directory, where this node has it
     (not for unconfined runs, the unsafe opt-in, which have no fixed directory to allow)."""
     return _node_permission_flags() if isolation()[0] else ()
+
+
+def cpp_program(solution: str, tests: str) -> str:
+    """The C++ program with the solution's macros kept away from the tests: every name the tests use is
+    ``#undef``-ined between the two, and ``assert`` is the sandbox's own, which traps (no ``NDEBUG``, no
+    ``#define assert(x)``, no replaced ``__assert_fail``). MultiPL-E's tests use no other macro."""
+    names = sorted(set(_IDENTIFIER.findall(tests)) - {"defined"} | set(_ASSERT_USES))
+    reset = "".join(f"#undef {name}\n" for name in names)
+    return f"{solution}\n{reset}#define assert(e) ((e) ? (void)0 : __builtin_trap())\n{tests}"
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSERT_USES = ("assert", "void", "__builtin_trap")
 
 
 @functools.cache

@@ -292,6 +292,12 @@ FORGERIES = {
                                    "static int stolen = steal();\nvoid attack() {}\n",
         "atexit": "#include <cstdio>\n#include <cstdlib>\nstatic void bye() { std::printf(\"ok\\n\"); }\n"
                   "void attack() { std::atexit(bye); std::exit(0); }\n",
+        "#define assert away": "void attack() {}\n#undef assert\n#define assert(x) ((void)0)\n",
+        "#define NDEBUG": "void attack() {}\n#define NDEBUG\n#include <cassert>\n",
+        "replace __assert_fail and abort": "extern \"C\" void __assert_fail(const char *, const char *, unsigned,"
+                                           " const char *) {}\nextern \"C\" void abort() {}\nvoid attack() {}\n",
+        "#define the tests' names": "void attack() {}\nint fake_main() { return 0; }\n#define main fake_main\n"
+                                    "#define attack() return 0\n",
     },
 }
 
