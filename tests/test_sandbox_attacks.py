@@ -50,8 +50,11 @@ def both(language: str, attack: dict[str, str]) -> list[Outcome]:
     """The attack through the harness (it must fail) and, for Python and JS, raw."""
     outcomes = [harness(language, attack[language])]
     assert outcomes[0].status != "passed", outcomes[0]
-    if language != "cpp":
+    if language == "cpp":  # it compiled, the attack ran to its end, then the test's assert trapped
+        assert outcomes[0].detail.endswith("killed by signal SIGILL"), outcomes[0]
+    else:  # the attack ran to its end (nothing passes vacuously because the program crashed early)
         outcomes.append(raw(language, attack[language]))
+        assert outcomes[1].status == "passed", outcomes[1]
     return outcomes
 
 
@@ -252,18 +255,20 @@ FORGERIES = {
                                          "__main__.REFUSED = frozenset()\nbuiltins.exec = lambda *a, **k: None\n"
                                          "builtins.AssertionError = type('Nothing', (Exception,), {})\n",
         "patch math.isclose": "import math\nmath.isclose = lambda *a, **k: True\n",
-        "walk frames for the nonce": "import gc, sys, os\ndef steal():\n    for get in (lambda: sys._getframe(1),"
-                                     " lambda: sys.exc_info(), lambda: gc.get_objects()):\n        try:\n"
+        "walk frames for the nonce": "import gc, sys, os\ndef gen():\n    yield 1\ndef steal():\n"
+                                     "    for get in (lambda: sys._getframe(1), lambda: gc.get_objects(),"
+                                     " lambda: gc.get_referrers(steal), lambda: sys._current_frames(),"
+                                     " lambda: gen().gi_frame, lambda: sys.settrace(print)):\n        try:\n"
                                      "            print('LEAK', get())\n        except Exception as e:\n"
                                      "            print('refused', e)\n    try:\n        raise KeyError\n"
                                      "    except KeyError as e:\n        try:\n"
                                      "            print('LEAK', e.__traceback__.tb_frame.f_back.f_locals)\n"
                                      "        except Exception as e2:\n            print('refused', e2)\n"
-                                     "steal()\nos._exit(0)\n",
+                                     "steal()\nsys.stdout.flush()\nos._exit(0)\n",
         "read own memory": "import os\nfor p in ('/proc/self/mem', '/dev/fd/../mem', '/proc/self/environ'):\n    try:\n"
                            "        open(p, 'rb')\n        print('LEAK', p)\n    except Exception as e:\n"
                            "        print('refused', e)\ntry:\n    import ctypes\n    print('LEAK ctypes')\n"
-                           "except Exception as e:\n    print('refused', e)\nos._exit(0)\n",
+                           "except Exception as e:\n    print('refused', e, flush=True)\nos._exit(0)\n",
     },
     "js": {
         "process.exit(0)": "process.exit(0);\n",
@@ -277,7 +282,8 @@ FORGERIES = {
                                                    " process.exit(0); });\nprocess.on('uncaughtException',"
                                                    " () => setTimeout(() => process.exit(0), 200));\n",
         "read own memory": "const fs = require('fs');\nfor (const p of ['/proc/self/mem', '/proc/self/maps']) {"
-                           " try { fs.openSync(p, 'r'); console.log('LEAK', p); } catch (e) {} }\nprocess.exit(0);\n",
+                           " try { fs.openSync(p, 'r'); console.log('LEAK', p); } catch (e) { console.log('refused', e.code); } }\n"
+                           "process.exit(0);\n",
         "read stdin or the inspector": "const fs = require('fs');\nconsole.log('stdin:', fs.readFileSync(0, 'latin1'));"
                                        "\ntry { require('inspector'); console.log('LEAK'); } catch (e) {}\n"
                                        "try { require('v8').getHeapSnapshot(); console.log('LEAK'); } catch (e) {}\n",
@@ -309,6 +315,9 @@ def test_a_forged_verdict_is_a_failure(language, name):
     outcome = harness(language, attack, tests)
     assert outcome.status == "failed", outcome
     assert "LEAK" not in outcome.stdout + outcome.stderr
+    attempts = {("python", "walk frames for the nonce"): 6, ("python", "read own memory"): 4,
+                ("js", "read own memory"): 2}.get((language, name), 0)
+    assert outcome.stdout.count("refused") >= attempts, outcome.stdout  # each attempt ran and was refused
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
