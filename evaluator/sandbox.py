@@ -4,12 +4,13 @@ Every step runs as ``bwrap`` with its own user, pid, network, ipc, uts and cgrou
 65534 with no capabilities (so nothing can be re-mounted), no further user namespaces, a fresh ``/proc``
 (only the sandbox's processes), a minimal ``/dev``, a small private ``/tmp``, read-only binds of only what
 the toolchains need (``/usr``, the ``/bin``-style links, the dynamic linker's files in ``/etc`` and the base
-Python's own prefix, its site-packages hidden) and one writable directory, a fresh temporary directory mounted at ``/sandbox`` (its
-cwd, deleted afterwards). Nothing of the project, the store, ``$HOME`` or the Hugging Face cache is
-visible, the network is unreachable and the environment is minimal (no tokens). Limits: CPU seconds,
-address space, file size, open files, no core dumps, a process count (``RLIMIT_NPROC`` in the sandbox's
-own user namespace; where the evaluator runs as the host's root, which that limit exempts, a ``pids``
-cgroup when one is writable), the output kept (a tail) and a wall-clock timeout that kills the whole tree.
+Python's own prefix, its site-packages hidden) and one writable directory: a fresh temporary directory,
+mounted at ``/sandbox`` (its cwd, deleted afterwards). Nothing of the project, the store, ``$HOME`` or
+the Hugging Face cache is visible, the network is unreachable and the environment is minimal (no
+tokens). Limits: CPU seconds, address space, file size, open files, no core dumps, a process count
+(``RLIMIT_NPROC`` in the sandbox's own user namespace; where the evaluator runs as the host's root, which
+that limit exempts, a ``pids`` cgroup when one is writable), the output kept (a tail) and a wall-clock
+timeout that kills the whole tree (bwrap's pid namespace dies with it).
 
 No isolation, no execution: when bwrap cannot confine a program here, :func:`run_steps` raises
 :class:`SandboxUnavailable` (saying what the operator must install or enable) unless the operator set

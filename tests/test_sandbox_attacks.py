@@ -159,14 +159,16 @@ def host_process():
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_host_processes_are_not_visible(language, host_process):
     attack = {
-        "python": "import os\nfor pid in os.listdir('/proc'):\n    try:\n        print(pid, open(f'/proc/{pid}/cmdline').read())\n"
+        "python": "import os\nfor pid in os.listdir('/proc'):\n    try:\n"
+                  "        print(pid, open(f'/proc/{pid}/cmdline').read())\n"
                   "    except OSError:\n        pass\n",
         "js": "const fs = require('fs');\nfor (const pid of fs.readdirSync('/proc')) { try { console.log(pid, "
               "fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1')); } catch (e) {} }\n",
         "cpp": "#include <cstdio>\n#include <dirent.h>\n#include <string>\nvoid attack() { DIR *d = opendir(\"/proc\");"
                " while (auto e = readdir(d)) { std::string p = std::string(\"/proc/\") + e->d_name + \"/cmdline\";"
-               " FILE *f = std::fopen(p.c_str(), \"r\"); if (!f) continue; char b[4096]; size_t n = std::fread(b, 1, 4095, f);"
-               " for (size_t i = 0; i < n; i++) if (!b[i]) b[i] = ' '; b[n] = 0; std::printf(\"%s %s\\n\", e->d_name, b);"
+               " FILE *f = std::fopen(p.c_str(), \"r\"); if (!f) continue; char b[4096];"
+               " size_t n = std::fread(b, 1, 4095, f); for (size_t i = 0; i < n; i++) if (!b[i]) b[i] = ' ';"
+               " b[n] = 0; std::printf(\"%s %s\\n\", e->d_name, b);"
                " std::fclose(f); } }\n",
     }
     outcomes = both(language, attack)
@@ -209,7 +211,8 @@ def test_the_network_is_unreachable(language, server):
                   "    print('LEAK', s.recv(32))\nexcept OSError as e:\n    print('blocked', e)\n",
         "js": f"const s = require('net').connect({server}, '127.0.0.1');\ns.on('data', d => console.log('LEAK', "
               "String(d)));\ns.on('error', e => console.log('blocked', e.code));\n",
-        "cpp": "#include <arpa/inet.h>\n#include <cstdio>\n#include <sys/socket.h>\n#include <unistd.h>\nvoid attack() {"
+        "cpp": "#include <arpa/inet.h>\n#include <cstdio>\n#include <sys/socket.h>\n#include <unistd.h>\n"
+               "void attack() {"
                " int s = socket(AF_INET, SOCK_STREAM, 0); sockaddr_in a{}; a.sin_family = AF_INET;"
                f" a.sin_port = htons({server}); a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);"
                " if (connect(s, (sockaddr *)&a, sizeof a) == 0) { char b[32] = {0}; read(s, b, 31);"
@@ -225,7 +228,8 @@ def test_fork_bombs_are_stopped_by_the_process_limit():
         "python": "import os, time\nn = 0\nwhile n < 1000:\n    try:\n        pid = os.fork()\n"
                   "    except OSError as e:\n        print('FORKS', n, e)\n        break\n    if pid == 0:\n"
                   "        time.sleep(5)\n        os._exit(0)\n    n += 1\n",
-        "cpp": "#include <cstdio>\n#include <cstring>\n#include <cerrno>\n#include <unistd.h>\nvoid attack() { int n = 0;"
+        "cpp": "#include <cstdio>\n#include <cstring>\n#include <cerrno>\n#include <unistd.h>\n"
+               "void attack() { int n = 0;"
                " for (; n < 1000; n++) { pid_t p = fork(); if (p < 0) { std::printf(\"FORKS %d %s\\n\", n,"
                " std::strerror(errno)); break; } if (p == 0) { sleep(5); _exit(0); } } }\n",
     }
@@ -282,7 +286,8 @@ FORGERIES = {
                                                    " process.exit(0); });\nprocess.on('uncaughtException',"
                                                    " () => setTimeout(() => process.exit(0), 200));\n",
         "read own memory": "const fs = require('fs');\nfor (const p of ['/proc/self/mem', '/proc/self/maps']) {"
-                           " try { fs.openSync(p, 'r'); console.log('LEAK', p); } catch (e) { console.log('refused', e.code); } }\n"
+                           " try { fs.openSync(p, 'r'); console.log('LEAK', p); }"
+                           " catch (e) { console.log('refused', e.code); } }\n"
                            "process.exit(0);\n",
         "read stdin or the inspector": "const fs = require('fs');\nconsole.log('stdin:', fs.readFileSync(0, 'latin1'));"
                                        "\ntry { require('inspector'); console.log('LEAK'); } catch (e) {}\n"
@@ -294,7 +299,8 @@ FORGERIES = {
         "write to fds 0..255": "#include <unistd.h>\nvoid attack() { for (int fd = 0; fd < 256; fd++)"
                                " write(fd, \"ok\\n\", 3); _exit(0); }\n",
         "constructor reads stdin": "#include <cstdio>\n#include <unistd.h>\nstatic int steal() { char b[128];"
-                                   " ssize_t n = read(0, b, 127); if (n > 0) { write(1, b, n); _exit(0); } return 0; }\n"
+                                   " ssize_t n = read(0, b, 127); if (n > 0) { write(1, b, n); _exit(0); }"
+                                   " return 0; }\n"
                                    "static int stolen = steal();\nvoid attack() {}\n",
         "atexit": "#include <cstdio>\n#include <cstdlib>\nstatic void bye() { std::printf(\"ok\\n\"); }\n"
                   "void attack() { std::atexit(bye); std::exit(0); }\n",
