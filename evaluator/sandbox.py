@@ -315,7 +315,11 @@ def _run_one(argv: list[str], workdir: str, limits: Limits, isolated: bool, stdi
     if isolated:
         bwrap = shutil.which(os.environ.get(BWRAP_ENV) or "bwrap")
         argv = [bwrap, "--info-fd", str(info_write)] + _bwrap_argv(bwrap, workdir, limits)[1:] + argv
-    cgroup = _make_cgroup(limits) if isolated else None
+    try:
+        cgroup = _make_cgroup(limits) if isolated else None
+    except OSError as exc:  # e.g. the cgroup filesystem turned read-only: the rlimit still applies
+        log.warning("no pids cgroup for this run: %s", exc)
+        cgroup = None
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
