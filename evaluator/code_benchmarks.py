@@ -73,9 +73,17 @@ class Benchmark:
                 end = min(end, found)
         return completion[:end]
 
+    def solution(self, doc: dict[str, Any], completion: str) -> str:
+        """The generated part of the program: the prompt and the completion cut at its stop sequence."""
+        return self.prompt(doc) + self.cut(completion, doc)
+
+    def test_code(self, doc: dict[str, Any]) -> str:
+        """The part of the program that checks the solution (run after it, see evaluator.execution)."""
+        return "\n" + self.tests(doc)
+
     def program(self, doc: dict[str, Any], completion: str) -> str:
         """The complete program executed for one generated completion (text after the prompt)."""
-        return self.prompt(doc) + self.cut(completion, doc) + "\n" + self.tests(doc)
+        return self.solution(doc, completion) + self.test_code(doc)
 
 
 BENCHMARKS: dict[str, Benchmark] = {

@@ -11,7 +11,8 @@ batches prompts of similar length (it sorts by length), and batch size 1 is exac
 
 Each sample's metric item is a verdict record (passed, status, program, stderr tail); the ``pass_at_1``
 aggregation turns them into the fraction of problems whose one sample passed, so the records travel in
-lm-eval's logged samples next to the prompt and raw output.
+lm-eval's logged samples next to the prompt and raw output. The stderr tail kept is redacted (it may end
+up in a public details record).
 """
 
 from __future__ import annotations
@@ -23,15 +24,17 @@ import yaml
 
 from evaluator.code_benchmarks import BENCHMARKS, Benchmark, local_file
 from evaluator.execution import run_program
-from evaluator.sandbox import ERROR, Outcome
+from evaluator.redaction import redact
+from evaluator.sandbox import ERROR, Outcome, SandboxUnavailable
 
 TASK_PREFIX = "flowertune_code_"
 STDERR_KEPT = 2000
 
 
-class SandboxError(RuntimeError):
-    """The sandbox could not run a program at all (e.g. node or g++ missing): the evaluation must fail
-    rather than score every problem of the column as wrong."""
+class SandboxError(SandboxUnavailable):
+    """The sandbox could not run a program at all (e.g. node or g++ missing, bwrap failed to set up): the
+    evaluation must fail rather than score every problem of the column as wrong, and it is the operator's
+    to fix, like a missing sandbox."""
 
 
 def verdict(program: str, outcome: Outcome) -> dict[str, Any]:
@@ -44,14 +47,14 @@ def verdict(program: str, outcome: Outcome) -> dict[str, Any]:
         "detail": outcome.detail,
         "isolated": outcome.isolated,
         "program": program,
-        "stderr": outcome.stderr[-STDERR_KEPT:],
+        "stderr": redact(outcome.stderr, STDERR_KEPT),
     }
 
 
 def _processor(bench: Benchmark):
     def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, dict[str, Any]]:
-        program = bench.program(doc, results[0])
-        return {"pass@1": verdict(program, run_program(bench.language, program))}
+        solution, tests = bench.solution(doc, results[0]), bench.test_code(doc)
+        return {"pass@1": verdict(solution + tests, run_program(bench.language, solution, tests))}
 
     return process_results
 

@@ -20,7 +20,7 @@ from lm_eval.tasks import TaskManager
 from evaluator.code_benchmarks import BENCHMARKS
 from evaluator.code_lm import task_config, write_task
 from evaluator.lm_run import run_task
-from evaluator.sandbox import isolation
+from evaluator.sandbox import require_isolation
 
 SEED = 0  # bigcode-evaluation-harness's default --seed
 
@@ -38,11 +38,14 @@ def run_code_suite(
     "task_configs": {task: yaml text}, "sandbox": {"isolated": bool, "how": str}}``; each record holds
     the problem id, prompt, raw output, executed program and verdict. ``on_progress(done, total,
     column)`` is called before each column and once at the end (with ``done == total``).
+    Raises :class:`evaluator.sandbox.SandboxUnavailable` when generated code cannot be confined here and
+    the operator did not opt in to running it unconfined (``EVALUATOR_UNSAFE_NO_SANDBOX=1``).
     """
     columns = [c for c in challenge.columns if c.evaluation.get("suite") == "code"]
     if not columns:
         raise ValueError(f"challenge {challenge.id!r} has no code columns")
-    isolated, how = isolation()
+    # No isolation, no execution: SandboxUnavailable (the operator's to fix) before any program runs.
+    isolated, how = require_isolation()
     scores, counts, records, texts = {}, {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="code-tasks-") as include:
         configs = [task_config(c.key, c.evaluation, data_dir) for c in columns]

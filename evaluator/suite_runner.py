@@ -11,7 +11,7 @@ from evaluator.suites import ProgressFn, SuiteResult, run_challenge
 from leaderboard.challenges import Challenge
 from evaluator.scoring import unweighted_average
 
-CODE_MODULES = ("code_suite.py", "code_lm.py", "code_benchmarks.py", "execution.py", "sandbox.py")
+CODE_MODULES = ("code_suite.py", "code_lm.py", "code_benchmarks.py", "execution.py", "code_runners.py", "sandbox.py")
 
 
 def is_code_challenge(challenge: Challenge) -> bool:
