@@ -48,9 +48,10 @@ class ClaimWatch:
             raise ClaimLost(f"{self.claim.request_id}: attempt {self.claim.attempt} lost its claim")
 
     def report(self, progress: dict) -> None:
-        """Publish progress (one beat), unless the claim is lost: then stop the evaluation."""
+        """Publish progress (one beat), unless the claim is lost: then stop the evaluation. The final report
+        (all done) makes no beat of its own: the confirming beat before the writes follows at once."""
         self.check()
-        if progress != self._reported:
+        if progress != self._reported and progress.get("done") != progress.get("total"):  # the end: confirm() beats
             self._reported = progress
             self._beat(progress)
         self.check()

@@ -145,6 +145,16 @@ def test_a_refused_connection_loses_and_duplicates_nothing(hub_server, models, p
         check_drained(worker)
 
 
+def test_one_evaluation_makes_the_commits_the_phases_name(hub_server, models, pool):
+    seed_queue(hub_server, models)
+    before = {repo: hub_server.commit_count(f"org/{repo}", "dataset") for repo in ("requests", "results")}
+    worker = hub_worker(hub_server, pool, TickingClock())
+    assert worker.run_once() == "a"
+    made = {repo: hub_server.commit_count(f"org/{repo}", "dataset") - before[repo] for repo in before}
+    assert made == {"requests": 4, "results": 2}  # claim, progress 0/1, confirm, FINISHED; details, result
+    assert max(nth for repo, nth in PHASES.values() if repo == "requests") == made["requests"]
+
+
 def test_an_ambiguous_claim_is_resumed_not_left_running(hub_server, models, pool):
     """The claim commit lands but answers 500: the retried claim finds request a RUNNING under this worker and
     resumes it (same attempt) instead of claiming b and leaving a RUNNING until it goes stale."""
