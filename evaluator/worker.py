@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -46,7 +47,9 @@ def result_id_for(request_id: str) -> str:
 
 @dataclass
 class WorkerConfig:
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # unique per process start: a restarted worker (same host, maybe the same pid in a container) must not
+    # resume, uncounted, a request its dead predecessor held; that one is re-queued once stale, as an attempt
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
     data_dir: Path | None = None  # local data override (tests, air-gapped GPU boxes)
     limit: int | None = None  # questions per dataset, for smoke runs
     batch_size: int = 8

@@ -11,7 +11,8 @@ the queue. Death is :class:`Killed` (a BaseException nothing in the worker catch
 a dead store for anything else, as in a process that is gone.
 
 Real processes (``RELIABILITY_SWEEP=1``, heavier): ``python -m evaluator`` is SIGKILLed after seeded random
-delays (``RELIABILITY_KILLS`` times, default 50), then one more worker drains the queue. A kill inside a
+delays (``RELIABILITY_KILLS`` times, default 50; one in five at any moment from its start, the others within
+three seconds of its first claim), then one more worker drains the queue. A kill inside a
 LocalStore write leaves that write's temporary file (readers ignore it); the test checks that the store's own
 clean-up removes every such file once it is old, and reports how many there were. Without the option it
 makes ``DEFAULT_REAL_KILLS`` kills (tests/test_worker_crash.py holds three more, at chosen moments).
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -196,16 +198,38 @@ def test_killed_at_every_write_boundary_and_at_random_ones(tmp_path, models, poo
 def _mmlu_rows() -> list[dict]:
     return [{"question": f"Question {i} about {subject}: which option is right", "subject": subject,
              "choices": [f"option {i}", f"option {i + 1}", f"option {i + 2}", f"option {i + 3}"], "answer": i % 4}
-            for subject in ("abstract_algebra", "econometrics", "formal_logic") for i in range(4)]
+            for subject in ("abstract_algebra", "econometrics", "formal_logic") for i in range(40)]
 
 
 def _worker_env(store_dir: Path, data_dir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVALUATOR_", "REQUESTS_", "RESULTS_"))}
     env.update({"LEADERBOARD_DATA_DIR": str(store_dir), "EVALUATOR_DATA_DIR": str(data_dir),
                 "EVALUATOR_HEARTBEAT_S": "0.2", "EVALUATOR_STALE_AFTER_S": "1.5", "EVALUATOR_MAX_ATTEMPTS": "1000",
-                "EVALUATOR_BATCH_SIZE": "4", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+                "EVALUATOR_BATCH_SIZE": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
                 "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"})
     return env
+
+
+def wait_until(condition, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def phase_of(store: LocalStore) -> str:
+    """Where the (frozen) worker is, as the store shows it."""
+    running = [r for r in store.all("requests") if r["state"] == "RUNNING"]
+    if not running:
+        return "starting, or between requests"
+    request = running[0]
+    if store.get("results", f"result-{request['id']}") is not None:
+        return "result written, not yet FINISHED"
+    details = store.get("details", f"result-{request['id']}")
+    if details is not None and details.get("attempt") == request["attempts"]:
+        return "details written"
+    progress = request.get("progress")
+    return f"evaluating {progress['done']}/{progress['total']}" if progress else "claimed, loading"
 
 
 def orphaned_temp_files(store_dir: Path) -> list[str]:
@@ -229,9 +253,9 @@ def test_real_workers_killed_at_random_moments(tmp_path, models):
     command = [sys.executable, "-m", "evaluator", "--interval", "0.2"]
     submitted = 0
 
-    def top_up() -> None:  # keep two requests waiting, so that every kill lands on some work
+    def top_up() -> None:  # keep requests waiting, so that kills land on work rather than on an idle worker
         nonlocal submitted
-        while sum(r["state"] in ("PENDING", "RUNNING") for r in store.all("requests")) < 2:
+        while sum(r["state"] in ("PENDING", "RUNNING") for r in store.all("requests")) < 6:
             adapter = models["zero"] if submitted % 5 == 4 else models["lora"]
             store.put("requests", request(f"r{submitted:03d}", models["base"], adapter, challenge="general_nlp",
                                           submitted=f"2026-03-10T10:00:{submitted:02d}+00:00"[:19] + "+00:00"))
@@ -243,9 +267,13 @@ def test_real_workers_killed_at_random_moments(tmp_path, models):
         for _ in range(kills):
             top_up()
             proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-            time.sleep(rng.uniform(1.0, 14.0))
-            running = [r for r in store.all("requests") if r["state"] == "RUNNING"]
-            phases.append("running" if running else "starting or idle")
+            if rng.random() < 0.2:  # any moment, start-up included
+                time.sleep(rng.uniform(0.5, 8.0))
+            else:  # a moment of its work: after its first claim
+                wait_until(lambda: any(f"-{proc.pid}-" in (r.get("worker") or "") for r in store.all("requests")), 120)
+                time.sleep(rng.uniform(0.0, 3.0))
+            proc.send_signal(signal.SIGSTOP)  # freeze it, see where it is, then kill it there
+            phases.append(phase_of(store))
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
         final = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -260,7 +288,7 @@ def test_real_workers_killed_at_random_moments(tmp_path, models):
     requests = store.all("requests")
     figures = queue_outcome(requests, store.all("results"), store.all("details"))
     figures["orphaned_temp_files"] = orphaned_temp_files(store_dir)
-    figures.update(kills=kills, killed_while_running=phases.count("running"))
+    figures.update(kills=kills, killed_at=dict(Counter(phases)))
     print(f"\nreal-process kill sweep: {figures}")
     assert figures["lost"] == [] and figures["duplicated"] == [] and figures["without_details"] == [], figures
     assert figures["finished"] + figures["failed"] == submitted == figures["requests"]
