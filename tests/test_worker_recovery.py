@@ -188,7 +188,7 @@ class OutOfMemoryPool(ModelPool):
 
 def test_out_of_memory_at_first_load_is_retried_after_freeing_memory(tmp_path, models):
     store = LocalStore(tmp_path / "store")
-    store.put("requests", request("r", models["base"], models["lora"]))
+    store.put("requests", request("r", models["base"], models["lora"], challenge="general_nlp"))
     pool = OutOfMemoryPool(times=1)
     make_worker(store, pool=pool).run_once()
     done = store.get("requests", "r")
@@ -199,7 +199,7 @@ def test_out_of_memory_at_first_load_is_retried_after_freeing_memory(tmp_path, m
 
 def test_out_of_memory_in_the_adapter_probe_is_retried(tmp_path, models):
     store = LocalStore(tmp_path / "store")
-    store.put("requests", request("r", models["base"], models["lora"]))
+    store.put("requests", request("r", models["base"], models["lora"], challenge="general_nlp"))
     pool = OutOfMemoryPool(times=2, where="attach")
     make_worker(store, pool=pool).run_once()
     assert store.get("requests", "r")["state"] == "FINISHED"
@@ -208,7 +208,7 @@ def test_out_of_memory_in_the_adapter_probe_is_retried(tmp_path, models):
 
 def test_a_base_model_that_never_fits_fails_as_the_evaluator_s_fault(tmp_path, models):
     store = LocalStore(tmp_path / "store")
-    store.put("requests", request("r", models["base"], models["lora"]))
+    store.put("requests", request("r", models["base"], models["lora"], challenge="general_nlp"))
     pool = OutOfMemoryPool(times=99)
     make_worker(store, pool=pool, load_retries=2).run_once()
     failure = failure_of(store, "r")
@@ -218,7 +218,7 @@ def test_a_base_model_that_never_fits_fails_as_the_evaluator_s_fault(tmp_path, m
 
 def test_an_adapter_that_never_fits_beside_its_base_is_the_submission_s_fault(tmp_path, models):
     store = LocalStore(tmp_path / "store")
-    store.put("requests", request("r", models["base"], models["lora"]))
+    store.put("requests", request("r", models["base"], models["lora"], challenge="general_nlp"))
     make_worker(store, pool=OutOfMemoryPool(times=99, where="attach")).run_once()
     failure = failure_of(store, "r")
     assert failure["cause"] == SUBMISSION and "does not fit in memory beside its base model" in failure["reason"]
