@@ -200,6 +200,11 @@ class ModelPool:
         with self._lock:
             return {ref: list(e.resident) for ref, e in self._entries.items() if e.model is not None}
 
+    def release_idle(self) -> None:
+        """Drop every model no lease is using and return its memory (room for a retry after out-of-memory)."""
+        with self._lock:
+            self._evict_models(keep=0)
+
     def _checkout(self, ref: ModelRef) -> _Entry:
         with self._lock:
             entry = self._entries.get(ref) or _Entry(ref)

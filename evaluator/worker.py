@@ -4,32 +4,41 @@ Crash safety: the result id is derived from the request id and written with ``pu
 request is marked FINISHED, so a worker killed anywhere leaves either no result (the request is re-queued
 after its heartbeat goes stale and evaluated again) or exactly one (the next claim finds it and only marks
 the request FINISHED). Nothing is ever evaluated into two results.
+
+A worker writes only while it holds the claim: a lost claim (see :mod:`evaluator.claim_watch`) stops the
+evaluation at the next model call or between datasets, and the final writes start only after a beat confirmed
+the claim (a newer attempt can take over only once that beat is ``stale_after`` old). Details carry their
+attempt, and a write never replaces the details of a newer attempt. When the store refuses the final writes,
+they are retried; if it stays unreachable the request is left RUNNING under this worker, which resumes it at
+its next poll (or another worker re-queues it once stale): a finished evaluation is never reported FAILED
+because of the store.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from evaluator import queue
+from evaluator.claim_watch import ClaimLost, ClaimWatch
+from evaluator.failures import EVALUATOR, SUBMISSION, EvaluationFailed, classify
 from evaluator.loading import LoadError, ModelPool, ModelRef, adapter_effect
 from evaluator.provenance import environment_facts, peak_memory_mb, reset_peak_memory
 from evaluator.suite_runner import lm_window, run_suite
 from leaderboard.challenges import Challenge, challenges
-from submissions.store import Record, Store
+from submissions.store import Record, Store, StoreError
 
 log = logging.getLogger(__name__)
-
-
-class EvaluationFailed(Exception):
-    """A failure with a reason a participant understands."""
+__all__ = ["EvaluationFailed", "Worker", "WorkerConfig", "result_id_for"]
 
 
 def result_id_for(request_id: str) -> str:
@@ -38,13 +47,18 @@ def result_id_for(request_id: str) -> str:
 
 @dataclass
 class WorkerConfig:
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # unique per process start: a restarted worker (same host, maybe the same pid in a container) must not
+    # resume, uncounted, a request its dead predecessor held; that one is re-queued once stale, as an attempt
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
     data_dir: Path | None = None  # local data override (tests, air-gapped GPU boxes)
     limit: int | None = None  # questions per dataset, for smoke runs
     batch_size: int = 8
     heartbeat_s: float = 30.0
     stale_after_s: float = 600.0
     max_attempts: int = 3
+    load_retries: int = 2  # after an out-of-memory error while loading the base or probing the adapter
+    write_retries: int = 3  # when the store refuses the final writes
+    write_backoff_s: float = 5.0
 
     @classmethod
     def from_env(cls, environ=os.environ) -> "WorkerConfig":
@@ -58,6 +72,7 @@ class WorkerConfig:
             heartbeat_s=number("EVALUATOR_HEARTBEAT_S", 30.0),
             stale_after_s=number("EVALUATOR_STALE_AFTER_S", 600.0),
             max_attempts=number("EVALUATOR_MAX_ATTEMPTS", 3, int),
+            load_retries=number("EVALUATOR_LOAD_RETRIES", 2, int),
         )
 
 
@@ -65,48 +80,27 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class _Heartbeat(threading.Thread):
-    """Beats every ``interval`` seconds and publishes the latest progress; notices a lost claim."""
+def write_details(store: Store, details: Record) -> bool:
+    """Write ``details`` unless a newer attempt's details are stored; returns whether it wrote."""
 
-    def __init__(self, store: Store, claim: queue.Claim, interval: float):
-        super().__init__(daemon=True, name=f"heartbeat-{claim.request_id}")
-        self.store, self.claim, self.interval = store, claim, interval
-        self.progress: dict | None = None
-        self.lost = False
-        self._halt = threading.Event()
-        self._wake = threading.Event()
+    def decide(snapshot: dict[str, Record]):
+        stored = snapshot.get(details["id"])
+        if stored is not None and stored.get("attempt", 0) > details["attempt"]:
+            return [], False
+        return [details], True
 
-    def report(self, progress: dict) -> None:
-        self.progress = progress
-        self._wake.set()
-
-    def run(self) -> None:
-        while not self._halt.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._halt.is_set():
-                break
-            try:
-                if not queue.heartbeat(self.store, self.claim, _now(), self.progress):
-                    self.lost = True
-                    return
-            except Exception:  # a missed beat is retried at the next one
-                log.exception("heartbeat for %s failed", self.claim.request_id)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self._wake.set()
-        self.join(10)
+    return store.transact("details", decide)
 
 
 class Worker:
     def __init__(self, store: Store, pool: ModelPool | None = None, config: WorkerConfig | None = None,
-                 definitions: dict[str, Challenge] | None = None):
-        """``definitions`` defaults to the shipped challenge definitions."""
+                 definitions: dict[str, Challenge] | None = None, clock: Callable[[], datetime] = _now):
+        """``definitions`` defaults to the shipped challenge definitions; ``clock`` gives the current UTC time."""
         self.store = store
         self.definitions = definitions or challenges()
         self.pool = pool or ModelPool()
         self.config = config or WorkerConfig()
+        self.clock = clock
         self._busy = threading.Lock()
 
     def run_once(self) -> str | None:
@@ -114,8 +108,12 @@ class Worker:
         if not self._busy.acquire(blocking=False):  # one evaluation at a time per worker
             return None
         try:
-            claimed = queue.claim_next(self.store, self.config.worker_id, _now(),
-                                       timedelta(seconds=self.config.stale_after_s), self.config.max_attempts)
+            try:
+                claimed = queue.claim_next(self.store, self.config.worker_id, self.clock(),
+                                           timedelta(seconds=self.config.stale_after_s), self.config.max_attempts)
+            except StoreError as error:  # the store is unreachable: nothing was claimed, poll again later
+                log.warning("could not claim a request: %s", error)
+                return None
             if claimed is None:
                 return None
             claim, request = claimed
@@ -125,27 +123,54 @@ class Worker:
             self._busy.release()
 
     def _process(self, claim: queue.Claim, request: Record) -> None:
-        result_id = result_id_for(request["id"])
-        if self.store.get("results", result_id) is not None:  # evaluated before a crash: only finish
-            queue.mark_finished(self.store, claim, result_id, _now())
-            return
-        beat = _Heartbeat(self.store, claim, self.config.heartbeat_s)
-        beat.start()
         try:
-            result, details = self.evaluate(request, beat.report)
-            self.store.put("details", details)  # this attempt's samples, even over a killed attempt's
-            self.store.put_missing("results", [result])
-            queue.mark_finished(self.store, claim, result_id, _now())
-        except EvaluationFailed as failure:
-            queue.mark_failed(self.store, claim, str(failure), traceback.format_exc()[-2000:], _now())
-        except Exception as error:  # noqa: BLE001 - any crash of an evaluation becomes a readable FAILED
-            log.exception("evaluation of %s failed", request["id"])
-            reason = f"evaluation failed: {type(error).__name__}: {error}"[:500]
-            queue.mark_failed(self.store, claim, reason, traceback.format_exc()[-2000:], _now())
-        finally:
-            beat.stop()
+            if self.store.get("results", result_id_for(request["id"])) is not None:  # evaluated before a crash
+                queue.mark_finished(self.store, claim, result_id_for(request["id"]), self.clock())
+                return
+            with ClaimWatch(self.store, claim, self.clock, self.config.heartbeat_s) as watch:
+                try:
+                    result, details = self.evaluate(request, watch.report, watch.check)
+                except ClaimLost:
+                    raise
+                except Exception as error:  # noqa: BLE001 - any failure of an evaluation becomes a readable FAILED
+                    log.exception("evaluation of %s failed", request["id"])
+                    reason, cause = classify(error)
+                    log_text = traceback.format_exc()
+                    self._with_retries(lambda: queue.mark_failed(self.store, claim, reason, log_text, self.clock(),
+                                                                 cause))
+                    return
+                self._with_retries(watch.confirm)  # from here a newer attempt is at least stale_after away
+                details = {**details, "attempt": claim.attempt, "worker": claim.worker}
+                self._with_retries(lambda: self._publish(claim, watch, result, details))
+        except ClaimLost as lost:
+            log.warning("%s; nothing written", lost)
+        except StoreError as error:
+            log.warning("%s stays RUNNING: the store refused a write (%s); resumed at the next poll", claim.request_id,
+                        error)
 
-    def evaluate(self, request: Record, report_progress) -> tuple[Record, Record]:
+    def _publish(self, claim: queue.Claim, watch: ClaimWatch, result: Record, details: Record) -> None:
+        """Details (this attempt's samples), then the write-once result, then FINISHED. Idempotent."""
+        watch.check()
+        write_details(self.store, details)
+        watch.check()
+        self.store.put_missing("results", [result])
+        if not queue.mark_finished(self.store, claim, result["id"], self.clock()):
+            raise ClaimLost(f"{claim.request_id}: claim lost before it was marked FINISHED")
+
+    def _with_retries(self, step: Callable[[], object]) -> None:
+        """Run a store step, again after a backoff while the store raises :class:`StoreError`."""
+        for retry in range(self.config.write_retries + 1):
+            try:
+                step()
+                return
+            except StoreError:
+                if retry == self.config.write_retries:
+                    raise
+                time.sleep(self.config.write_backoff_s * 2**retry)
+
+    def evaluate(self, request: Record, report_progress: Callable[[dict], None],
+                 check: Callable[[], None] = lambda: None) -> tuple[Record, Record]:
+        """Score ``request``; ``check`` is called before every model call and may raise to stop the run."""
         challenge = self.definitions.get(request["challenge"])
         if challenge is None:
             raise EvaluationFailed(f"this Space has no challenge '{request['challenge']}'")
@@ -153,11 +178,12 @@ class Worker:
         adapter = ModelRef(request["repo_id"], request.get("commit"))
         started = time.monotonic()
         reset_peak_memory()
+        if self._load_and_probe(base, adapter) == 0.0:
+            raise EvaluationFailed("adapter had no effect: the model's output did not change on a probe prompt "
+                                   "(were the LoRA weights trained and saved?)")
+        check()
         try:
-            if adapter_effect(self.pool, base, adapter) == 0.0:
-                raise EvaluationFailed("adapter had no effect: the model's output did not change on a probe prompt "
-                                       "(were the LoRA weights trained and saved?)")
-            suite = self._run_suite(challenge, base, adapter, report_progress)
+            suite = self._run_suite(challenge, base, adapter, report_progress, check)
         except LoadError as error:
             raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
         duration = time.monotonic() - started
@@ -176,7 +202,7 @@ class Worker:
             "comm_gb": request.get("comm_gb"),
             "scores": suite.scores,
             "average": suite.average,
-            "date": _now().date().isoformat(),
+            "date": self.clock().date().isoformat(),
             "provenance": {
                 **environment_facts(self.pool.options),
                 "task_definition_hash": suite.task_hash,
@@ -194,7 +220,41 @@ class Worker:
         details = {"id": result["id"], "request_id": request["id"], "samples": suite.records}
         return result, details
 
-    def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef, report_progress):
+    def _load_and_probe(self, base: ModelRef, adapter: ModelRef) -> float:
+        """Load the base, attach the adapter and return its effect on a probe prompt.
+
+        Out of memory frees every idle model and retries, ``load_retries`` times, as the suite retries with a
+        smaller batch. Then: a base model that does not fit is ours (cause "evaluator"); an adapter that does
+        not fit beside a base that does is the submission's."""
+        for retry in range(self.config.load_retries + 1):
+            stage = "base"
+            try:
+                with self.pool.use(base):
+                    pass
+                stage = "adapter"
+                return adapter_effect(self.pool, base, adapter)
+            except LoadError as error:
+                if not _is_out_of_memory(error):
+                    if stage == "base":
+                        raise EvaluationFailed(f"the base model {base} could not be loaded on this worker: {error}. "
+                                               "This does not count against your submission limit.", EVALUATOR) from error
+                    raise EvaluationFailed(f"the adapter could not be loaded: {error}", SUBMISSION) from error
+                oom = error
+            except Exception as error:  # noqa: BLE001 - only out-of-memory is retried
+                if not _is_out_of_memory(error):
+                    raise
+                oom = error
+            log.warning("out of memory while loading the %s (try %d): freeing memory and retrying", stage, retry + 1)
+            self.pool.release_idle()
+            _free_accelerator_memory()
+        if stage == "base":
+            raise EvaluationFailed(f"the base model {base} does not fit in this worker's memory. This does not count "
+                                   "against your submission limit; the operator needs a larger machine.",
+                                   EVALUATOR) from oom
+        raise EvaluationFailed(f"the adapter {adapter} does not fit in memory beside its base model, which does",
+                               SUBMISSION) from oom
+
+    def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef, report_progress, check):
         """Run the suite on base + adapter; on out-of-memory, retry with half the batch size."""
         from lm_eval.models.huggingface import HFLM
 
@@ -209,10 +269,14 @@ class Worker:
         while True:
             try:
                 with self.pool.use(base, [adapter]) as lease:
-                    lm = HFLM(pretrained=lease.model, tokenizer=lease.tokenizer, batch_size=batch_size,
-                              max_length=lm_window(challenge))
-                    suite = run_suite(challenge, lm, data_dir=self.config.data_dir, limit=self.config.limit,
-                                      on_progress=on_progress)
+                    hook = lease.model.get_input_embeddings().register_forward_pre_hook(lambda *_: check())
+                    try:
+                        lm = HFLM(pretrained=lease.model, tokenizer=lease.tokenizer, batch_size=batch_size,
+                                  max_length=lm_window(challenge))
+                        suite = run_suite(challenge, lm, data_dir=self.config.data_dir, limit=self.config.limit,
+                                          on_progress=on_progress)
+                    finally:
+                        hook.remove()
                 suite.settings["batch_size"] = batch_size
                 return suite
             except Exception as error:  # noqa: BLE001 - only out-of-memory is retried
@@ -220,7 +284,8 @@ class Worker:
                     raise
                 _free_accelerator_memory()
                 if batch_size == 1:
-                    raise EvaluationFailed("evaluation ran out of GPU memory, even with batch size 1") from error
+                    raise EvaluationFailed("evaluation ran out of GPU memory, even with batch size 1. This does not "
+                                           "count against your submission limit.", EVALUATOR) from error
                 batch_size = max(1, batch_size // 2)
                 log.warning("out of memory: retrying with batch size %d", batch_size)
 
@@ -235,7 +300,12 @@ def _free_accelerator_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _is_out_of_memory(error: BaseException) -> bool:
+def _is_out_of_memory(error: BaseException | None) -> bool:
+    """Whether ``error`` or an error it wraps (a LoadError around a load) is an out-of-memory error."""
     import torch
 
-    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
+    while error is not None:
+        if isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower():
+            return True
+        error = error.__cause__
+    return False

@@ -8,8 +8,10 @@ the request over once the killed holder's heartbeat is stale. The three kills la
 1. right after the claim (model loading, adapter probe), before any column was scored;
 2. after the first column was scored (progress 1/3), while the suite is still running;
 3. after the result record was written but before the request was marked FINISHED. To land there every time,
-   the test holds the requests collection's lock (the store's own ``flock``, as another replica would): the
-   worker evaluates, writes details and result (other collections) and blocks in ``mark_finished``.
+   the test holds the store's own locks (``flock``, as another replica would): first the details collection's,
+   until the worker (having confirmed its claim with a last beat) waits for it, which the test sees as the
+   worker process holding ``details/.lock`` open; then the requests collection's, and lets the details go: the
+   worker writes details and result (other collections) and blocks in ``mark_finished``.
 
 Every kill is made while holding that lock, so it never lands inside a write of the request record itself
 (a SIGKILL inside ``LocalStore._write`` would leave an orphaned ``.tmp`` file, which readers ignore).
@@ -25,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,7 +73,7 @@ class Workers:
         self.procs[proc.pid] = proc
 
     def holder(self, request: dict) -> subprocess.Popen:
-        proc = self.procs[int(request["worker"].rsplit("-", 1)[1])]
+        proc = self.procs[int(request["worker"].rsplit("-", 2)[1])]  # <host>-<pid>-<random>
         assert proc.poll() is None, "the worker holding the claim is not alive"
         return proc
 
@@ -90,14 +92,30 @@ class Workers:
 
 
 @contextmanager
-def requests_locked(store_dir: Path):
-    """Hold the store's lock on the requests collection: no worker can claim, beat or finish meanwhile."""
-    with open(store_dir / "requests" / ".lock", "a+") as handle:
+def collection_locked(store_dir: Path, collection: str = "requests"):
+    """Hold the store's lock on a collection: no worker can write it meanwhile (for requests: claim, beat or
+    finish)."""
+    with open(store_dir / collection / ".lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def has_open(proc: subprocess.Popen, path: Path) -> bool:
+    """Whether the process holds ``path`` open (a LocalStore opens a collection's lock file only to take it)."""
+    try:
+        fds = list(Path(f"/proc/{proc.pid}/fd").iterdir())
+    except FileNotFoundError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) == str(path):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def wait_for(what: str, check, workers: Workers, started: float):
@@ -148,7 +166,7 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
 
     # 1. right after the claim, before any column was scored
     held = wait_for("the first claim", running(1), workers, started)
-    with requests_locked(store_dir):
+    with collection_locked(store_dir):
         r = request()
         assert (r["attempts"], (r.get("progress") or {}).get("done", 0)) == (1, 0)
         workers.kill(workers.holder(r))
@@ -158,7 +176,7 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
 
     # 2. in the middle of the suite: one column of three scored, no result yet
     wait_for("the second claim to score a column", running(2, done=1), workers, started)
-    with requests_locked(store_dir):
+    with collection_locked(store_dir):
         r = request()
         assert r["progress"]["done"] in (1, 2) and not has_result()
         workers.kill(workers.holder(r))
@@ -168,10 +186,17 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
 
     # 3. between writing the result and marking the request FINISHED
     third = wait_for("the third claim", running(3), workers, started)
-    with requests_locked(store_dir):
+    holder = workers.holder(third)
+    with ExitStack() as locks:
+        details_lock = ExitStack()
+        details_lock.enter_context(collection_locked(store_dir, "details"))
+        wait_for("the worker to wait for the details lock",
+                 lambda: has_open(holder, store_dir / "details" / ".lock"), workers, started)
+        locks.enter_context(collection_locked(store_dir, "requests"))
+        details_lock.close()
         wait_for("the result record", has_result, workers, started)
         assert request()["state"] == "RUNNING"  # the worker waits for the lock to mark it FINISHED
-        workers.kill(workers.holder(third))
+        workers.kill(holder)
     killed.append(third["worker"])
     print(f"kill 3 at {time.monotonic() - started:.1f} s")
 
