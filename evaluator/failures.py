@@ -12,14 +12,12 @@ submission limit. Reason and log tail go into the public requests dataset, so bo
 from __future__ import annotations
 
 from evaluator.redaction import redact
+from evaluator.sandbox import SandboxUnavailable
 
 SUBMISSION = "submission"
 EVALUATOR = "evaluator"
 CAUSES = (SUBMISSION, EVALUATOR)
 REASON_LIMIT = 500
-# raised by the Code suite when generated code cannot be isolated (evaluator/sandbox.py); matched by name so
-# that this module does not import the sandbox (and its probes) to classify a failure
-SANDBOX_UNAVAILABLE = "SandboxUnavailable"
 
 
 class EvaluationFailed(Exception):
@@ -32,15 +30,11 @@ class EvaluationFailed(Exception):
         self.reason, self.cause = reason, cause
 
 
-def _named(error: BaseException, name: str) -> bool:
-    return any(kind.__name__ == name for kind in type(error).__mro__)
-
-
 def classify(error: BaseException) -> tuple[str, str]:
     """(reason in words, cause) for an exception that ended an evaluation."""
     if isinstance(error, EvaluationFailed):
         return error.reason, error.cause
-    if _named(error, SANDBOX_UNAVAILABLE):
+    if isinstance(error, SandboxUnavailable):  # includes a sandbox that failed to set up
         return (f"generated code cannot be run in isolation on this worker ({error}); the operator must enable "
                 "the sandbox. This does not count against your submission limit.", EVALUATOR)
     return (f"the evaluator failed on its side ({type(error).__name__}: {error}). This does not count against "

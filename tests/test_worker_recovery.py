@@ -10,8 +10,10 @@ import torch
 
 from evaluator import queue
 from evaluator.claim_watch import ClaimLost
+from evaluator.code_lm import SandboxError
 from evaluator.failures import EVALUATOR, SUBMISSION, classify
 from evaluator.loading import LoadOptions, ModelPool
+from evaluator.sandbox import SandboxUnavailable
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from submissions.store import LocalStore
 from tests.eval_helpers import FIXTURES
@@ -71,11 +73,9 @@ def test_a_worker_interrupted_max_attempts_times_is_the_evaluator_s_fault(tmp_pa
 
 
 def test_code_that_cannot_be_isolated_is_the_evaluator_s_fault():
-    class SandboxUnavailable(RuntimeError):  # as evaluator/sandbox.py raises it (matched by class name)
-        pass
-
-    reason, cause = classify(SandboxUnavailable("bubblewrap is not installed"))
-    assert cause == EVALUATOR and "bubblewrap is not installed" in reason and "operator" in reason
+    for error in (SandboxUnavailable("bubblewrap is not installed"), SandboxError("bubblewrap is not installed")):
+        reason, cause = classify(error)
+        assert cause == EVALUATOR and "cannot be run in isolation" in reason and "bubblewrap is not installed" in reason
     assert classify(KeyError("column"))[1] == EVALUATOR  # any unexpected crash of our code
 
 
