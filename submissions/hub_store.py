@@ -59,6 +59,7 @@ from submissions.store import (
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}  # the Hub is busy or failing: retry a little, then give up
+NOTHING_READ = "nothing-read"  # the version of a collection never read while the Hub is down
 
 
 class HubUnreachable(StoreError):
@@ -260,7 +261,8 @@ class HubStore(Store):
     # --- reading through outages --------------------------------------------------------------------------
     def _current(self, collection: str, read):  # noqa: ANN001, ANN202 - read() -> (head, records | None)
         """``read()`` from the Hub, or the last good snapshot while the Hub cannot be reached (asked again at
-        most every ``recheck_s`` seconds, so visitors do not wait on a dead Hub)."""
+        most every ``recheck_s`` seconds, so visitors do not wait on a dead Hub); with no snapshot at all, an
+        empty collection, which :meth:`stale_note` explains."""
         if not self._in_outage(collection):
             try:
                 head, records = read()
@@ -272,10 +274,7 @@ class HubStore(Store):
                     return head, records
                 cached = self._snapshots.get(collection)
                 return head, (cached[1] if cached and cached[0] == head else None)
-        last = self._last_good(collection)
-        if last is None:
-            raise HubUnreachable(f"the Hub could not be reached and nothing of {collection!r} was read before")
-        return last
+        return self._last_good(collection) or (NOTHING_READ, {})
 
     def _fresh(self, repo: str, collection: str) -> tuple[str, dict[str, Record]]:
         head = self._head(repo)
@@ -296,9 +295,7 @@ class HubStore(Store):
 
     def _cached_record(self, collection: str, record_id: str) -> Record | None:
         last = self._last_good(collection)
-        if last is None:
-            raise HubUnreachable(f"the Hub could not be reached to read {collection}/{record_id}")
-        record = last[1].get(record_id)
+        record = last[1].get(record_id) if last else None
         return copy.deepcopy(record) if record is not None else None
 
     def _last_good(self, collection: str) -> tuple[str, dict[str, Record]] | None:

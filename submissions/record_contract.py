@@ -133,7 +133,7 @@ def admit(collection: str, record: Any, file_id: str | None = None) -> Record:
     if not isinstance(record_id, str) or not record_id:
         raise RecordRejected("has no 'id'")
     if file_id is not None and record_id != file_id:
-        raise RecordRejected(f"its id '{record_id[:80]}' is not its file name '{file_id}'")
+        raise RecordRejected(f"has the id '{record_id[:80]}', not its file name '{file_id}'")
     problems = []
     for key, (check, required) in CONTRACT[collection].items():
         if key not in record or record[key] is None:
