@@ -140,15 +140,6 @@ def test_private_dataset_needs_the_token_and_writes_need_it_too(hub: HubServer) 
     assert anonymous.all("requests") == []  # public datasets read fine without a token
 
 
-def test_unreachable_hub_is_a_store_error(hub: HubServer) -> None:
-    store = make_store(hub)
-    store.put("requests", req("a"))
-    hub.stop()
-    for call in (lambda: make_store(hub).all("requests"), lambda: store.put("requests", req("b"))):
-        with pytest.raises(StoreError, match="the Hub could not be reached"):
-            call()
-
-
 # --- optimistic concurrency ---------------------------------------------------------------------------------
 def test_stale_parent_is_refused_and_the_step_retried(hub: HubServer) -> None:
     store = make_store(hub)
