@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import logging
 import os
 import random
@@ -41,6 +40,7 @@ from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, RepoFolder, hf_
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
+from submissions.hub_faults import TRANSIENT_STATUS, FaultBudget, HubUnreachable, retry_after_s, status_of
 from submissions.record_contract import RecordRejected, read_record
 from submissions.snapshot_cache import SnapshotCache
 from submissions.store import (
@@ -58,12 +58,7 @@ from submissions.store import (
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-_TRANSIENT_STATUS = {429, 500, 502, 503, 504}  # the Hub is busy or failing: retry a little, then give up
 NOTHING_READ = "nothing-read"  # the version of a collection never read while the Hub is down
-
-
-class HubUnreachable(StoreError):
-    """The Hub did not answer, or answered 429/5xx: nothing can be read from it or written to it now."""
 
 
 def _git_blob_sha(content: bytes) -> str:
@@ -78,44 +73,8 @@ def _matches(entry: RepoFile, content: bytes) -> bool:
     return _git_blob_sha(content) == entry.blob_id
 
 
-def _status(error: HfHubHTTPError) -> int | None:
-    return error.response.status_code if error.response is not None else None
-
-
-def retry_after_s(error: HfHubHTTPError) -> float | None:
-    """The ``Retry-After`` of an error answer in seconds (only the delta-seconds form), else None."""
-    value = error.response.headers.get("Retry-After") if error.response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _clock(moment: datetime) -> str:
     return moment.strftime("%H:%M UTC" if moment.date() == datetime.now(timezone.utc).date() else "%Y-%m-%d %H:%M UTC")
-
-
-class _Faults:
-    """The transient-failure budget of one transaction: a few tries within a few seconds."""
-
-    def __init__(self, attempts: int, budget_s: float, backoff_s: float):
-        self.attempts, self.budget_s, self.backoff_s = attempts, budget_s, backoff_s
-        self.started, self.count = time.monotonic(), 0
-        self.last: str = ""
-        self.maybe_written = False  # a commit was answered with an error that does not say it was refused
-
-    def wait_or_give_up(self, what: str, retry_after: float | None) -> None:
-        """Sleep before the next try, or raise StoreError when the budget is spent."""
-        self.count += 1
-        self.last = what
-        elapsed = time.monotonic() - self.started
-        wait = retry_after if retry_after is not None else self.backoff_s * 2 ** (self.count - 1)
-        wait = min(wait, max(0.0, self.budget_s - elapsed))
-        if self.count >= self.attempts or elapsed + wait >= self.budget_s:
-            outcome = ("the last commit may or may not have been recorded; check again shortly"
-                       if self.maybe_written else "nothing was written")
-            raise HubUnreachable(f"{what} ({self.count} tries in {elapsed:.1f} s); {outcome}.")
-        time.sleep(wait)
 
 
 class HubStore(Store):
@@ -203,7 +162,7 @@ class HubStore(Store):
 
     def transact(self, collection: str, decide: Decision[T]) -> T:
         repo = self._repo(collection)
-        faults = _Faults(self.fault_attempts, self.fault_budget_s, self.fault_backoff_s)
+        faults = FaultBudget(self.fault_attempts, self.fault_budget_s, self.fault_backoff_s)
         with self._repo_locks[repo]:
             for attempt in range(1, self.max_attempts + 1):
                 try:
@@ -213,6 +172,7 @@ class HubStore(Store):
                     faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
                     continue
                 self._confirmed(collection)
+                faults.maybe_written = False  # a commit that landed earlier is in this snapshot
                 writes, value = decide(copy.deepcopy(snapshot))  # the cached records stay untouched
                 changes = self._changes(collection, writes, snapshot)
                 if not changes:  # nothing changes: the snapshot is the state `value` was decided on
@@ -233,11 +193,11 @@ class HubStore(Store):
                     faults.wait_or_give_up(f"The Hub could not be reached to commit to {repo} ({error})", None)
                     continue
                 except HfHubHTTPError as error:
-                    status = _status(error)
+                    status = status_of(error)
                     if status == 412:  # someone committed since `head`: decide again on the new head
                         time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
                         continue
-                    if status not in _TRANSIENT_STATUS:
+                    if status not in TRANSIENT_STATUS:
                         raise StoreError(f"The Hub refused the commit to {repo} ({status}); nothing was written: "
                                          f"{error}") from error
                     # 429 is refused before anything happens; a 5xx may come after the commit landed. Either
@@ -331,7 +291,7 @@ class HubStore(Store):
             raise HubUnreachable(f"the Hub could not be reached: {error or type(error).__name__}") from error
 
     def _read_error(self, what: str, error: HfHubHTTPError) -> StoreError:
-        kind = HubUnreachable if _status(error) in _TRANSIENT_STATUS else StoreError
+        kind = HubUnreachable if status_of(error) in TRANSIENT_STATUS else StoreError
         return kind(f"{what}: {error}")
 
     def _head(self, repo: str) -> str:

@@ -16,7 +16,8 @@ from app import build_app
 from evaluator import queue as work_queue
 from leaderboard.boards import Boards
 from submissions.hub_models import HubModels
-from submissions.hub_store import HubStore, HubUnreachable, _Faults, retry_after_s
+from submissions.hub_faults import FaultBudget, HubUnreachable, retry_after_s
+from submissions.hub_store import HubStore
 from submissions.queue_view import queue_page
 from submissions.store import Record, StoreError
 from tests.bad_records import GOOD, GOOD_REQUEST, NOW, reading_paths_work
@@ -159,7 +160,7 @@ def test_one_refusal_is_retried_and_the_write_lands_once(hub, tmp_path, status):
 def test_retry_after_is_honoured_but_capped_by_the_budget():
     response = httpx2.Response(429, headers={"Retry-After": "30"}, request=httpx2.Request("POST", "http://hub/x"))
     assert retry_after_s(HfHubHTTPError("quota", response=response)) == 30.0
-    faults = _Faults(attempts=4, budget_s=1.0, backoff_s=0.1)
+    faults = FaultBudget(attempts=4, budget_s=1.0, backoff_s=0.1)
     started = time.monotonic()
     with pytest.raises(HubUnreachable, match=r"quota \(1 tries in 0\.\d s\); nothing was written"):
         faults.wait_or_give_up("quota", 30.0)  # waiting 30 s would pass the 1 s budget: give up now
