@@ -100,6 +100,7 @@ class HubStore(Store):
         fault_budget_s: float = 5.0,
         fault_backoff_s: float = 0.5,
         timeout_s: float = 10.0,
+        commit_timeout_s: float = 30.0,
         recheck_s: float = 5.0,
     ):
         unknown = set(repos) - set(COLLECTIONS)
@@ -110,7 +111,7 @@ class HubStore(Store):
         self.branch = branch
         self.max_attempts, self.backoff_s, self.max_backoff_s = max_attempts, backoff_s, max_backoff_s
         self.fault_attempts, self.fault_budget_s, self.fault_backoff_s = fault_attempts, fault_budget_s, fault_backoff_s
-        self.timeout_s, self.recheck_s = timeout_s, recheck_s
+        self.timeout_s, self.commit_timeout_s, self.recheck_s = timeout_s, commit_timeout_s, recheck_s
         self.cache = SnapshotCache(cache_dir) if cache_dir else None
         self.set_aside = SetAsideList()
         self._repo_locks = {repo: threading.Lock() for repo in set(self.repos.values())}
@@ -179,15 +180,7 @@ class HubStore(Store):
                     return value
                 self._refuse_set_aside(collection, writes)
                 try:
-                    self._call(
-                        self.api.create_commit,
-                        repo,
-                        [CommitOperationAdd(path, content) for path, content in changes.items()],
-                        commit_message=f"Write {', '.join(changes)}"[:200],
-                        repo_type="dataset",
-                        revision=self.branch,
-                        parent_commit=head,
-                    )
+                    self._commit(repo, changes, head)
                 except HubUnreachable as error:  # the commit may have reached the Hub before the line broke
                     faults.maybe_written = True
                     faults.wait_or_give_up(f"The Hub could not be reached to commit to {repo} ({error})", None)
@@ -289,6 +282,34 @@ class HubStore(Store):
             raise
         except httpx2.TransportError as error:
             raise HubUnreachable(f"the Hub could not be reached: {error or type(error).__name__}") from error
+
+    def _commit(self, repo: str, changes: dict[str, bytes], head: str) -> None:
+        """Commit ``changes`` on ``head``, waiting at most ``commit_timeout_s`` (the client itself would wait for
+        ever). A commit still under way when we stop waiting can land only on ``head``, so the next attempt,
+        which either sees it or commits on the same parent, can never apply the writes twice."""
+        outcome: dict[str, BaseException] = {}
+
+        def run() -> None:
+            try:
+                self._call(
+                    self.api.create_commit,
+                    repo,
+                    [CommitOperationAdd(path, content) for path, content in changes.items()],
+                    commit_message=f"Write {', '.join(changes)}"[:200],
+                    repo_type="dataset",
+                    revision=self.branch,
+                    parent_commit=head,
+                )
+            except BaseException as error:  # handed to the caller's thread
+                outcome["error"] = error
+
+        thread = threading.Thread(target=run, name=f"commit-{repo}", daemon=True)
+        thread.start()
+        thread.join(self.commit_timeout_s)
+        if thread.is_alive():
+            raise HubUnreachable(f"the Hub did not answer the commit within {self.commit_timeout_s:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
 
     def _read_error(self, what: str, error: HfHubHTTPError) -> StoreError:
         kind = HubUnreachable if status_of(error) in TRANSIENT_STATUS else StoreError

@@ -147,6 +147,21 @@ def test_a_commit_that_landed_but_answered_500_is_found_on_the_next_attempt(hub,
     assert store.get("requests", "mine") == mine
 
 
+def test_a_commit_the_hub_answers_too_late_is_not_waited_for_and_lands_once(hub, tmp_path):
+    """A commit answered after the store stopped waiting may still land: at most once, never duplicated."""
+    store = filled_store(hub, tmp_path / "cache", commit_timeout_s=0.3, fault_budget_s=1.0)
+    hub.inject(Fault(path=r"/commit/", method="POST", status=None, delay_s=1.5, times=None))
+    commits = hub.commit_count("org/requests", "dataset")
+    started = time.monotonic()
+    with pytest.raises(StoreError, match=r"did not answer the commit within 0\.3 s.*may or may not have been "
+                                         r"recorded; check again shortly"):
+        store.put("requests", {**GOOD_REQUEST, "id": "late"})
+    assert time.monotonic() - started < 2
+    time.sleep(2.5)  # the late commits reach the server: they all name the same parent
+    assert hub.commit_count("org/requests", "dataset") == commits + 1
+    assert "requests/late.json" in hub.files("org/requests", "dataset")
+
+
 @pytest.mark.parametrize("status", [429, 503])
 def test_one_refusal_is_retried_and_the_write_lands_once(hub, tmp_path, status):
     store = filled_store(hub, tmp_path / "cache")
