@@ -57,7 +57,7 @@ def queue_rows(requests: list[Record], team: str = "", challenge_id: str = "") -
             "challenge": titles.get(r.get("challenge"), r.get("challenge", "")),
             "model": f"{r.get('repo_id') or ''}@{(r.get('commit') or '')[:7]}",
             "team": r.get("team") or "",
-            "submitted": r["submitted_at"].replace("T", " ")[:16] + " UTC",
+            "submitted": f"{_when(r):%Y-%m-%d %H:%M} UTC",
             "state": r.get("state") or "",
             "status": status_text(r, positions.get(r["id"])),
         }
