@@ -27,6 +27,7 @@ GOOD_VOTE = make_vote(board="general_nlp", conversation_id="conv-1", a=SIDE_A, b
                       conversation=[{"user": "hi", "a": "hello", "b": "hey"}], outcome="a", voter="session-x",
                       now=NOW - timedelta(minutes=5))
 GOOD = {"requests": GOOD_REQUEST, "results": GOOD_RESULT, "votes": GOOD_VOTE}
+CONTACT = {"id": "good-contact", "contact_email": "someone@example.org", "account": None}
 
 
 def _random_bytes() -> bytes:
@@ -36,7 +37,7 @@ def _random_bytes() -> bytes:
 # kind -> (content written as <collection>/bad.json, or None for a kind made on the file system; the reason
 # the store must give). "no id" and "id not the file name" are otherwise valid records of the collection.
 def corrupt_content(kind: str, collection: str) -> bytes:
-    valid = {**GOOD[collection]}
+    valid = {**GOOD.get(collection, CONTACT)}
     return {
         "truncated JSON": json.dumps({**valid, "id": "bad"}).encode()[:40],
         "random bytes": _random_bytes(),
