@@ -14,6 +14,7 @@ from app import build_app
 from arena.votes import make_vote, record_vote
 from evaluator import queue as work_queue
 from leaderboard.boards import Boards
+from leaderboard.published import all_published_records
 from leaderboard.render import render_page
 from leaderboard.table import BoardQuery, query_page, visible_keys
 from submissions.hub_models import HubModels
@@ -206,3 +207,16 @@ def test_many_set_aside_files_are_summarised_for_the_operator(tmp_path):
     assert "8 stored record(s) were set aside" in page and "; and 3 more." in page
     assert 'data-id="good-request"' in page
 
+
+
+def test_a_published_row_that_cannot_be_read_is_left_out(tmp_path, caplog):
+    (tmp_path / "general_nlp.csv").write_text(
+        "rank,team,code_url,base_model,comm_gb,average,stem,social_sciences,humanities,date\n"
+        "1,Good,,Qwen,2.9,69.25,66.13,80.76,60.87,14.01.26\n"
+        "2,Bad date,,Qwen,2.9,69.19,66.22,80.56,60.80,yesterday\n"
+        "3,Bad average,,Qwen,2.9,n/a,66.22,80.56,60.80,14.01.26\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="leaderboard.published"):
+        records = all_published_records(tmp_path)
+    assert [r["team"] for r in records] == ["Good"] and records[0]["id"] == "published-general_nlp-001"
+    assert [r.getMessage()[:44] for r in caplog.records] == ["published row 2 of general_nlp.csv left out: ",
+                                                             "published row 3 of general_nlp.csv left out: "]
