@@ -78,6 +78,13 @@ def _progress(value: Any) -> str | None:
     return f"has {' and '.join(wrong)} that are not whole numbers" if wrong else None
 
 
+VOTE_OUTCOMES = ("a", "b", "tie", "both_bad")  # what arena.ratings counts (a test keeps the two lists equal)
+
+
+def _outcome(value: Any) -> str | None:
+    return None if value in VOTE_OUTCOMES else f"must be one of {', '.join(VOTE_OUTCOMES)}"
+
+
 def _side(value: Any) -> str | None:
     """One side of an arena battle: at least the entry id it names."""
     if not isinstance(value, dict) or not isinstance(value.get("entry"), str):
@@ -108,7 +115,8 @@ CONTRACT: dict[str, dict[str, tuple[Check, bool]]] = {
         "provenance": (_object, False),
     },
     "votes": {
-        **{key: (_text, True) for key in ("board", "conversation_id", "outcome")},
+        **{key: (_text, True) for key in ("board", "conversation_id")},
+        "outcome": (_outcome, True),
         "created_at": (_timestamp, True),
         "a": (_side, True),
         "b": (_side, True),

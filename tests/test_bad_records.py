@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from app import build_app
+from arena.ratings import OUTCOMES
 from arena.votes import make_vote, record_vote
 from evaluator import queue as work_queue
 from leaderboard.boards import Boards
@@ -19,6 +20,7 @@ from leaderboard.render import render_page
 from leaderboard.table import BoardQuery, query_page, visible_keys
 from submissions.hub_models import HubModels
 from submissions.queue_view import queue_page
+from submissions.record_contract import VOTE_OUTCOMES
 from submissions.service import submit
 from submissions.store import LocalStore, StoreError, dump_record
 from tests.bad_records import (
@@ -221,3 +223,15 @@ def test_a_published_row_that_cannot_be_read_is_left_out(tmp_path, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and "row 2 of general_nlp.csv left out: time data 'yesterday'" in messages[0]
     assert "row 3 of general_nlp.csv left out: could not convert string to float: 'n/a'" in messages[1]
+
+
+def test_the_contract_knows_the_outcomes_the_arena_counts():
+    assert VOTE_OUTCOMES == OUTCOMES
+
+
+def test_a_vote_with_an_unknown_outcome_is_set_aside(tmp_path):
+    """Found by the random sweep (tests/test_record_fuzz.py): the arena board failed on such a vote."""
+    store = store_with_good_records(tmp_path)
+    (tmp_path / "votes" / "odd.json").write_bytes(dump_record({**GOOD["votes"], "id": "odd", "outcome": "<b>x</b>"}))
+    reading_paths_work(store)
+    assert_listed(store, "votes", "'outcome' must be one of a, b, tie, both_bad", "odd")
