@@ -85,6 +85,13 @@ def _outcome(value: Any) -> str | None:
     return None if value in VOTE_OUTCOMES else f"must be one of {', '.join(VOTE_OUTCOMES)}"
 
 
+def _failure(value: Any) -> str | None:
+    """Why a request failed: the queue shows its ``reason`` as text."""
+    if not isinstance(value, dict):
+        return "must be a JSON object"
+    return None if value.get("reason") is None or isinstance(value["reason"], str) else "has a reason that is not text"
+
+
 def _side(value: Any) -> str | None:
     """One side of an arena battle: at least the entry id it names."""
     if not isinstance(value, dict) or not isinstance(value.get("entry"), str):
@@ -102,7 +109,7 @@ CONTRACT: dict[str, dict[str, tuple[Check, bool]]] = {
         "attempts": (_whole, False),
         "comm_gb": (_number, False),
         "progress": (_progress, False),
-        "failure": (_object, False),
+        "failure": (_failure, False),
     },
     "results": {
         "challenge": (_text, True),

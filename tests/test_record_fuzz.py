@@ -18,7 +18,7 @@ from tests.bad_records import CONTACT, GOOD, NOW, reading_paths_work
 CASES = int(os.environ.get("RECORD_FUZZ_CASES", "40"))
 ODD_VALUES = [None, True, 0, -1, 1e308, float("nan"), "", "yesterday", "soon", "2026-13-45", "<b>x</b>", [], {},
               [1, 2], {"entry": 5}, {"done": 5, "total": 3}, {"done": "1"}, {"reason": 5}, {"stem": "50"},
-              "2026-03-10T09:00:00", "2026-03-10", 10**30]
+              "2026-03-10T09:00:00", "2026-03-10", 10**30, "PENDING", "RUNNING", "FAILED", "FINISHED", "tie"]
 
 
 def damage(record: dict, rng: random.Random) -> bytes:
