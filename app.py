@@ -5,6 +5,7 @@ Composes the tabs; all logic lives in leaderboard/, submissions/, evaluator/ and
 
 from __future__ import annotations
 
+import logging
 import os
 
 import gradio as gr
@@ -17,7 +18,7 @@ from leaderboard.published import import_published
 from leaderboard.ui import board_tab
 from submissions.ui import queue_tab, submit_tab
 from submissions.hub_models import HubModels
-from submissions.store import Store
+from submissions.store import Store, StoreError
 from submissions.store_factory import open_store
 
 TITLE = "FlowerTune LLM Leaderboard · LLM Merging Competition"
@@ -29,8 +30,14 @@ INTRO = (
 )
 
 
+log = logging.getLogger(__name__)
+
+
 def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
-    import_published(store)
+    try:
+        import_published(store)
+    except StoreError as error:  # the Hub is down: start on what is cached; the next start imports them
+        log.warning("published rows were not imported now: %s", error)
     boards = Boards(store)
     hub = hub or HubModels()
     with gr.Blocks(title=TITLE) as demo:

@@ -43,3 +43,7 @@ class Boards:
                 self._frames = {cid: board_frame(c, records) for cid, c in self.challenges.items()}
                 self._version = version
             return self._frames[challenge_id]
+
+    def notice(self) -> str | None:
+        """A note for visitors when the results shown may be out of date (the store could not be reached)."""
+        return None if self.store is None else self.store.stale_note("results")

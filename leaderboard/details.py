@@ -9,6 +9,10 @@ from leaderboard.challenges import challenges
 from submissions.store import Record, Store
 
 
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
 def details_markdown(record: Record | None, samples: Record | None = None) -> str:
     if record is None:
         return "No result with that id. It may have been removed, or the link is incomplete."
@@ -29,8 +33,8 @@ def details_markdown(record: Record | None, samples: Record | None = None) -> st
     lines += ["| | |", "|---|---|"] + [f"| {k} | {escape(str(v))} |" for k, v in facts if v not in (None, "")]
     scores = record.get("scores") or {}
     lines += ["", "### Scores", "| Column | Score |", "|---|---:|"]
-    lines += [f"| {c.label} | {scores[c.key]:.2f} |" for c in challenge.columns if c.key in scores]
-    lines += [f"| **{challenge.board.average_label}** | **{record.get('average', float('nan')):.2f}** |"]
+    lines += [f"| {c.label} | {_score(scores[c.key])} |" for c in challenge.columns if c.key in scores]
+    lines += [f"| **{challenge.board.average_label}** | **{_score(record.get('average'))}** |"]
     provenance = record.get("provenance") or {}
     if provenance:
         body = escape(json.dumps(provenance, indent=2, sort_keys=True))

@@ -70,7 +70,9 @@ def sortable_header(key: str, label: str, numeric: bool, sort_key: str, descendi
             f"{escape(label)}{arrow}</th>")
 
 
-def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: list[str]) -> str:
+def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: list[str],
+                notice: str | None = None) -> str:
+    """One page of the board; ``notice`` (e.g. that the data may be out of date) is shown above it."""
     columns = [c for c in board_columns(challenge) if c.key in visible]
     decimals = challenge.board.decimals
     head = [sortable_header(c.key, c.label, c.numeric, query.sort_key, query.sort_desc) for c in columns]
@@ -86,8 +88,9 @@ def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: li
     first = (page.page - 1) * query.page_size + 1 if page.total else 0
     last = min(page.page * query.page_size, page.total)
     summary = f"Rows {first:,}–{last:,} of {page.total:,} · page {page.page:,} of {page.pages:,}"
+    notice_html = f'<div class="board-notice">{escape(notice)}</div>' if notice else ""
     return (
-        f'<div class="board" data-board="{challenge.id}">'
+        f'<div class="board" data-board="{challenge.id}">{notice_html}'
         f'<table class="board-table"><thead><tr>{"".join(head)}</tr></thead>'
         f'<tbody>{"".join(body)}</tbody></table>'
         f'<div class="board-summary">{summary}</div></div>'
@@ -106,6 +109,8 @@ BOARD_CSS = """
 .src { border-radius: 8px; padding: 1px 7px; font-size: 12px; }
 .src-published { background: #eef2ff; color: #3730a3; }
 .src-verified { background: #dcfce7; color: #166534; }
+.board-notice { padding: 6px 10px; margin-bottom: 6px; border-radius: 6px; background: #fef9c3; color: #713f12;
+  font-size: 13px; }
 """
 
 # Header clicks ask the server to sort (event delegation survives re-renders of the table).

@@ -57,7 +57,8 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
 
     def render(query: BoardQuery, visible_labels: list[str], refresh: bool = False) -> str:
         frame = boards.frame(challenge.id, refresh=refresh)
-        return render_page(challenge, query_page(frame, query), query, visible_keys(challenge, visible_labels))
+        return render_page(challenge, query_page(frame, query), query, visible_keys(challenge, visible_labels),
+                           boards.notice())
 
     with gr.Tab(challenge.title, id=f"tab-{challenge.id}", elem_id=f"tab-{challenge.id}"):
         query_state = gr.State(BoardQuery())
@@ -136,7 +137,7 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
             query = replace(query, page=max(1, query.page + step))
             page = query_page(boards.frame(challenge.id), query)
             query = replace(query, page=page.page)
-            return query, render_page(challenge, page, query, visible_keys(challenge, shown))
+            return query, render_page(challenge, page, query, visible_keys(challenge, shown), boards.notice())
 
         return go
 

@@ -9,31 +9,47 @@ only separate replicas ever race.
 
 File contents are cached by git blob id (an id is the hash of the content, so a cached blob is never stale);
 a snapshot downloads only the records that changed since the last one.
+
+Faults: a 412 (stale parent) is a race lost to another replica and is retried up to ``max_attempts`` times. A
+429, a 5xx or a transport error is retried only a few times within a few seconds (``Retry-After`` honoured,
+capped) and then raises :class:`StoreError` saying whether anything may have been written. A commit answered
+with a 5xx may have landed: the next attempt decides again on a fresh head, which shows it if it did.
+
+While the Hub cannot be reached, reads serve the last snapshot read (kept on disk under ``cache_dir``, so a
+replica restarted during an outage starts from it) and :meth:`HubStore.stale_note` says since when; writes
+fail at once.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import json
+import logging
 import os
 import random
 import re
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import TypeVar
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, hf_hub_url
+from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, RepoFolder, hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
+from submissions.hub_faults import TRANSIENT_STATUS, FaultBudget, HubUnreachable, retry_after_s, status_of
+from submissions.record_contract import RecordRejected, read_record
+from submissions.snapshot_cache import SnapshotCache
 from submissions.store import (
     _ID_PATTERN,
     COLLECTIONS,
     Decision,
     Record,
+    SetAside,
+    SetAsideList,
     Store,
     StoreError,
     check_record,
@@ -41,7 +57,8 @@ from submissions.store import (
 )
 
 T = TypeVar("T")
-_RETRY_STATUS = {412, 429, 500, 502, 503, 504}  # 412: a commit has happened since (stale parent)
+log = logging.getLogger(__name__)
+NOTHING_READ = "nothing-read"  # the version of a collection never read while the Hub is down
 
 
 def _git_blob_sha(content: bytes) -> str:
@@ -56,12 +73,17 @@ def _matches(entry: RepoFile, content: bytes) -> bool:
     return _git_blob_sha(content) == entry.blob_id
 
 
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%H:%M UTC" if moment.date() == datetime.now(timezone.utc).date() else "%Y-%m-%d %H:%M UTC")
+
+
 class HubStore(Store):
     """:class:`Store` on Hub dataset repos.
 
     ``repos`` maps each collection it serves to a dataset repo ID; a collection left out is unavailable
     (using it raises :class:`StoreError`), which is how a Space without a private dataset keeps contact
-    details off the public ones.
+    details off the public ones. ``cache_dir`` (optional) keeps the last good snapshot of each collection on
+    disk for a start during a Hub outage.
     """
 
     def __init__(
@@ -73,6 +95,13 @@ class HubStore(Store):
         max_attempts: int = 40,
         backoff_s: float = 0.05,
         max_backoff_s: float = 1.0,
+        cache_dir: str | os.PathLike[str] | None = None,
+        fault_attempts: int = 4,
+        fault_budget_s: float = 5.0,
+        fault_backoff_s: float = 0.5,
+        timeout_s: float = 10.0,
+        commit_timeout_s: float = 30.0,
+        recheck_s: float = 5.0,
     ):
         unknown = set(repos) - set(COLLECTIONS)
         if unknown:
@@ -81,69 +110,161 @@ class HubStore(Store):
         self.api = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT") or None, token=token or False)
         self.branch = branch
         self.max_attempts, self.backoff_s, self.max_backoff_s = max_attempts, backoff_s, max_backoff_s
+        self.fault_attempts, self.fault_budget_s, self.fault_backoff_s = fault_attempts, fault_budget_s, fault_backoff_s
+        self.timeout_s, self.commit_timeout_s, self.recheck_s = timeout_s, commit_timeout_s, recheck_s
+        self.cache = SnapshotCache(cache_dir) if cache_dir else None
+        self.set_aside = SetAsideList()
         self._repo_locks = {repo: threading.Lock() for repo in set(self.repos.values())}
         self._cache_lock = threading.Lock()
         self._blobs: dict[str, dict[str, bytes]] = {}  # collection -> blob id -> content (current files only)
         self._snapshots: dict[str, tuple[str, dict[str, Record]]] = {}  # collection -> (head, records)
+        self._read_at: dict[str, datetime] = {}  # collection -> when its snapshot was last confirmed current
+        self._outage: dict[str, tuple[datetime, float]] = {}  # collection -> (failed at, monotonic time)
 
     # --- Store interface ----------------------------------------------------------------------------------
     def all(self, collection: str) -> list[Record]:
         repo = self._repo(collection)
-        records = self._snapshot(repo, collection, self._head(repo))
+        _, records = self._current(collection, lambda: self._fresh(repo, collection))
         return [copy.deepcopy(records[record_id]) for record_id in sorted(records)]
 
     def get(self, collection: str, record_id: str) -> Record | None:
         repo = self._repo(collection)
         if not _ID_PATTERN.match(record_id):
             return None
+        path = f"{collection}/{record_id}.json"
+        if self._in_outage(collection):
+            return self._cached_record(collection, record_id)
         try:
-            content = self._download(repo, f"{collection}/{record_id}.json", self.branch)
+            content = self._download(repo, path, self.branch)
         except EntryNotFoundError:
             return None
-        return json.loads(content)
+        except HubUnreachable:
+            self._note_outage(collection)
+            return self._cached_record(collection, record_id)
+        try:
+            record = read_record(collection, record_id, content)
+        except RecordRejected as rejected:
+            self.set_aside.add(SetAside(collection, record_id, f"{repo}/{path}", str(rejected)))
+            return None
+        self.set_aside.discard(collection, record_id)
+        return record
 
     def version(self, collection: str) -> str:
-        return self._head(self._repo(collection))
+        repo = self._repo(collection)
+        head, _ = self._current(collection, lambda: (self._head(repo), None))
+        return head
+
+    def stale_note(self, collection: str) -> str | None:
+        outage, read_at = self._outage.get(collection), self._read_at.get(collection)
+        if outage is None:
+            return None
+        shown = f"showing data read at {_clock(read_at)}" if read_at else "no data could be read yet"
+        return f"Could not reach the Hub at {_clock(outage[0])}; {shown}. It may be out of date."
 
     def transact(self, collection: str, decide: Decision[T]) -> T:
         repo = self._repo(collection)
+        faults = FaultBudget(self.fault_attempts, self.fault_budget_s, self.fault_backoff_s)
         with self._repo_locks[repo]:
             for attempt in range(1, self.max_attempts + 1):
-                head = self._head(repo)
-                snapshot = self._snapshot(repo, collection, head)
+                try:
+                    head = self._head(repo)
+                    snapshot = self._snapshot(repo, collection, head)
+                except HubUnreachable as error:
+                    faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
+                    continue
+                self._confirmed(collection)
+                faults.maybe_written = False  # a commit that landed earlier is in this snapshot
                 writes, value = decide(copy.deepcopy(snapshot))  # the cached records stay untouched
                 changes = self._changes(collection, writes, snapshot)
                 if not changes:  # nothing changes: the snapshot is the state `value` was decided on
                     return value
+                self._refuse_set_aside(collection, writes)
                 try:
-                    self._call(
-                        self.api.create_commit,
-                        repo,
-                        [CommitOperationAdd(path, content) for path, content in changes.items()],
-                        commit_message=f"Write {', '.join(changes)}"[:200],
-                        repo_type="dataset",
-                        revision=self.branch,
-                        parent_commit=head,
-                    )
+                    self._commit(repo, changes, head)
+                except HubUnreachable as error:  # the commit may have reached the Hub before the line broke
+                    faults.maybe_written = True
+                    faults.wait_or_give_up(f"The Hub could not be reached to commit to {repo} ({error})", None)
+                    continue
                 except HfHubHTTPError as error:
-                    status = error.response.status_code if error.response is not None else None
-                    if status not in _RETRY_STATUS:
-                        raise StoreError(f"could not commit to {repo}: {error}") from error
-                    # 412: someone committed since `head`. 429/5xx: the commit may or may not have landed;
-                    # either way the next attempt decides again on a fresh head, which includes it if it did.
-                else:
-                    # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
-                    # all, it made no commit, and the branch already holds exactly these writes.)
-                    with self._cache_lock:  # what we just wrote need not be downloaded again
-                        self._blobs.setdefault(collection, {}).update(
-                            {_git_blob_sha(c): c for c in changes.values()}
-                        )
-                    return value
-                time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
-        raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}")
+                    status = status_of(error)
+                    if status == 412:  # someone committed since `head`: decide again on the new head
+                        time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
+                        continue
+                    if status not in TRANSIENT_STATUS:
+                        raise StoreError(f"The Hub refused the commit to {repo} ({status}); nothing was written: "
+                                         f"{error}") from error
+                    # 429 is refused before anything happens; a 5xx may come after the commit landed. Either
+                    # way the next attempt decides again on a fresh head, which includes it if it did.
+                    faults.maybe_written = faults.maybe_written or status != 429
+                    what = ("The Hub refused the commit for now (429 Too Many Requests)" if status == 429
+                            else f"The Hub failed the commit ({status})")
+                    faults.wait_or_give_up(f"{what} to {repo}", retry_after_s(error))
+                    continue
+                # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
+                # all, it made no commit, and the branch already holds exactly these writes.)
+                with self._cache_lock:  # what we just wrote need not be downloaded again
+                    self._blobs.setdefault(collection, {}).update({_git_blob_sha(c): c for c in changes.values()})
+                return value
+        raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}; "
+                         "nothing was written")
 
     def serves(self, collection: str) -> bool:
         return collection in self.repos
+
+    # --- reading through outages --------------------------------------------------------------------------
+    def _current(self, collection: str, read):  # noqa: ANN001, ANN202 - read() -> (head, records | None)
+        """``read()`` from the Hub, or the last good snapshot while the Hub cannot be reached (asked again at
+        most every ``recheck_s`` seconds, so visitors do not wait on a dead Hub); with no snapshot at all, an
+        empty collection, which :meth:`stale_note` explains."""
+        if not self._in_outage(collection):
+            try:
+                head, records = read()
+            except HubUnreachable:
+                self._note_outage(collection)
+            else:
+                self._confirmed(collection)
+                if records is not None:
+                    return head, records
+                cached = self._snapshots.get(collection)
+                return head, (cached[1] if cached and cached[0] == head else None)
+        return self._last_good(collection) or (NOTHING_READ, {})
+
+    def _fresh(self, repo: str, collection: str) -> tuple[str, dict[str, Record]]:
+        head = self._head(repo)
+        return head, self._snapshot(repo, collection, head)
+
+    def _in_outage(self, collection: str) -> bool:
+        outage = self._outage.get(collection)
+        return outage is not None and time.monotonic() - outage[1] < self.recheck_s
+
+    def _note_outage(self, collection: str) -> None:
+        if collection not in self._outage:
+            log.warning("the Hub cannot be reached; serving the last %s read", collection)
+        self._outage[collection] = (datetime.now(timezone.utc), time.monotonic())
+
+    def _confirmed(self, collection: str) -> None:
+        self._outage.pop(collection, None)
+        self._read_at[collection] = datetime.now(timezone.utc)
+
+    def _cached_record(self, collection: str, record_id: str) -> Record | None:
+        last = self._last_good(collection)
+        record = last[1].get(record_id) if last else None
+        return copy.deepcopy(record) if record is not None else None
+
+    def _last_good(self, collection: str) -> tuple[str, dict[str, Record]] | None:
+        with self._cache_lock:
+            cached = self._snapshots.get(collection)
+        if cached or self.cache is None:
+            return cached
+        kept = self.cache.load(self.repos[collection], collection)
+        if kept is None:
+            return None
+        log.warning("serving %s from the snapshot kept at %s (head %s)", collection, kept.read_at, kept.head[:7])
+        with self._cache_lock:
+            self._snapshots.setdefault(collection, (kept.head, kept.records))
+            self._read_at.setdefault(collection, kept.read_at)
+        self.set_aside.replace(collection, kept.set_aside)
+        return kept.head, kept.records
 
     # --- internals ------------------------------------------------------------------------------------
     def _repo(self, collection: str) -> str:
@@ -154,26 +275,63 @@ class HubStore(Store):
         return self.repos[collection]
 
     def _call(self, function, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - thin wrapper
-        """Network failures become StoreError (nothing was half-written); HTTP errors pass through."""
+        """Network failures become HubUnreachable (nothing was half-written); HTTP errors pass through."""
         try:
             return function(*args, **kwargs)
         except HfHubHTTPError:
             raise
         except httpx2.TransportError as error:
-            raise StoreError(f"the Hub could not be reached: {error}") from error
+            raise HubUnreachable(f"the Hub could not be reached: {error or type(error).__name__}") from error
+
+    def _commit(self, repo: str, changes: dict[str, bytes], head: str) -> None:
+        """Commit ``changes`` on ``head``, waiting at most ``commit_timeout_s`` (the client itself would wait for
+        ever). A commit still under way when we stop waiting can land only on ``head``, so the next attempt,
+        which either sees it or commits on the same parent, can never apply the writes twice."""
+        outcome: dict[str, BaseException] = {}
+
+        def run() -> None:
+            try:
+                self._call(
+                    self.api.create_commit,
+                    repo,
+                    [CommitOperationAdd(path, content) for path, content in changes.items()],
+                    commit_message=f"Write {', '.join(changes)}"[:200],
+                    repo_type="dataset",
+                    revision=self.branch,
+                    parent_commit=head,
+                )
+            except BaseException as error:  # handed to the caller's thread
+                outcome["error"] = error
+
+        thread = threading.Thread(target=run, name=f"commit-{repo}", daemon=True)
+        thread.start()
+        thread.join(self.commit_timeout_s)
+        if thread.is_alive():
+            raise HubUnreachable(f"the Hub did not answer the commit within {self.commit_timeout_s:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+
+    def _read_error(self, what: str, error: HfHubHTTPError) -> StoreError:
+        kind = HubUnreachable if status_of(error) in TRANSIENT_STATUS else StoreError
+        return kind(f"{what}: {error}")
 
     def _head(self, repo: str) -> str:
+        """The branch head, asked with a timeout (``list_repo_refs`` would wait for ever on a silent Hub)."""
+        url = f"{self.api.endpoint}/api/datasets/{repo}/refs"
         try:
-            refs = self._call(self.api.list_repo_refs, repo, repo_type="dataset")
+            response = self._call(get_session().get, url, headers=build_hf_headers(token=self.api.token),
+                                  timeout=self.timeout_s)
+            hf_raise_for_status(response)
         except HfHubHTTPError as error:
-            raise StoreError(f"cannot read dataset {repo}: {error}") from error
-        for branch in refs.branches:
-            if branch.name == self.branch:
-                return branch.target_commit
+            raise self._read_error(f"cannot read dataset {repo}", error) from error
+        for branch in response.json().get("branches", []):
+            if branch.get("name") == self.branch:
+                return branch["targetCommit"]
         raise StoreError(f"dataset {repo} has no branch {self.branch!r}")
 
     def _snapshot(self, repo: str, collection: str, head: str) -> dict[str, Record]:
-        """Records of ``collection`` at commit ``head``; downloads only blobs not seen before."""
+        """Records of ``collection`` at commit ``head``; downloads only blobs not seen before. Files that are
+        not records fitting the contract are set aside."""
         with self._cache_lock:
             cached = self._snapshots.get(collection)
             if cached and cached[0] == head:
@@ -188,24 +346,34 @@ class HubStore(Store):
         except EntryNotFoundError:  # the collection's folder does not exist yet
             entries = []
         except HfHubHTTPError as error:
-            raise StoreError(f"cannot list {repo}/{collection}: {error}") from error
+            raise self._read_error(f"cannot list {repo}/{collection}", error) from error
         pattern = re.compile(rf"^{re.escape(collection)}/([^/]+)\.json$")
-        blobs, records = {}, {}
+        blobs, records, set_aside = {}, {}, []
         for entry in entries:
             match = pattern.match(entry.path)
-            if not match or not isinstance(entry, RepoFile):
+            if not match:
+                continue
+            record_id, where = match.group(1), f"{repo}/{entry.path}"
+            if isinstance(entry, RepoFolder):
+                set_aside.append(SetAside(collection, record_id, where, "is a folder, not a file"))
                 continue
             content = known.get(entry.blob_id)
             if content is None:
                 content = self._download(repo, entry.path, head)
-                if not _matches(entry, content):
-                    raise StoreError(f"{repo}/{entry.path} at {head} does not match its listed hash")
+            if not _matches(entry, content):
+                set_aside.append(SetAside(collection, record_id, where, f"does not match its listed hash at {head}"))
+                continue
             blobs[entry.blob_id] = content
-            record = json.loads(content)
-            records[record.get("id", match.group(1))] = record
+            try:
+                records[record_id] = read_record(collection, record_id, content)
+            except RecordRejected as rejected:
+                set_aside.append(SetAside(collection, record_id, where, str(rejected)))
+        self.set_aside.replace(collection, set_aside)
         with self._cache_lock:
             self._blobs[collection] = blobs
             self._snapshots[collection] = (head, records)
+        if self.cache is not None:
+            self.cache.save(repo, collection, head, records, set_aside)
         return records
 
     def _download(self, repo: str, path: str, revision: str) -> bytes:
@@ -213,12 +381,13 @@ class HubStore(Store):
         url = hf_hub_url(repo, path, repo_type="dataset", revision=revision, endpoint=self.api.endpoint)
         headers = build_hf_headers(token=self.api.token)
         try:
-            response = self._call(get_session().get, url, headers=headers, follow_redirects=True)
+            response = self._call(get_session().get, url, headers=headers, follow_redirects=True,
+                                  timeout=self.timeout_s)
             hf_raise_for_status(response)
         except EntryNotFoundError:
             raise
         except HfHubHTTPError as error:
-            raise StoreError(f"cannot read {repo}/{path}: {error}") from error
+            raise self._read_error(f"cannot read {repo}/{path}", error) from error
         return response.content
 
     @staticmethod
@@ -240,7 +409,10 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
     - ``PRIVATE_DATASET``: optional private dataset repo ID for contact details; without it the ``private``
       collection is unavailable and callers must not store e-mails (hash them instead);
     - ``HF_TOKEN``: a token with write access to those datasets (a Space secret);
-    - ``HF_ENDPOINT``: optional Hub URL (defaults to https://huggingface.co).
+    - ``HF_ENDPOINT``: optional Hub URL (defaults to https://huggingface.co);
+    - ``HUB_CACHE_DIR``: where the last good snapshot of each collection is kept for a start while the Hub is
+      down (default ``$LEADERBOARD_DATA_DIR/.hub-cache`` when that is set, else
+      ``~/.cache/flowertune-leaderboard/hub``).
 
     Returns None when neither dataset is set (the app then runs on a local folder). Setting only one of the
     two public datasets is a configuration error, reported at start-up rather than at the first write.
@@ -263,4 +435,13 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
     private_repo = environ.get("PRIVATE_DATASET", "").strip()
     if private_repo:
         repos["private"] = private_repo
-    return HubStore(repos, token=environ.get("HF_TOKEN") or None, endpoint=environ.get("HF_ENDPOINT") or None)
+    return HubStore(repos, token=environ.get("HF_TOKEN") or None, endpoint=environ.get("HF_ENDPOINT") or None,
+                    cache_dir=hub_cache_dir(environ))
+
+
+def hub_cache_dir(environ: Mapping[str, str]) -> Path:
+    if environ.get("HUB_CACHE_DIR"):
+        return Path(environ["HUB_CACHE_DIR"])
+    if environ.get("LEADERBOARD_DATA_DIR"):
+        return Path(environ["LEADERBOARD_DATA_DIR"]) / ".hub-cache"
+    return Path.home() / ".cache" / "flowertune-leaderboard" / "hub"

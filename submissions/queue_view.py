@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 
 from leaderboard.challenges import challenges
 from submissions.rules import normalize_team
 from submissions.service import FAILED, PENDING, RUNNING
-from submissions.store import Record
+from submissions.store import Record, SetAside, Store, StoreError
+from submissions.timestamps import parse_utc
 
 STATE_ORDER = {RUNNING: 0, PENDING: 1, FAILED: 2}
 
@@ -33,26 +35,30 @@ def status_text(request: Record, position: int | None) -> str:
     return ""
 
 
+def _when(request: Record) -> datetime:
+    return parse_utc(request["submitted_at"])  # the record contract makes it readable
+
+
 def queue_rows(requests: list[Record], team: str = "", challenge_id: str = "") -> list[dict[str, str]]:
     """Newest first, running and pending on top; filtered by team (normalized) and challenge."""
-    pending = sorted((r for r in requests if r.get("state") == PENDING), key=lambda r: (r["submitted_at"], r["id"]))
+    pending = sorted((r for r in requests if r.get("state") == PENDING), key=lambda r: (_when(r), r["id"]))
     positions = {r["id"]: i for i, r in enumerate(pending, start=1)}
     wanted = normalize_team(team) if team.strip() else ""
     chosen = [
         r for r in requests
-        if (not wanted or wanted in r.get("team_key", "")) and (not challenge_id or r.get("challenge") == challenge_id)
+        if (not wanted or wanted in (r.get("team_key") or "")) and (not challenge_id or r.get("challenge") == challenge_id)
     ]
-    chosen.sort(key=lambda r: r["submitted_at"], reverse=True)
+    chosen.sort(key=_when, reverse=True)
     chosen.sort(key=lambda r: STATE_ORDER.get(r.get("state"), 3))
     titles = {cid: c.title for cid, c in challenges().items()}
     return [
         {
             "id": r["id"],
             "challenge": titles.get(r.get("challenge"), r.get("challenge", "")),
-            "model": f"{r.get('repo_id', '')}@{(r.get('commit') or '')[:7]}",
-            "team": r.get("team", ""),
-            "submitted": r.get("submitted_at", "").replace("T", " ")[:16] + " UTC",
-            "state": r.get("state", ""),
+            "model": f"{r.get('repo_id') or ''}@{(r.get('commit') or '')[:7]}",
+            "team": r.get("team") or "",
+            "submitted": f"{_when(r):%Y-%m-%d %H:%M} UTC",
+            "state": r.get("state") or "",
             "status": status_text(r, positions.get(r["id"])),
         }
         for r in chosen
@@ -72,3 +78,30 @@ def render_queue(rows: list[dict[str, str]]) -> str:
         for row in rows
     ) or f'<tr><td colspan="{len(QUEUE_HEADERS)}" class="empty">No requests match.</td></tr>'
     return f'<table class="board-table queue-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+SET_ASIDE_SHOWN = 5
+
+
+def set_aside_note(items: list[SetAside]) -> str | None:
+    """For the operator: which stored files are left out of every view, and why."""
+    if not items:
+        return None
+    listed = "; ".join(f"{item.path}: it {item.reason}" for item in items[:SET_ASIDE_SHOWN])
+    more = f"; and {len(items) - SET_ASIDE_SHOWN} more" if len(items) > SET_ASIDE_SHOWN else ""
+    return (f"{len(items)} stored record(s) were set aside because they cannot be read, and are left out of "
+            f"every view until the operator repairs or removes them: {listed}{more}.")
+
+
+def render_notes(notes: list[str | None]) -> str:
+    return "".join(f'<div class="board-notice">{escape(note)}</div>' for note in notes if note)
+
+
+def queue_page(store: Store, team: str = "", challenge_id: str = "") -> str:
+    """The Queue tab's table, with a note when the data may be out of date and one listing set-aside files."""
+    try:
+        requests = store.all("requests")
+    except StoreError as error:
+        return render_notes([f"The queue cannot be read right now ({error}). Try again in a minute."])
+    table = render_queue(queue_rows(requests, team, challenge_id))
+    return render_notes([store.stale_note("requests"), set_aside_note(store.quarantined())]) + table

@@ -5,20 +5,31 @@ One interface, several backends. Records are JSON objects with an ``id``; each l
 :meth:`Store.transact` runs a read-decide-write step on a consistent snapshot so that two replicas or
 workers can never lose or duplicate a record (the local backend holds a file lock; the Hub backend commits
 with ``parent_commit`` and retries on conflict).
+
+Every stored file is read through the record contract (:mod:`submissions.record_contract`). One that cannot
+be read or does not fit it is *set aside*: left out of every read and snapshot, logged once, and listed by
+:meth:`Store.quarantined` for the operator, so one bad file never stops the Space. A write never replaces a
+set-aside file: ``transact`` refuses it with :class:`StoreError` (the operator repairs or removes the file
+first) and ``put_missing`` counts it as present.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from submissions.record_contract import RecordRejected, admit, read_record
 
 Record = dict[str, Any]
 T = TypeVar("T")
@@ -27,6 +38,7 @@ Decision = Callable[[dict[str, Record]], tuple[list[Record], T]]
 
 COLLECTIONS = ("requests", "results", "votes", "details", "private")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -34,11 +46,17 @@ class StoreError(RuntimeError):
 
 
 def check_record(collection: str, record: Record) -> str:
+    """The id of a record about to be written; StoreError if it could not be read back as written."""
     if collection not in COLLECTIONS:
         raise StoreError(f"unknown collection {collection!r}")
     record_id = record.get("id")
     if not isinstance(record_id, str) or not _ID_PATTERN.match(record_id):
         raise StoreError(f"record id {record_id!r} is not a safe file name")
+    try:
+        admit(collection, record)
+    except RecordRejected as rejected:
+        raise StoreError(f"{collection} record {record_id} does not fit the record contract: {rejected}; "
+                         "nothing was written") from None
     return record_id
 
 
@@ -46,8 +64,62 @@ def dump_record(record: Record) -> bytes:
     return (json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """A stored file left out of every read: where it is and why."""
+
+    collection: str
+    record_id: str  # the file's name without ``.json``
+    path: str  # in the data folder or the dataset repo
+    reason: str
+
+
+class SetAsideList:
+    """The files set aside by the latest read of each collection (a repaired file leaves the list at the next
+    read); each file and reason is logged once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_collection: dict[str, dict[str, SetAside]] = {}
+        self._logged: set[tuple[str, str]] = set()
+
+    def replace(self, collection: str, found: Iterable[SetAside]) -> None:
+        found = list(found)
+        with self._lock:
+            self._by_collection[collection] = {item.record_id: item for item in found}
+        self._log(found)
+
+    def add(self, item: SetAside) -> None:
+        with self._lock:
+            self._by_collection.setdefault(item.collection, {})[item.record_id] = item
+        self._log([item])
+
+    def discard(self, collection: str, record_id: str) -> None:
+        with self._lock:
+            self._by_collection.get(collection, {}).pop(record_id, None)
+
+    def get(self, collection: str, record_id: str) -> SetAside | None:
+        with self._lock:
+            return self._by_collection.get(collection, {}).get(record_id)
+
+    def all(self) -> list[SetAside]:
+        with self._lock:
+            return [item for c in sorted(self._by_collection) for _, item in sorted(self._by_collection[c].items())]
+
+    def _log(self, items: list[SetAside]) -> None:
+        for item in items:
+            key = (item.path, item.reason)
+            with self._lock:
+                if key in self._logged:
+                    continue
+                self._logged.add(key)
+            log.warning("set aside %s: it %s", item.path, item.reason)
+
+
 class Store(ABC):
     """What every backend offers."""
+
+    set_aside: SetAsideList
 
     @abstractmethod
     def all(self, collection: str) -> list[Record]:
@@ -71,18 +143,36 @@ class Store(ABC):
         """Whether this store is configured to keep ``collection`` (a Space may run without a private one)."""
         return collection in COLLECTIONS
 
+    def quarantined(self) -> list[SetAside]:
+        """The files set aside (unreadable, or not fitting the record contract) by the latest reads."""
+        return self.set_aside.all()
+
+    def stale_note(self, collection: str) -> str | None:
+        """None when reads of ``collection`` are current; otherwise a note for visitors that the data shown is
+        the last that could be read (only a remote store can fall behind)."""
+        return None
+
     def put(self, collection: str, record: Record) -> None:
         """Create or replace one record."""
         self.transact(collection, lambda _snapshot: ([record], None))
 
     def put_missing(self, collection: str, records: list[Record]) -> int:
-        """Write the records whose id is not stored yet; returns how many were written."""
+        """Write the records whose id is not stored yet (a set-aside file counts as stored); returns how many
+        were written."""
 
         def decide(snapshot: dict[str, Record]) -> tuple[list[Record], int]:
-            new = [r for r in records if r["id"] not in snapshot]
+            new = [r for r in records if r["id"] not in snapshot and not self.set_aside.get(collection, r["id"])]
             return new, len(new)
 
         return self.transact(collection, decide)
+
+    def _refuse_set_aside(self, collection: str, writes: list[Record]) -> None:
+        """A write never silently replaces a file that was set aside: the operator decides what it held."""
+        for record in writes:
+            item = self.set_aside.get(collection, str(record.get("id")))
+            if item is not None:
+                raise StoreError(f"{item.path} was set aside (it {item.reason}) and is not overwritten; "
+                                 "repair or remove it first. Nothing was written.")
 
 
 class LocalStore(Store):
@@ -97,6 +187,7 @@ class LocalStore(Store):
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
+        self.set_aside = SetAsideList()
         for collection in COLLECTIONS:
             folder = self.root / collection
             folder.mkdir(parents=True, exist_ok=True)
@@ -118,11 +209,13 @@ class LocalStore(Store):
     def get(self, collection: str, record_id: str) -> Record | None:
         if not _ID_PATTERN.match(record_id):
             return None
-        path = self._dir(collection) / f"{record_id}.json"
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        found = self._read(collection, self._dir(collection) / f"{record_id}.json")
+        if isinstance(found, SetAside):
+            self.set_aside.add(found)
             return None
+        if found is not None:
+            self.set_aside.discard(collection, record_id)
+        return found
 
     def version(self, collection: str) -> str:
         folder = self._dir(collection)
@@ -131,6 +224,9 @@ class LocalStore(Store):
     def transact(self, collection: str, decide: Decision[T]) -> T:
         with self._locked(collection):
             writes, value = decide(self._snapshot(collection))
+            for record in writes:  # every write is checked before the first is made
+                check_record(collection, record)
+            self._refuse_set_aside(collection, writes)
             for record in writes:
                 self._write(collection, record)
             return value
@@ -145,17 +241,40 @@ class LocalStore(Store):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _snapshot(self, collection: str) -> dict[str, Record]:
-        records = {}
+        records, set_aside = {}, []
         for path in sorted(self._dir(collection).glob("*.json")):
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except FileNotFoundError:  # replaced between listing and reading
-                continue
-            records[record["id"]] = record
+            found = self._read(collection, path)
+            if isinstance(found, SetAside):
+                set_aside.append(found)
+            elif found is not None:
+                records[found["id"]] = found
+        self.set_aside.replace(collection, set_aside)
         return records
 
+    def _read(self, collection: str, path: Path) -> Record | SetAside | None:
+        """The record in ``path``; a :class:`SetAside` saying why it cannot be used; None if it is gone."""
+        where = f"{collection}/{path.name}"
+
+        def aside(reason: str) -> SetAside:
+            return SetAside(collection, path.name[: -len(".json")], where, reason)
+
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            if path.is_symlink():
+                return aside("is a link to a file that does not exist")
+            return None  # replaced or removed between listing and reading
+        except IsADirectoryError:
+            return aside("is a folder, not a file")
+        except OSError as error:
+            return aside(f"cannot be read ({error.strerror or error})")
+        try:
+            return read_record(collection, path.name[: -len(".json")], content)
+        except RecordRejected as rejected:
+            return aside(str(rejected))
+
     def _write(self, collection: str, record: Record) -> None:
-        record_id = check_record(collection, record)
+        record_id = record["id"]  # checked by transact
         folder = self._dir(collection)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{record_id}.", suffix=".tmp")
         try:

@@ -9,7 +9,7 @@ import gradio as gr
 from leaderboard.challenges import challenges
 from leaderboard.render import BOARD_CSS
 from submissions.hub_models import HubModels
-from submissions.queue_view import queue_rows, render_queue
+from submissions.queue_view import queue_page
 from submissions.rules import SubmissionForm
 from submissions.service import submit
 from submissions.store import Store
@@ -98,12 +98,12 @@ def queue_tab(store: Store) -> None:
             team = gr.Textbox(label="Your team", placeholder="show only this team's requests", elem_id="queue-team")
             challenge = gr.Dropdown(options, value="", label="Challenge", elem_id="queue-challenge")
             refresh = gr.Button("↻ Refresh", size="sm", scale=0, elem_id="queue-refresh")
-        table = gr.HTML(lambda: render_queue(queue_rows(store.all("requests"))), css_template=BOARD_CSS,
+        table = gr.HTML(lambda: queue_page(store), css_template=BOARD_CSS,
                         js_on_load=None, elem_id="queue-table")
         timer = gr.Timer(10)
 
     def show(team: str, challenge_id: str) -> str:
-        return render_queue(queue_rows(store.all("requests"), team or "", challenge_id or ""))
+        return queue_page(store, team or "", challenge_id or "")
 
     for trigger in (team.change, challenge.change, refresh.click, timer.tick):
         trigger(show, [team, challenge], table, queue=False, show_progress="hidden")

@@ -15,3 +15,10 @@ def test_details_show_scores_provenance_and_samples_as_text():
 
 def test_unknown_record():
     assert "No result with that id" in details_markdown(None)
+
+
+def test_missing_scores_show_a_dash():
+    """The record contract lets a result leave its average or a score null; the details page still renders."""
+    record = {**result("r2", "T", 0.0, challenge="finance", fpb=None, fiqa=60.0), "average": None}
+    text = details_markdown(record)
+    assert "| FPB | — |" in text and "| FIQA | 60.00 |" in text and "| **—** |" in text

@@ -8,11 +8,13 @@ import pytest
 
 from submissions.store import LocalStore, StoreError
 
+AT = "2026-01-01T00:00:00+00:00"
+
 
 def test_round_trip_and_atomic_files(tmp_path):
     store = LocalStore(tmp_path)
-    store.put("requests", {"id": "r1", "state": "PENDING"})
-    assert store.get("requests", "r1") == {"id": "r1", "state": "PENDING"}
+    store.put("requests", {"id": "r1", "state": "PENDING", "submitted_at": AT})
+    assert store.get("requests", "r1") == {"id": "r1", "state": "PENDING", "submitted_at": AT}
     assert store.get("requests", "missing") is None
     assert json.loads((tmp_path / "requests" / "r1.json").read_text())["state"] == "PENDING"
     assert not list((tmp_path / "requests").glob("*.tmp"))
@@ -38,7 +40,7 @@ def test_opening_a_store_beside_live_writers_never_fails(tmp_path):
     def write() -> int:
         count = 0
         while not stop:
-            store.put("votes", {"id": f"v{count % 5}", "n": count})
+            store.put("details", {"id": f"v{count % 5}", "n": count})
             count += 1
         return count
 
@@ -49,13 +51,13 @@ def test_opening_a_store_beside_live_writers_never_fails(tmp_path):
         finally:
             stop = True
     assert len(opened) == 300 and all(w.result() > 0 for w in writers)
-    assert sorted(r["id"] for r in store.all("votes")) == [f"v{i}" for i in range(5)]
+    assert sorted(r["id"] for r in store.all("details")) == [f"v{i}" for i in range(5)]
 
 
 def test_version_changes_on_write(tmp_path):
     store = LocalStore(tmp_path)
     before = store.version("results")
-    store.put("results", {"id": "a"})
+    store.put("results", {"id": "a", "challenge": "finance"})
     assert store.version("results") != before
 
 
@@ -85,7 +87,7 @@ def _limited_insert(store, team, index):
             return [], "duplicate"
         if sum(1 for r in snapshot.values() if r["team"] == team) >= 2:
             return [], "limited"
-        return [{"id": f"{team}-{index}", "team": team}], "stored"
+        return [{"id": f"{team}-{index}", "team": team, "submitted_at": AT}], "stored"
 
     return store.transact("requests", decide)
 

@@ -38,3 +38,12 @@ def test_queue_shows_text_not_html():
     html = render_queue(queue_rows([req("x", "FAILED", "2026-01-01", team="<img src=x>",
                                         failure={"reason": "<script>bad()</script>"})]))
     assert "<img" not in html and "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_queue_orders_by_the_moment_not_the_text():
+    """10:00+02:00 is 08:00 UTC: earlier than 09:00 UTC, so first in line and listed below it."""
+    requests = [req("east", "PENDING", "2026-01-01T10:00:00+02:00"), req("utc", "PENDING", "2026-01-01T09:00:00+00:00")]
+    rows = queue_rows(requests)
+    assert [r["id"] for r in rows] == ["utc", "east"]
+    assert {r["id"]: r["status"] for r in rows} == {"east": "position 1", "utc": "position 2"}
+    assert rows[1]["submitted"] == "2026-01-01 08:00 UTC"
