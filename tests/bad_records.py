@@ -7,7 +7,8 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 
-from arena.votes import arena_board, make_vote
+from arena.tally import arena_board
+from arena.votes import make_vote
 from evaluator import queue as work_queue
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
@@ -25,7 +26,7 @@ SIDE_A = {"entry": "res-1", "label": "Alpha"}
 SIDE_B = {"entry": "res-2", "label": "Beta"}
 GOOD_VOTE = make_vote(board="general_nlp", conversation_id="conv-1", a=SIDE_A, b=SIDE_B,
                       conversation=[{"user": "hi", "a": "hello", "b": "hey"}], outcome="a", voter="session-x",
-                      now=NOW - timedelta(minutes=5))
+                      anonymous=True, now=NOW - timedelta(minutes=5))
 GOOD = {"requests": GOOD_REQUEST, "results": GOOD_RESULT, "votes": GOOD_VOTE}
 CONTACT = {"id": "good-contact", "contact_email": "someone@example.org", "account": None}
 
@@ -86,7 +87,7 @@ def reading_paths_work(store: Store, bad_is_hidden: bool = True) -> None:
         boards.frame(challenge_id)
     assert "good-result" in boards.frame("general_nlp")["id"].tolist()
     assert 'data-id="good-request"' in queue_page(store)
-    ratings = arena_board(store.all("votes"), "general_nlp")
+    ratings = arena_board(store.all("votes"), "general_nlp").ratings
     assert "Good Team" in lookup_details(store, "good-result")
     details_of_bad = lookup_details(store, "bad")  # renders, whatever the record holds
     if bad_is_hidden:

