@@ -14,7 +14,7 @@ from transformers import AutoTokenizer, LlamaForCausalLM
 from evaluator.code_benchmarks import BENCHMARKS
 from evaluator.code_lm import task_config, write_task
 from evaluator.code_suite import run_code_suite
-from evaluator.sandbox import BWRAP_ENV, UNSAFE_ENV, SandboxUnavailable, isolation
+from evaluator.sandbox import UNSAFE_ENV, SandboxUnavailable
 from leaderboard.challenges import challenges
 from tests.code_fixtures import write_data_dir
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -87,15 +87,6 @@ def test_task_yaml_round_trips_through_lm_evals_loader(tmp_path):
         assert loaded["generation_kwargs"]["max_length"] == column.evaluation["max_length"]
         assert loaded["doc_to_text"] is bench.prompt
         assert loaded["dataset_path"] == bench.dataset_path
-
-
-@pytest.fixture
-def no_bwrap(monkeypatch):
-    monkeypatch.setenv(BWRAP_ENV, "no-such-bwrap-xyz")
-    monkeypatch.delenv(UNSAFE_ENV, raising=False)
-    isolation.cache_clear()
-    yield monkeypatch
-    isolation.cache_clear()
 
 
 def test_without_a_sandbox_the_code_suite_runs_nothing_and_blames_the_setup(tiny_lm, tmp_path, no_bwrap):

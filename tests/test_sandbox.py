@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import tempfile
-import threading
 import uuid
 from pathlib import Path
 
@@ -119,35 +117,10 @@ def test_forked_and_daemonised_children_do_not_outlive_the_run():
     assert _processes_with(marker) == []
 
 
-@pytest.fixture
-def local_server():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-                conn.sendall(b"hello")
-                conn.close()
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    server.close()
-
-
-def test_no_network_even_to_a_server_on_the_hosts_loopback(local_server: int):
+def test_no_network_even_to_a_server_on_the_hosts_loopback(host_server: int):
     source = (
         "import socket\n"
-        f"s = socket.create_connection(('127.0.0.1', {local_server}), timeout=3)\n"
+        f"s = socket.create_connection(('127.0.0.1', {host_server}), timeout=3)\n"
         "print(s.recv(5))\n"
     )
     # Control: the same program outside the sandbox does reach the server.
@@ -171,16 +144,6 @@ def test_a_sandbox_that_fails_to_set_up_is_an_error_and_a_program_cannot_pretend
 def test_missing_tool_is_an_error_not_a_failure():
     outcome = run_steps([["no-such-compiler-xyz", "a.c"]], {"a.c": ""})
     assert outcome.status == "error" and "not installed" in outcome.detail
-
-
-@pytest.fixture
-def no_bwrap(monkeypatch):
-    """A machine without bubblewrap, as the operator may have: the sandbox probes a missing command."""
-    monkeypatch.setenv(BWRAP_ENV, "no-such-bwrap-xyz")
-    monkeypatch.delenv(UNSAFE_ENV, raising=False)
-    isolation.cache_clear()
-    yield monkeypatch
-    isolation.cache_clear()
 
 
 def test_without_bwrap_nothing_runs_and_the_operator_is_told_why(no_bwrap, tmp_path, caplog):

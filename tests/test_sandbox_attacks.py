@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
@@ -178,44 +177,19 @@ def test_host_processes_are_not_visible(language, host_process):
     assert "prlimit" in text(outcomes) or "./program" in text(outcomes)
 
 
-@pytest.fixture
-def server():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-                conn.sendall(b"hello-from-host")
-                conn.close()
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    listener.close()
-
-
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_the_network_is_unreachable(language, server):
-    with socket.create_connection(("127.0.0.1", server), timeout=3) as control:  # reachable from the host
+def test_the_network_is_unreachable(language, host_server):
+    with socket.create_connection(("127.0.0.1", host_server), timeout=3) as control:  # reachable from the host
         assert control.recv(32) == b"hello-from-host"
     attack = {
-        "python": f"import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', {server}), timeout=2)\n"
+        "python": f"import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', {host_server}), timeout=2)\n"
                   "    print('LEAK', s.recv(32))\nexcept OSError as e:\n    print('blocked', e)\n",
-        "js": f"const s = require('net').connect({server}, '127.0.0.1');\ns.on('data', d => console.log('LEAK', "
+        "js": f"const s = require('net').connect({host_server}, '127.0.0.1');\ns.on('data', d => console.log('LEAK', "
               "String(d)));\ns.on('error', e => console.log('blocked', e.code));\n",
         "cpp": "#include <arpa/inet.h>\n#include <cstdio>\n#include <sys/socket.h>\n#include <unistd.h>\n"
                "void attack() {"
                " int s = socket(AF_INET, SOCK_STREAM, 0); sockaddr_in a{}; a.sin_family = AF_INET;"
-               f" a.sin_port = htons({server}); a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);"
+               f" a.sin_port = htons({host_server}); a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);"
                " if (connect(s, (sockaddr *)&a, sizeof a) == 0) { char b[32] = {0}; read(s, b, 31);"
                " std::printf(\"LEAK %s\\n\", b); } else std::perror(\"blocked\"); }\n",
     }
