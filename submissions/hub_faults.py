@@ -46,5 +46,5 @@ class FaultBudget:
         if self.count >= self.attempts or elapsed + wait >= self.budget_s:
             outcome = ("the last commit may or may not have been recorded; check again shortly"
                        if self.maybe_written else "nothing was written")
-            raise HubUnreachable(f"{what} ({self.count} tries in {elapsed:.1f} s); {outcome}.")
+            raise HubUnreachable(f"{what} ({self.count} tries in {elapsed:.1f} s); {outcome}.", self.maybe_written)
         time.sleep(wait)

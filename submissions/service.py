@@ -169,11 +169,14 @@ def _after_failed_commit(store: Store, request: Record, error: StoreError) -> Ou
     log.error("submission %s could not be committed: %s", request["id"], error)
     try:
         landed = store.get("requests", request["id"]) is not None
-    except (StoreError, OSError, ValueError):  # cannot tell: the store is down or the record unreadable
-        return Outcome("unsaved", [f"The submission could not be saved: {_short(error)}. It may or may not have "
-                                   "been queued: look for your team in the Queue tab before trying again."])
+        current = store.stale_note("requests") is None  # not an answer from the last data read before an outage
+    except (StoreError, OSError, ValueError):  # the store is down or the record unreadable
+        landed = current = False
     if landed:
         return Outcome("queued", request=request, position=None)
+    if error.maybe_written and not current:
+        return Outcome("unsaved", [f"The submission could not be saved: {_short(error)}. It may or may not have "
+                                   "been queued: look for your team in the Queue tab before trying again."])
     return Outcome("unsaved", [f"The submission could not be saved: {_short(error)}. Nothing was queued; please "
                                "try again in a few minutes."])
 

@@ -42,7 +42,14 @@ log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
-    """The store could not complete an operation (after retries); nothing was half-written."""
+    """The store could not complete an operation (after retries); nothing was half-written.
+
+    ``maybe_written``: the last write may have landed although its answer was an error (a remote store that
+    failed after the commit reached it), so a caller must read again before saying that nothing was written."""
+
+    def __init__(self, message: str, maybe_written: bool = False):
+        super().__init__(message)
+        self.maybe_written = maybe_written
 
 
 def check_record(collection: str, record: Record) -> str:

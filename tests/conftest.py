@@ -14,6 +14,13 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def own_hub_cache(tmp_path_factory, monkeypatch):
+    """Each test (and any app it starts) keeps the Hub store's disk cache of snapshots in a folder of its own,
+    never in the user's ~/.cache, so no test reads another's data from an earlier "outage"."""
+    monkeypatch.setenv("HUB_CACHE_DIR", str(tmp_path_factory.mktemp("hub-cache")))
+
+
 from tests.hub_fixtures import hub_server_fixture  # noqa: E402,F401  (the local Hub, as fixture "hub_server")
 from tests.space_oauth import space_oauth  # noqa: E402,F401  (a Space with hf_oauth, as fixture "space_oauth")
 from tests.sandbox_fixtures import host_server, no_bwrap  # noqa: E402,F401  (sandbox fixtures)

@@ -193,7 +193,7 @@ def test_snapshots_download_only_new_blobs(hub: HubServer) -> None:
 
 
 # --- hub_store_from_env -------------------------------------------------------------------------------------
-def test_from_env(hub: HubServer) -> None:
+def test_from_env(hub: HubServer, tmp_path) -> None:
     assert hub_store_from_env({}) is None
     with pytest.raises(StoreError, match="RESULTS_DATASET is not set"):
         hub_store_from_env({"REQUESTS_DATASET": "org/requests"})
@@ -202,6 +202,7 @@ def test_from_env(hub: HubServer) -> None:
         "HF_TOKEN": hub.token,
         "REQUESTS_DATASET": "org/requests",
         "RESULTS_DATASET": "org/results",
+        "HUB_CACHE_DIR": str(tmp_path / "hub-cache"),
     }
     public_only = hub_store_from_env(env)
     assert public_only.repos == {k: v for k, v in REPOS.items() if k != "private"}
