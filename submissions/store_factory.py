@@ -1,7 +1,7 @@
 """Pick the store from the environment, as a Space configures it.
 
 - ``REQUESTS_DATASET`` + ``RESULTS_DATASET`` (+ ``PRIVATE_DATASET``, ``HF_TOKEN``): ``HubStore`` on those
-  dataset repos (see :func:`submissions.hub_store.hub_store_from_env`);
+  dataset repos (see :func:`hub_store_from_env`);
 - otherwise ``LocalStore`` in ``$LEADERBOARD_DATA_DIR`` (default ``./data`` beside app.py): no token, no network.
 """
 
@@ -11,11 +11,57 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from submissions.hub_store import hub_store_from_env
-from submissions.store import LocalStore, Store
+from submissions.hub_store import HubStore
+from submissions.store import LocalStore, Store, StoreError
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 
 def open_store(environ: Mapping[str, str] = os.environ) -> Store:
     return hub_store_from_env(environ) or LocalStore(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
+
+
+def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | None:
+    """The Space's store, configured as Spaces are: through secrets and variables.
+
+    - ``REQUESTS_DATASET``: dataset repo ID (``owner/name``) for submission requests (public);
+    - ``RESULTS_DATASET``: dataset repo ID for results, arena votes and evaluation details (public);
+    - ``PRIVATE_DATASET``: optional private dataset repo ID for contact details; without it the ``private``
+      collection is unavailable and no contact e-mail is kept at all;
+    - ``HF_TOKEN``: a token with write access to those datasets (a Space secret);
+    - ``HF_ENDPOINT``: optional Hub URL (defaults to https://huggingface.co);
+    - ``HUB_CACHE_DIR``: where the last good snapshot of each collection is kept for a start while the Hub is
+      down (default ``$LEADERBOARD_DATA_DIR/.hub-cache`` when that is set, else
+      ``~/.cache/flowertune-leaderboard/hub``).
+
+    Returns None when neither dataset is set (the app then runs on a local folder). Setting only one of the
+    two public datasets is a configuration error, reported at start-up rather than at the first write.
+    """
+    requests_repo = environ.get("REQUESTS_DATASET", "").strip()
+    results_repo = environ.get("RESULTS_DATASET", "").strip()
+    if not requests_repo and not results_repo:
+        return None
+    if not requests_repo or not results_repo:
+        missing = "REQUESTS_DATASET" if not requests_repo else "RESULTS_DATASET"
+        raise StoreError(
+            f"{missing} is not set: the Hub store needs both REQUESTS_DATASET and RESULTS_DATASET"
+        )
+    repos = {
+        "requests": requests_repo,
+        "results": results_repo,
+        "votes": results_repo,
+        "details": results_repo,
+    }
+    private_repo = environ.get("PRIVATE_DATASET", "").strip()
+    if private_repo:
+        repos["private"] = private_repo
+    return HubStore(repos, token=environ.get("HF_TOKEN") or None, endpoint=environ.get("HF_ENDPOINT") or None,
+                    cache_dir=hub_cache_dir(environ))
+
+
+def hub_cache_dir(environ: Mapping[str, str]) -> Path:
+    if environ.get("HUB_CACHE_DIR"):
+        return Path(environ["HUB_CACHE_DIR"])
+    if environ.get("LEADERBOARD_DATA_DIR"):
+        return Path(environ["LEADERBOARD_DATA_DIR"]) / ".hub-cache"
+    return Path.home() / ".cache" / "flowertune-leaderboard" / "hub"

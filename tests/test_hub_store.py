@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from submissions.hub_store import HubStore, hub_store_from_env
+from submissions.hub_store import HubStore
+from submissions.store_factory import hub_store_from_env
 from submissions.store import LocalStore, Record, Store, StoreError, dump_record
 from tests.concurrency import run_in_threads
 from tests.hub_server import HubServer
