@@ -10,12 +10,15 @@ import os
 
 import gradio as gr
 
+from arena.api import arena_api
 from arena.ui import arena_tabs
 from evaluator.scheduler import evaluator_enabled, start_scheduler
+from leaderboard.api import board_api
 from leaderboard.boards import Boards
 from leaderboard.details_ui import details_tab
 from leaderboard.published import import_published
 from leaderboard.ui import board_tab
+from submissions.api import queue_api
 from submissions.ui import queue_tab, submit_tab
 from submissions.hub_models import HubModels
 from submissions.store import Store, StoreError
@@ -32,6 +35,17 @@ INTRO = (
 
 log = logging.getLogger(__name__)
 
+# The Gradio API a client sees (`/submit` is the Submit tab's own button); every other event is the UI's own.
+PUBLIC_API = ("read_board", "export_board", "read_details", "submit", "read_queue", "arena_ratings")
+
+
+def publish_only(demo: gr.Blocks, names: tuple[str, ...]) -> None:
+    """Hide every endpoint but ``names`` from the API (docs and clients). One pass after the page is built,
+    because the load events Gradio adds for callable component values take no visibility setting."""
+    for fn in demo.fns.values():
+        if fn.api_name not in names:
+            fn.api_visibility = "private"
+
 
 def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
     try:
@@ -47,8 +61,11 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
                 board_tab(challenge, boards)
             submit_tab(store, hub, with_login=bool(os.environ.get("SPACE_ID")))
             queue_tab(store)
-            arena_tabs(store)
+            arena = arena_tabs(store)
             details_tab(store, demo, tabs)
+        for endpoint in (*board_api(boards, store), queue_api(store), arena_api(arena)):
+            gr.api(endpoint, api_name=endpoint.__name__)
+    publish_only(demo, PUBLIC_API)
     return demo
 
 
