@@ -90,8 +90,8 @@ def board_api(boards: Boards, store: Store):
         sort_by: a column key (rank, team, average, a score key, ...). Returns the rows of the page and the
         paging (total rows matching, page, pages)."""
         board = _challenge(boards, challenge)
-        wanted = board_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources,
-                                   sort_by, descending, page, page_size)
+        wanted = board_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources, sort_by,
+                             descending, page, page_size)
         found = query_page(boards.frame(board.id), wanted)
         return {"challenge": board.id, "total": found.total, "page": found.page, "pages": found.pages,
                 "page_size": page_size, "sort_by": sort_by, "descending": descending,
@@ -102,10 +102,11 @@ def board_api(boards: Boards, store: Store):
                      date_to: str = "", sources: list[str] | None = None, sort_by: str = "rank",
                      descending: bool = False, columns: list[str] | None = None) -> str:
         """Every row matching the filters (no paging) as CSV text, formula-safe, in the order asked.
-        columns: the column keys to write (empty: every column). The other parameters are read_board's."""
+        columns: the column keys to write, in the board's order (empty: every column). The other parameters
+        are read_board's."""
         board = _challenge(boards, challenge)
-        wanted = board_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources,
-                                   sort_by, descending)
+        wanted = board_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources, sort_by,
+                             descending)
         keys = [c.key for c in board_columns(board)]
         wrong = [key for key in columns or () if key not in keys]
         if wrong:

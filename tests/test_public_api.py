@@ -1,0 +1,220 @@
+"""The public Gradio API, called with the real client against the real app (``app.build_app``) on a local store."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import fastapi
+import gradio as gr
+import pytest
+import uvicorn
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+import app
+from arena.votes import make_vote
+from submissions.hub_models import HubModels, hub_api
+from submissions.store import LocalStore
+from tests.board_records import result
+from tests.browser import free_port
+from tests.hub_server import HubServer
+from tests.test_submit_api import FIELDS
+from tests.test_submit_service import SMALL_BASE, adapter
+
+PUBLIC = {"/read_board", "/export_board", "/read_details", "/submit", "/read_queue", "/arena_ratings"}
+RESULTS = [
+    result("res-a", "Alpha", 60.0, comm_gb=10.0, date="2026-01-10", stem=70.0, social_sciences=55.0, humanities=55.0),
+    result("res-b", "Beta", 50.0, comm_gb=2.0, date="2026-02-10", stem=40.0, social_sciences=60.0, humanities=50.0),
+    result("res-c", "Gamma", 40.0, comm_gb=5.0, date="2026-03-10", base="Mistral-7B-v0.3", stem=45.0,
+           social_sciences=35.0, humanities=40.0),
+    result("res-d", "=HYPERLINK(1)", 30.0, comm_gb=1.0, date="2026-03-11", stem=30.0, social_sciences=30.0,
+           humanities=30.0),
+]
+REQUESTS = [
+    {"id": f"req-{team.lower()}", "challenge": challenge, "repo_id": f"{team.lower()}/adapter", "commit": "c" * 40,
+     "team": team, "team_key": team.lower(), "submitted_at": when, "state": state, "attempts": 0}
+    for team, challenge, when, state in [("Alpha", "general_nlp", "2026-03-10T09:00:00+00:00", "PENDING"),
+                                         ("Beta", "finance", "2026-03-10T10:00:00+00:00", "PENDING"),
+                                         ("Gamma", "general_nlp", "2026-03-09T10:00:00+00:00", "FAILED")]
+]
+
+
+def _vote(number: int, outcome: str, anonymous: bool = True):
+    return make_vote(board="general_nlp", conversation_id=f"conv-{number}", a={"entry": "res-a", "label": "Alpha"},
+                     b={"entry": "res-b", "label": "Beta"}, conversation=[{"user": f"q{number}", "a": "x", "b": "y"}],
+                     outcome=outcome, voter=f"session-{number}", anonymous=anonymous)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory) -> Iterator[tuple[Client, LocalStore]]:
+    """The whole app, as `python app.py` composes it, with results, requests and votes in its store."""
+    store = LocalStore(tmp_path_factory.mktemp("store"))
+    for record in RESULTS:
+        store.put("results", record)
+    store.put("details", {"id": "res-a", "samples": {"stem": [{"prompt": "p", "output": "a", "correct": True}] * 3}})
+    for record in REQUESTS:
+        store.put("requests", record)
+    for number, outcome in enumerate(["a", "a", "b", "tie"]):
+        store.put("votes", _vote(number, outcome))
+    store.put("votes", _vote(9, "b", anonymous=False))  # a picked pair: kept, not rated
+    with HubServer() as hub, pytest.MonkeyPatch.context() as env:
+        env.setenv("ARENA_DEMO", "off")
+        env.delenv("SPACE_ID", raising=False)
+        hub.add_model("org/small-base", {"config.json": json.dumps(SMALL_BASE).encode()})
+        hub.add_model("team/adapter", adapter("org/small-base"))
+        demo = app.build_app(store, HubModels(hub_api(hub.url)))
+        port = free_port()
+        demo.launch(prevent_thread_lock=True, server_port=port, quiet=True)
+        try:
+            yield Client(f"http://127.0.0.1:{port}/", verbose=False), store
+        finally:
+            demo.close()
+
+
+def read_board(client: Client, challenge: str = "general_nlp", **params) -> dict:
+    """Verified rows only unless ``sources`` says otherwise (the app also imports the published rows)."""
+    return client.predict(challenge, **{"sources": ["verified"], **params}, api_name="/read_board")
+
+
+def test_view_api_lists_exactly_the_public_named_endpoints(api):
+    client, _ = api
+    info = client.view_api(return_format="dict", print_info=False)
+    assert set(info["named_endpoints"]) == PUBLIC and not info["unnamed_endpoints"]
+    names = [p["parameter_name"] for p in info["named_endpoints"]["/read_board"]["parameters"]]
+    assert names == ["challenge", "query", "base_models", "comm_min", "comm_max", "date_from", "date_to", "sources",
+                     "sort_by", "descending", "page", "page_size"]
+    assert [p["parameter_name"] for p in info["named_endpoints"]["/arena_ratings"]["parameters"]] == ["board"]
+
+
+def test_read_board_takes_sort_column_direction_and_page_from_its_parameters(api):
+    client, _ = api
+    answer = read_board(client, sort_by="comm_gb", descending=True, page=2, page_size=1)
+    assert (answer["total"], answer["page"], answer["pages"]) == (4, 2, 4)
+    assert [row["team"] for row in answer["rows"]] == ["Gamma"]
+    assert answer["rows"][0]["comm_gb"] == 5.0 and answer["rows"][0]["stem"] == 45.0
+    by_stem = read_board(client, sort_by="stem", descending=False)
+    assert [row["team"] for row in by_stem["rows"]] == ["=HYPERLINK(1)", "Beta", "Gamma", "Alpha"]
+    default = read_board(client)  # the call before leaves nothing behind: rank order, first page
+    ranks = [row["rank"] for row in default["rows"]]  # ranked among the published rows too
+    assert ranks == sorted(ranks) and [row["team"] for row in default["rows"]][:3] == ["Alpha", "Beta", "Gamma"]
+    assert default["rows"][0]["details_url"] == "?details=res-a"
+
+
+def test_read_board_filters_from_its_parameters(api):
+    client, _ = api
+    assert [r["team"] for r in read_board(client, query="gamma")["rows"]] == ["Gamma"]
+    assert [r["team"] for r in read_board(client, base_models=["model:Mistral-7B-v0.3"])["rows"]] == ["Gamma"]
+    assert [r["team"] for r in read_board(client, comm_min=2, comm_max=5)["rows"]] == ["Beta", "Gamma"]
+    assert [r["team"] for r in read_board(client, date_from="01.02.26", date_to="2026-03-10")["rows"]] == \
+        ["Beta", "Gamma"]
+    published = read_board(client, sources=["published"])
+    assert published["total"] > 0 and {r["source"] for r in published["rows"]} == {"published"}
+
+
+def test_export_board_is_the_query_it_is_given_not_the_previous_one(api):
+    client, _ = api
+    read_board(client, query="gamma")
+    text = client.predict("general_nlp", sources=["verified"], sort_by="average", descending=False,
+                          columns=["team", "average", "comm_gb"], api_name="/export_board")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows == [["Team", "Comm. Costs (GB)", "Average (↑)"], ["'=HYPERLINK(1)", "1", "30.0"],
+                    ["Gamma", "5", "40.0"], ["Beta", "2", "50.0"], ["Alpha", "10", "60.0"]]
+
+
+@pytest.mark.parametrize(("endpoint", "args", "params", "message"), [
+    ("/read_board", ["nope"], {}, "Unknown challenge 'nope': use one of general_nlp"),
+    ("/read_board", ["general_nlp"], {"sort_by": "shoe_size"}, "sort_by 'shoe_size' is not a column of General NLP"),
+    ("/read_board", ["general_nlp"], {"date_from": "garbage"}, "'garbage' is not a date: use YYYY-MM-DD"),
+    ("/read_board", ["general_nlp"], {"comm_min": 5, "comm_max": 1}, "comm_min (5) is larger than comm_max (1)"),
+    ("/read_board", ["general_nlp"], {"comm_min": -1}, "comm_min must be a number of GB, 0 or more"),
+    ("/read_board", ["general_nlp"], {"sources": ["rumoured"]}, "unknown source 'rumoured'"),
+    ("/read_board", ["general_nlp"], {"base_models": ["Qwen"]}, "must start with 'family:' or 'model:'"),
+    ("/read_board", ["general_nlp"], {"page": 0}, "page must be 1 or more"),
+    ("/read_board", ["general_nlp"], {"page_size": 10_000}, "page_size must be between 1 and 100"),
+    ("/export_board", ["general_nlp"], {"columns": ["password"]}, "columns: 'password' is not a column"),
+    ("/export_board", ["finance"], {"date_to": "31.02.26"}, "'31.02.26' is not a date"),
+    ("/read_details", ["res-zzz"], {}, "No result with id 'res-zzz'"),
+    ("/read_details", ["../../etc/passwd"], {}, "No result with id '../../etc/passwd'"),
+    ("/read_queue", ["medicine"], {}, "Unknown challenge 'medicine'"),
+    ("/read_queue", [], {"page_size": 0}, "page_size must be between 1 and 100"),
+    ("/arena_ratings", ["chess"], {}, "Unknown arena board 'chess': use one of general_nlp"),
+])
+def test_bad_input_is_an_error_whose_message_the_client_sees(api, endpoint, args, params, message):
+    client, store = api
+    before = {c: store.version(c) for c in ("results", "requests", "votes")}
+    with pytest.raises(AppError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        client.predict(*args, **params, api_name=endpoint)
+    assert {c: store.version(c) for c in before} == before
+
+
+def test_read_details_returns_the_stored_result_and_its_sample_counts(api):
+    client, _ = api
+    answer = client.predict("res-a", api_name="/read_details")
+    assert answer["result"] == RESULTS[0] and answer["sample_counts"] == {"stem": 3}
+
+
+def test_read_queue_filters_by_challenge_and_team_and_pages(api):
+    client, _ = api
+    everything = client.predict(api_name="/read_queue")
+    ids = [row["id"] for row in everything["rows"]]
+    assert {"req-alpha", "req-beta", "req-gamma"} <= set(ids) and ids.index("req-gamma") > ids.index("req-alpha")
+    nlp = client.predict("general_nlp", api_name="/read_queue")
+    assert {row["id"] for row in nlp["rows"]} >= {"req-alpha", "req-gamma"} and "req-beta" not in \
+        {row["id"] for row in nlp["rows"]}
+    beta = client.predict("", "BETA", api_name="/read_queue")
+    assert [(r["id"], r["state"], r["status"]) for r in beta["rows"]] == [("req-beta", "PENDING", "position 2")]
+    paged = client.predict("", "", 2, 1, api_name="/read_queue")
+    assert paged["rows"] == everything["rows"][1:2] and paged["pages"] == everything["total"]
+
+
+def test_arena_ratings_counts_rated_and_picked_pair_votes(api):
+    client, _ = api
+    answer = client.predict("general_nlp", api_name="/arena_ratings")
+    assert (answer["rated_votes"], answer["picked_pair_votes"], answer["unsigned_votes"]) == (4, 1, 0)
+    entries = {e["label"]: e for e in answer["entries"]}
+    assert set(entries) == {"Alpha", "Beta"} and entries["Alpha"]["rating"] > entries["Beta"]["rating"]
+    assert (entries["Alpha"]["wins"], entries["Alpha"]["losses"], entries["Alpha"]["ties"]) == (2, 1, 1)
+    assert entries["Alpha"]["provisional"] is True and entries["Alpha"]["rank"] is None  # 4 < 10 rated votes
+
+
+def test_submit_queues_through_the_api_and_read_queue_shows_it(api):
+    client, store = api
+    answer = client.predict(*FIELDS, api_name="/submit")
+    assert answer.startswith("Queued as ")
+    queued = client.predict("general_nlp", "API Team", api_name="/read_queue")
+    assert [(r["team"], r["state"]) for r in queued["rows"]] == [("API Team", "PENDING")]
+
+
+@contextlib.contextmanager
+def served_as_on_a_space(demo) -> Iterator[str]:
+    """Serve ``demo`` as a Space does (its OAuth routes are the real ones) under uvicorn: ``demo.launch()`` on a
+    Space also starts the Spaces hot-reloader, which needs the ``spaces`` package."""
+    served = gr.mount_gradio_app(fastapi.FastAPI(), demo, path="/")
+    server = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=free_port(), log_level="warning",
+                                           timeout_graceful_shutdown=1))  # the client's event stream stays open
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_on_a_space_the_submit_endpoint_still_requires_signing_in(tmp_path, monkeypatch, space_oauth):
+    monkeypatch.setenv("ARENA_DEMO", "off")
+    store = LocalStore(tmp_path)
+    with served_as_on_a_space(app.build_app(store)) as url:
+        client = Client(url, verbose=False)
+        assert set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == PUBLIC
+        answer = client.predict(*FIELDS, api_name="/submit")
+    assert "Sign in with Hugging Face to submit" in answer and store.all("requests") == []
