@@ -9,6 +9,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import fastapi
 import gradio as gr
@@ -218,3 +219,16 @@ def test_on_a_space_the_submit_endpoint_still_requires_signing_in(tmp_path, monk
         assert set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == PUBLIC
         answer = client.predict(*FIELDS, api_name="/submit")
     assert "Sign in with Hugging Face to submit" in answer and store.all("requests") == []
+
+
+def test_the_readme_example_runs_against_the_app(api, capsys):
+    client, _ = api
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## API\n", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'Client("http://127.0.0.1:7860/")' in example
+    scope: dict = {}
+    exec(example.replace("http://127.0.0.1:7860/", client.src), scope)  # noqa: S102 - our own README's code
+    assert scope["board"]["rows"] and scope["csv_text"].startswith("Rank,") and "rows" in scope["queue"]
+    printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
+    assert printed == [f"{r['rank']} {r['team']} {r['average']} {r['comm_gb']}" for r in scope["board"]["rows"]]
