@@ -17,7 +17,10 @@ def _plain(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def arena_api(service: ArenaService | None, off_reason: str = "The arena is off on this Space."):
+ARENA_OFF = "The arena is off on this Space (its Arena tab says why)."
+
+
+def arena_api(service: ArenaService | None):
     """The ``arena_ratings`` endpoint, bound to the arena service (None when the arena is off)."""
 
     def arena_ratings(board: str) -> dict:
@@ -25,10 +28,11 @@ def arena_api(service: ArenaService | None, off_reason: str = "The arena is off 
         losses / ties), whether it is still provisional, rank and rank range; and how many votes are rated and
         how many are not (picked pairs, unsigned). board: a challenge id, or 'demo'."""
         if service is None:
-            raise gr.Error(off_reason)
+            raise gr.Error(ARENA_OFF, print_exception=False)
         boards = [board_id for _, board_id in service.boards()]
         if board not in boards:
-            raise gr.Error(f"Unknown arena board '{board}': use one of {', '.join(boards)}.")
+            raise gr.Error(f"Unknown arena board '{board}': use one of {', '.join(boards)}.",
+                           print_exception=False)  # the client's input: no traceback in the log
         try:
             found = service.board_frame(board)
         except StoreError as error:

@@ -17,50 +17,62 @@ from leaderboard.challenges import Challenge
 from leaderboard.columns import board_columns
 from leaderboard.export import board_csv
 from leaderboard.table import PAGE_SIZES, SOURCES, BoardQuery, filter_mask, parse_date, query_page, sort_frame
-from submissions.store import Store, StoreError
+from submissions.store import Store
 
 MAX_PAGE_SIZE = max(PAGE_SIZES)
 ROW_FIELDS = ("id", "rank", "team", "name", "model_repo", "base_model", "code_url", "comm_gb", "average", "date",
               "source", "details_url")
 
 
+def refused(message: str) -> gr.Error:
+    """A client's bad input: the message goes to the client; the server log gets no traceback."""
+    return gr.Error(message, print_exception=False)
+
+
 def _challenge(boards: Boards, challenge_id: str) -> Challenge:
     challenge = boards.challenges.get(challenge_id)
     if challenge is None:
-        raise gr.Error(f"Unknown challenge '{challenge_id}': use one of {', '.join(boards.challenges)}.")
+        raise refused(f"Unknown challenge '{challenge_id}': use one of {', '.join(boards.challenges)}.")
     return challenge
 
 
 def board_query(challenge: Challenge, query: str, base_models: list[str] | None, comm_min: float | None,
                 comm_max: float | None, date_from: str, date_to: str, sources: list[str] | None, sort_by: str,
                 descending: bool, page: int = 1, page_size: int = 50) -> BoardQuery:
-    """The API's parameters as a board query; raises ``gr.Error`` naming the parameter that is wrong."""
+    """The API's parameters as a board query. Raises ValueError naming the parameter that is wrong."""
     keys = [c.key for c in board_columns(challenge)]
     if sort_by not in keys:
-        raise gr.Error(f"sort_by '{sort_by}' is not a column of {challenge.title}: use one of {', '.join(keys)}.")
+        raise ValueError(f"sort_by '{sort_by}' is not a column of {challenge.title}: use one of {', '.join(keys)}.")
     for value in base_models or ():
         if not value.startswith(("family:", "model:")):
-            raise gr.Error(f"base_models entry '{value}' must start with 'family:' or 'model:'.")
+            raise ValueError(f"base_models entry '{value}' must start with 'family:' or 'model:'.")
     unknown = sorted(set(sources or ()) - set(SOURCES))
     if unknown:
-        raise gr.Error(f"sources: unknown source '{unknown[0]}': use {' and/or '.join(SOURCES)}.")
+        raise ValueError(f"sources: unknown source '{unknown[0]}': use {' and/or '.join(SOURCES)}.")
     for name, value in (("comm_min", comm_min), ("comm_max", comm_max)):
         if value is not None and not (math.isfinite(value) and value >= 0):
-            raise gr.Error(f"{name} must be a number of GB, 0 or more (got {value}).")
+            raise ValueError(f"{name} must be a number of GB, 0 or more (got {value}).")
     if comm_min is not None and comm_max is not None and comm_min > comm_max:
-        raise gr.Error(f"comm_min ({comm_min:g}) is larger than comm_max ({comm_max:g}).")
+        raise ValueError(f"comm_min ({comm_min:g}) is larger than comm_max ({comm_max:g}).")
     if page < 1:
-        raise gr.Error(f"page must be 1 or more (got {page}).")
+        raise ValueError(f"page must be 1 or more (got {page}).")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise gr.Error(f"page_size must be between 1 and {MAX_PAGE_SIZE} (got {page_size}).")
+        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE} (got {page_size}).")
     try:
         dates = parse_date(date_from), parse_date(date_to)
     except ValueError as error:
-        raise gr.Error(f"Date filter: {error}.") from None
+        raise ValueError(f"Date filter: {error}.") from None
     return BoardQuery(search=(query or "").strip()[:200], base_models=tuple(base_models or ()), comm_min=comm_min,
                       comm_max=comm_max, date_from=dates[0], date_to=dates[1],
                       sources=tuple(sources) if sources else SOURCES, sort_key=sort_by, sort_desc=descending,
                       page=page, page_size=page_size)
+
+
+def _checked_query(challenge: Challenge, *params) -> BoardQuery:
+    try:
+        return board_query(challenge, *params)
+    except ValueError as error:
+        raise refused(str(error)) from None
 
 
 def _plain(value: Any) -> Any:
@@ -87,15 +99,16 @@ def board_api(boards: Boards, store: Store):
         query: words that must all appear in team / name / model / base model. base_models: 'family:<name>' or
         'model:<repo id>' values (any of them matches). comm_min / comm_max: communication cost range in GB.
         date_from / date_to: YYYY-MM-DD or dd.mm.yy. sources: 'published' and/or 'verified' (empty: both).
-        sort_by: a column key (rank, team, average, a score key, ...). Returns the rows of the page and the
-        paging (total rows matching, page, pages)."""
+        sort_by: a column key (rank, team, average, a score key, ...). Returns the rows of the page, the
+        paging (total rows matching, page, pages) and a notice when the results may be out of date."""
         board = _challenge(boards, challenge)
-        wanted = board_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources, sort_by,
-                             descending, page, page_size)
+        wanted = _checked_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources,
+                                sort_by, descending, page, page_size)
         found = query_page(boards.frame(board.id), wanted)
         return {"challenge": board.id, "total": found.total, "page": found.page, "pages": found.pages,
                 "page_size": page_size, "sort_by": sort_by, "descending": descending,
-                "columns": [c.key for c in board_columns(board)], "rows": board_rows(board, found.rows)}
+                "columns": [c.key for c in board_columns(board)], "rows": board_rows(board, found.rows),
+                "notice": boards.notice()}
 
     def export_board(challenge: str, query: str = "", base_models: list[str] | None = None,
                      comm_min: float | None = None, comm_max: float | None = None, date_from: str = "",
@@ -105,12 +118,12 @@ def board_api(boards: Boards, store: Store):
         columns: the column keys to write, in the board's order (empty: every column). The other parameters
         are read_board's."""
         board = _challenge(boards, challenge)
-        wanted = board_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources, sort_by,
-                             descending)
+        wanted = _checked_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources,
+                                sort_by, descending)
         keys = [c.key for c in board_columns(board)]
         wrong = [key for key in columns or () if key not in keys]
         if wrong:
-            raise gr.Error(f"columns: '{wrong[0]}' is not a column of {board.title}: use some of {', '.join(keys)}.")
+            raise refused(f"columns: '{wrong[0]}' is not a column of {board.title}: use some of {', '.join(keys)}.")
         frame = boards.frame(board.id)
         rows = sort_frame(frame[filter_mask(frame, wanted)], sort_by, descending)
         return board_csv(board, rows, list(columns) if columns else keys)
@@ -118,13 +131,10 @@ def board_api(boards: Boards, store: Store):
     def read_details(result_id: str) -> dict:
         """A result record as stored (scores, model / adapter / base commits, provenance), with how many
         per-sample outputs the details store holds for each column."""
-        try:
-            record = store.get("results", result_id) if result_id else None
-            samples = (store.get("details", result_id) or {}).get("samples") or {} if record else {}
-        except StoreError as error:
-            raise gr.Error(f"The results cannot be read right now ({error}). Try again in a minute.") from None
+        record = store.get("results", result_id) if result_id else None
         if record is None:
-            raise gr.Error(f"No result with id '{result_id}'.")
+            raise refused(f"No result with id '{result_id}'.")
+        samples = (store.get("details", result_id) or {}).get("samples") or {}
         return {"result": record, "sample_counts": {key: len(rows) for key, rows in samples.items()}}
 
     return read_board, export_board, read_details

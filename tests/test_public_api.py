@@ -21,6 +21,7 @@ from gradio_client.exceptions import AppError
 import app
 from arena.votes import make_vote
 from submissions.hub_models import HubModels, hub_api
+from submissions.hub_store import HubStore
 from submissions.store import LocalStore
 from tests.board_records import result
 from tests.browser import free_port
@@ -232,3 +233,42 @@ def test_the_readme_example_runs_against_the_app(api, capsys):
     assert scope["board"]["rows"] and scope["csv_text"].startswith("Rank,") and "rows" in scope["queue"]
     printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
     assert printed == [f"{r['rank']} {r['team']} {r['average']} {r['comm_gb']}" for r in scope["board"]["rows"]]
+
+
+def test_arena_ratings_says_when_the_arena_is_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARENA_DEMO", "off")
+    monkeypatch.setenv("ARENA_VOTES_PER_DAY", "lots")  # a bad setting switches the arena off
+    demo = app.build_app(LocalStore(tmp_path))
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        with pytest.raises(AppError, match=r"The arena is off on this Space \(its Arena tab says why\)"):
+            client.predict("general_nlp", api_name="/arena_ratings")
+        assert client.predict("general_nlp", api_name="/read_board")["total"] > 0  # the rest of the API runs
+    finally:
+        demo.close()
+
+
+def test_during_a_hub_outage_reads_serve_the_last_data_and_say_it_may_be_out_of_date(hub_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARENA_DEMO", "off")
+    for repo in ("org/requests", "org/results"):
+        hub_server.add_dataset(repo)
+    repos = {"requests": "org/requests", "results": "org/results", "votes": "org/results", "details": "org/results"}
+    store = HubStore(repos, token=hub_server.token, endpoint=hub_server.url, cache_dir=tmp_path, timeout_s=0.5)
+    store.put("results", RESULTS[1])
+    store.put("requests", REQUESTS[0])
+    demo = app.build_app(store)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        assert client.predict(api_name="/read_queue")["notice"] is None
+        hub_server.stop()
+        time.sleep(0.1)
+        queue = client.predict(api_name="/read_queue")
+        assert [row["id"] for row in queue["rows"]] == ["req-alpha"] and "Could not reach the Hub" in queue["notice"]
+        assert [row["team"] for row in read_board(client)["rows"]] == ["Beta"]  # the last results read
+        assert client.predict("res-b", api_name="/read_details")["result"]["team"] == "Beta"
+    finally:
+        demo.close()
