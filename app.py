@@ -1,6 +1,7 @@
 """FlowerTune LLM Leaderboard & LLM Merging Competition — the Hugging Face Space entry point.
 
-Composes the tabs; all logic lives in leaderboard/, submissions/, evaluator/ and arena/.
+Composes the tabs and the public API (the rooms' ``api.py`` endpoints; every other event stays the page's own);
+all logic lives in leaderboard/, submissions/, evaluator/ and arena/.
 """
 
 from __future__ import annotations
