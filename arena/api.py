@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import gradio as gr
 
 from arena.service import ArenaService
 from submissions.store import StoreError
-
-
-def _plain(value):
-    """A frame cell as JSON: numpy numbers as Python numbers, NaN (no value, e.g. a provisional rank) as None."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return None if isinstance(value, float) and math.isnan(value) else value
+from uikit.api import json_cell, refused
 
 
 ARENA_OFF = "The arena is off on this Space (its Arena tab says why)."
@@ -28,16 +20,15 @@ def arena_api(service: ArenaService | None):
         losses / ties), whether it is still provisional, rank and rank range; and how many votes are rated and
         how many are not (picked pairs, unsigned). board: a challenge id, or 'demo'."""
         if service is None:
-            raise gr.Error(ARENA_OFF, print_exception=False)
+            raise refused(ARENA_OFF)
         boards = [board_id for _, board_id in service.boards()]
         if board not in boards:
-            raise gr.Error(f"Unknown arena board '{board}': use one of {', '.join(boards)}.",
-                           print_exception=False)  # the client's input: no traceback in the log
+            raise refused(f"Unknown arena board '{board}': use one of {', '.join(boards)}.")
         try:
             found = service.board_frame(board)
         except StoreError as error:
             raise gr.Error(f"The votes cannot be read right now ({error}). Try again in a minute.") from None
-        entries = [{key: _plain(value) for key, value in row.items()} for row in found.ratings.to_dict("records")]
+        entries = [{key: json_cell(value) for key, value in row.items()} for row in found.ratings.to_dict("records")]
         return {"board": board, "entries": entries, "rated_votes": found.rated, "picked_pair_votes": found.named,
                 "unsigned_votes": found.unsigned, "min_rated_votes": found.min_rated_votes}
 

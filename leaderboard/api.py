@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import gradio as gr
 
 from leaderboard.boards import Boards
 from leaderboard.challenges import Challenge
@@ -18,15 +17,11 @@ from leaderboard.columns import board_columns
 from leaderboard.export import board_csv
 from leaderboard.table import PAGE_SIZES, SOURCES, BoardQuery, filter_mask, parse_date, query_page, sort_frame
 from submissions.store import Store
+from uikit.api import json_cell, refused
 
 MAX_PAGE_SIZE = max(PAGE_SIZES)
 ROW_FIELDS = ("id", "rank", "team", "name", "model_repo", "base_model", "code_url", "comm_gb", "average", "date",
               "source", "details_url")
-
-
-def refused(message: str) -> gr.Error:
-    """A client's bad input: the message goes to the client; the server log gets no traceback."""
-    return gr.Error(message, print_exception=False)
 
 
 def _challenge(boards: Boards, challenge_id: str) -> Challenge:
@@ -75,16 +70,9 @@ def _checked_query(challenge: Challenge, *params) -> BoardQuery:
         raise refused(str(error)) from None
 
 
-def _plain(value: Any) -> Any:
-    """A frame cell as JSON: numpy numbers as Python numbers, NaN (no value) as None."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
 def board_rows(challenge: Challenge, rows) -> list[dict[str, Any]]:
     fields = (*ROW_FIELDS, *challenge.score_keys)
-    return [{field: _plain(row[field]) for field in fields} for _, row in rows.iterrows()]
+    return [{field: json_cell(row[field]) for field in fields} for _, row in rows.iterrows()]
 
 
 def board_api(boards: Boards, store: Store):

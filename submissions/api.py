@@ -8,6 +8,7 @@ import gradio as gr
 from leaderboard.challenges import challenges
 from submissions.queue_view import queue_rows
 from submissions.store import Store, StoreError
+from uikit.api import refused
 
 MAX_PAGE_SIZE = 100
 
@@ -33,7 +34,7 @@ def queue_api(store: Store):
         of date."""
         problem = query_problem(challenge, page, page_size)
         if problem:
-            raise gr.Error(problem, print_exception=False)  # the client's input: no traceback in the log
+            raise refused(problem)
         try:
             requests = store.all("requests")
         except StoreError as error:
