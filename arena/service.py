@@ -137,7 +137,8 @@ class ArenaService:
             if self.demo.unavailable:
                 return f"⚠️ The offline demo is not available here. {self.demo.unavailable}"
             if not self.demo.ready:
-                return "The demo models are built on the first message (a few minutes on a CPU, once)."
+                return ("The demo models are built on the first message (about a minute and a half on 2 CPU cores, "
+                        "once).")
             return ""
         count = len(self.entries(board))
         if count < 2:
