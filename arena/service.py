@@ -11,6 +11,7 @@ import logging
 import random
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
@@ -120,6 +121,13 @@ class ArenaService:
                 return board
         return DEMO_BOARD if self.demo else boards[0]
 
+    def opening_board(self) -> str:
+        """The board the Compare and Arena tabs open on: the one with the most stored votes (a tie goes to the
+        board listed first), so the votes are in view after a restart; without votes, :meth:`default_board`."""
+        counts = Counter(record.get("board") for record in self.store.all("votes"))
+        voted = [board for _, board in self.boards() if counts[board]]
+        return max(voted, key=lambda board: counts[board]) if voted else self.default_board()
+
     def entry_choices(self, board: str) -> list[tuple[str, str]]:
         return [(f"#{e.rank} · {e.label}", e.id) for e in self.entries(board)]
 
@@ -129,7 +137,8 @@ class ArenaService:
             if self.demo.unavailable:
                 return f"⚠️ The offline demo is not available here. {self.demo.unavailable}"
             if not self.demo.ready:
-                return "The demo models are built on the first message (a few minutes on a CPU, once)."
+                return ("The demo models are built on the first message (about a minute and a half on 2 CPU cores, "
+                        "once).")
             return ""
         count = len(self.entries(board))
         if count < 2:

@@ -56,7 +56,7 @@ def arena_tabs(store: Store, environ=os.environ) -> ArenaService | None:
     limits = service.limits
     concurrency = int(environ.get("ARENA_CONCURRENCY", "1"))
     boards = service.boards()
-    first = service.default_board()
+    first = service.opening_board()
 
     def entry_updates(board: str, mode: str):
         choices = service.entry_choices(board)

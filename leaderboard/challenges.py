@@ -18,6 +18,10 @@ import yaml
 
 DEFINITIONS_DIR = Path(__file__).parent / "challenges"
 FAMILIES = ("flowertune", "merging")
+# Filters a board can offer (``board.filters`` in a definition), in the order the board shows them.
+# base_model and comm_gb read columns only FlowerTune results have.
+BOARD_FILTERS = ("base_model", "comm_gb", "date", "source")
+FLOWERTUNE_FILTERS = ("base_model", "comm_gb")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class BoardStyle:
     average_label: str = "Average (↑)"
     decimals: int = 2
     default_columns: tuple[str, ...] | None = None
+    filters: tuple[str, ...] = BOARD_FILTERS
+    search_placeholder: str = "team or model"
 
 
 @dataclass(frozen=True)
@@ -118,9 +124,7 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         gpu_hours_max=float(lim["gpu_hours_max"]) if lim.get("gpu_hours_max") is not None else None,
         hidden_test=bool(lim.get("hidden_test", False)),
     )
-    style = dict(raw.get("board") or {})
-    if "default_columns" in style:
-        style["default_columns"] = tuple(style["default_columns"])
+    style = _board_style(raw.get("board") or {}, family, source)
     return Challenge(
         id=need(raw, "id", "challenge"),
         title=need(raw, "title", "challenge"),
@@ -132,9 +136,33 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         metric=need(raw, "metric", "challenge"),
         columns=columns,
         limits=limits,
-        board=BoardStyle(**style),
-        version=hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12],
+        board=style,
+        version=rules_version(raw),
     )
+
+
+def _board_style(raw: dict[str, Any], family: str, source: str) -> BoardStyle:
+    style = dict(raw)
+    if "default_columns" in style:
+        style["default_columns"] = tuple(style["default_columns"])
+    default = BOARD_FILTERS if family == "flowertune" else tuple(f for f in BOARD_FILTERS
+                                                                 if f not in FLOWERTUNE_FILTERS)
+    filters = tuple(style.get("filters", default))
+    for name in filters:
+        if name not in BOARD_FILTERS:
+            raise DefinitionError(f"{source}: unknown filter {name!r} in board.filters (known: {BOARD_FILTERS})")
+        if name in FLOWERTUNE_FILTERS and family != "flowertune":
+            raise DefinitionError(f"{source}: filter {name!r} needs a flowertune board: {family} results have "
+                                  "no such column")
+    style["filters"] = tuple(f for f in BOARD_FILTERS if f in filters)
+    return BoardStyle(**style)
+
+
+def rules_version(raw: dict[str, Any]) -> str:
+    """A short hash of everything in the definition but how its board looks (``board``): requests record the
+    rules they were checked against, and a new search example is not a new rule."""
+    rules = {key: value for key, value in raw.items() if key != "board"}
+    return hashlib.sha256(json.dumps(rules, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def load_challenges(directory: Path = DEFINITIONS_DIR) -> dict[str, Challenge]:

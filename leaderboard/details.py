@@ -6,11 +6,18 @@ import json
 from html import escape
 
 from leaderboard.challenges import challenges
+from leaderboard.provenance_view import provenance_rows
+from leaderboard.table import display_source
 from submissions.store import Record, Store
 
 
 def _score(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def _text(value) -> str:
+    """A table cell that shows ``value`` as typed: no HTML, no column break."""
+    return escape(str(value)).replace("|", "&#124;")
 
 
 def details_markdown(record: Record | None, samples: Record | None = None) -> str:
@@ -21,7 +28,7 @@ def details_markdown(record: Record | None, samples: Record | None = None) -> st
         return "This result belongs to a challenge this Space does not run."
     lines = [f"## {escape(challenge.title)}: {escape(record.get('team') or record.get('name') or '')}", ""]
     facts = [
-        ("Source", record.get("source")),
+        ("Source", display_source(record.get("source"))),  # the word the board shows
         ("Adapter / model", record.get("model_repo")),
         ("Commit", record.get("model_commit")),
         ("Base model", record.get("base_model")),
@@ -30,15 +37,19 @@ def details_markdown(record: Record | None, samples: Record | None = None) -> st
         ("Date", record.get("date")),
         ("Code", record.get("code_url")),
     ]
-    lines += ["| | |", "|---|---|"] + [f"| {k} | {escape(str(v))} |" for k, v in facts if v not in (None, "")]
+    lines += [f"| Result | {_text(record.get('id', ''))} |", "|---|---|"]
+    lines += [f"| {k} | {_text(v)} |" for k, v in facts if v not in (None, "")]
     scores = record.get("scores") or {}
     lines += ["", "### Scores", "| Column | Score |", "|---|---:|"]
     lines += [f"| {c.label} | {_score(scores[c.key])} |" for c in challenge.columns if c.key in scores]
     lines += [f"| **{challenge.board.average_label}** | **{_score(record.get('average'))}** |"]
     provenance = record.get("provenance") or {}
     if provenance:
-        body = escape(json.dumps(provenance, indent=2, sort_keys=True))
-        lines += ["", "### Provenance", f"<pre>{body}</pre>"]
+        lines += ["", "### Provenance", "| What | Value |", "|---|---|"]
+        lines += [f"| {_text(label)} | {_text(text)} |" for label, text in provenance_rows(challenge, provenance)]
+        raw = escape(json.dumps(provenance, indent=2, sort_keys=True), quote=False)
+        lines += ["", "<details><summary>The provenance record as stored (JSON)</summary>", "",
+                  f"<pre>{raw}</pre>", "</details>"]
     if samples:
         lines += samples_markdown(challenge, samples.get("samples") or {})
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -9,19 +10,31 @@ from leaderboard.challenges import Challenge
 from leaderboard.ranking import pareto_front
 from leaderboard.render import format_cost
 
+NO_COSTS_NOTE = ("No entry on this board has a communication cost yet: the plot appears once an entry "
+                 "reports one.")
+
+
+def _missing_note(missing: int) -> str | None:
+    if not missing:
+        return None
+    entries = "1 entry" if missing == 1 else f"{missing:,} entries"
+    verb = "is" if missing == 1 else "are"
+    return f"{entries} without a communication cost {verb} not shown."
+
 
 def efficiency_figure(challenge: Challenge, frame: pd.DataFrame) -> go.Figure:
-    """Scatter of every entry with a known cost (log-scale x); the front = best score for its budget."""
-    points = frame[frame["comm_gb"].notna() & (frame["comm_gb"] > 0)]
-    on_front = pareto_front(points["comm_gb"].tolist(), points["average"].tolist())
-    hover = [
+    """Scatter of every entry with a known cost (log-scale x); the front = best score for its budget.
+    A board where no entry has a cost gets an empty figure that says so."""
+    costed = (frame["comm_gb"].notna() & (frame["comm_gb"] > 0)).to_numpy()
+    points = frame[costed]
+    on_front = np.array(pareto_front(points["comm_gb"].tolist(), points["average"].tolist()), dtype=bool)
+    hover = pd.Series([
         f"#{r.rank} {r.team or r.name}<br>{r.base_model or r.model_repo}<br>"
         f"{format_cost(r.comm_gb)} · average {r.average:.2f} · {r.source}"
         for r in points.itertuples()
-    ]
-    hover = pd.Series(hover, index=points.index)
+    ], index=points.index, dtype=object)
     front = points[on_front].sort_values("comm_gb")
-    rest = points[[not f for f in on_front]]
+    rest = points[~on_front]
     figure = go.Figure()
     figure.add_trace(go.Scatter(
         x=rest["comm_gb"], y=rest["average"], mode="markers", name="entries", text=hover[rest.index],
@@ -42,4 +55,11 @@ def efficiency_figure(challenge: Challenge, frame: pd.DataFrame) -> go.Figure:
         margin={"l": 60, "r": 20, "t": 60, "b": 60},
         height=480,
     )
+    if points.empty:
+        figure.update_layout(xaxis={"visible": False}, yaxis={"visible": False}, showlegend=False)
+        figure.add_annotation(text=NO_COSTS_NOTE, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                              font={"size": 15})
+    elif note := _missing_note(int((~costed).sum())):
+        figure.add_annotation(text=note, x=0, y=1.02, xref="paper", yref="paper", xanchor="left",
+                              yanchor="bottom", showarrow=False, font={"size": 12, "color": "#64748b"})
     return figure

@@ -120,3 +120,17 @@ element.addEventListener('click', (event) => {
   if (th) { trigger('click', {sort: th.dataset.sort}); }
 });
 """
+
+
+def render_filter_note(problems: list[str]) -> str:
+    """What the filter boxes hold that is not understood (empty when all is well), shown beside the boxes."""
+    if not problems:
+        return ""
+    items = "".join(f"<li>{escape(problem)}</li>" for problem in problems)
+    return f'<div class="filter-note" role="alert"><ul>{items}</ul></div>'
+
+
+FILTER_NOTE_CSS = """
+.filter-note { padding: 6px 10px; border-radius: 6px; background: #fef2f2; color: #991b1b; font-size: 13px; }
+.filter-note ul { margin: 0; padding-left: 18px; }
+"""

@@ -22,6 +22,11 @@ SOURCES = ("published", "verified")
 PAGE_SIZES = (25, 50, 100)
 
 
+def display_source(source: str | None) -> str:
+    """The one word the board and the details page show for a record's ``source``."""
+    return "published" if source == "published" else "verified"
+
+
 def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
     """One row per result record of ``challenge``, ranked."""
     rows = []
@@ -39,7 +44,7 @@ def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
             "comm_gb": _float(record.get("comm_gb")),
             "average": _float(record.get("average")),
             "date": record.get("date") or "",
-            "source": "published" if record.get("source") == "published" else "verified",
+            "source": display_source(record.get("source")),
             "details_url": (record.get("provenance") or {}).get("imported_from", "")
             if record.get("source") == "published"
             else f"?details={record['id']}",

@@ -13,40 +13,21 @@ from leaderboard.boards import Boards
 from leaderboard.challenges import Challenge
 from leaderboard.columns import board_columns
 from leaderboard.export import board_csv
+from leaderboard.filter_inputs import COST_FROM, COST_TO, DATE_FROM, DATE_TO, FilterInputs, read_filters
 from leaderboard.plot import efficiency_figure
-from leaderboard.render import BOARD_CSS, SORT_ON_CLICK_JS, render_page
+from leaderboard.render import BOARD_CSS, FILTER_NOTE_CSS, SORT_ON_CLICK_JS, render_filter_note, render_page
 from leaderboard.table import (
     PAGE_SIZES,
     SOURCES,
     BoardQuery,
     base_model_choices,
     filter_mask,
-    parse_date,
     query_page,
     sort_frame,
     visible_keys,
 )
 
 FAST = {"queue": False, "show_progress": "hidden"}
-
-
-def _query_from_inputs(query: BoardQuery, search, base, comm_min, comm_max, date_from, date_to, sources,
-                       page_size) -> BoardQuery:
-    """Raises ValueError with a message for the visitor when an input is not understood."""
-    if comm_min is not None and comm_max is not None and comm_min > comm_max:
-        raise ValueError("The minimum communication cost is larger than the maximum.")
-    return replace(
-        query,
-        search=(search or "").strip()[:200],
-        base_models=tuple(base or ()),
-        comm_min=comm_min,
-        comm_max=comm_max,
-        date_from=parse_date(date_from),
-        date_to=parse_date(date_to),
-        sources=tuple(sources or ()),
-        page_size=int(page_size),
-        page=1,
-    )
 
 
 def board_tab(challenge: Challenge, boards: Boards) -> None:
@@ -64,24 +45,32 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
         query_state = gr.State(BoardQuery())
         with gr.Tabs():
             with gr.Tab("Leaderboard", elem_id=f"{challenge.id}-leaderboard"):
+                wanted = challenge.board.filters
+                controls: dict[str, gr.components.Component] = {}  # FilterInputs field -> its box
                 with gr.Row(equal_height=True):
-                    search = gr.Textbox(label="Search team / model", placeholder="e.g. ZJUDAI or Qwen",
-                                        scale=3, elem_id=f"{challenge.id}-search")
-                    base = gr.Dropdown(label="Base model or family", multiselect=True, scale=3,
-                                       choices=base_model_choices(boards.frame(challenge.id)),
-                                       elem_id=f"{challenge.id}-base")
-                    sources = gr.CheckboxGroup(list(SOURCES), value=list(SOURCES), label="Source", scale=2,
-                                               elem_id=f"{challenge.id}-sources")
+                    controls["search"] = gr.Textbox(label="Search team / model", scale=3,
+                                                    placeholder=challenge.board.search_placeholder,
+                                                    elem_id=f"{challenge.id}-search")
+                    if "base_model" in wanted:
+                        controls["base_models"] = gr.Dropdown(
+                            label="Base model or family", multiselect=True, scale=3,
+                            choices=base_model_choices(boards.frame(challenge.id)), elem_id=f"{challenge.id}-base")
+                    if "source" in wanted:
+                        controls["sources"] = gr.CheckboxGroup(list(SOURCES), value=list(SOURCES), label="Source",
+                                                               scale=2, elem_id=f"{challenge.id}-sources")
                 with gr.Accordion("More filters and columns", open=False):
                     with gr.Row():
-                        comm_min = gr.Number(label="Comm. costs from (GB)", minimum=0,
-                                             elem_id=f"{challenge.id}-comm-min")
-                        comm_max = gr.Number(label="Comm. costs to (GB)", minimum=0,
-                                             elem_id=f"{challenge.id}-comm-max")
-                        date_from = gr.Textbox(label="Date from", placeholder="YYYY-MM-DD or dd.mm.yy",
-                                               elem_id=f"{challenge.id}-date-from")
-                        date_to = gr.Textbox(label="Date to", placeholder="YYYY-MM-DD or dd.mm.yy",
-                                             elem_id=f"{challenge.id}-date-to")
+                        if "comm_gb" in wanted:  # text boxes: an empty box stays empty, 0 is a bound
+                            controls["comm_min"] = gr.Textbox(label=COST_FROM, placeholder="any",
+                                                              elem_id=f"{challenge.id}-comm-min")
+                            controls["comm_max"] = gr.Textbox(label=COST_TO, placeholder="any",
+                                                              elem_id=f"{challenge.id}-comm-max")
+                        if "date" in wanted:
+                            controls["date_from"] = gr.Textbox(label=DATE_FROM, placeholder="YYYY-MM-DD or dd.mm.yy",
+                                                               elem_id=f"{challenge.id}-date-from")
+                            controls["date_to"] = gr.Textbox(label=DATE_TO, placeholder="YYYY-MM-DD or dd.mm.yy",
+                                                             elem_id=f"{challenge.id}-date-to")
+                    filter_note = gr.HTML("", css_template=FILTER_NOTE_CSS, elem_id=f"{challenge.id}-filter-note")
                     visible = gr.CheckboxGroup(labels, value=default_labels, label="Visible columns",
                                                elem_id=f"{challenge.id}-columns")
                 table = gr.HTML(
@@ -93,8 +82,9 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
                 with gr.Row():
                     previous = gr.Button("◀ Previous", size="sm", elem_id=f"{challenge.id}-prev")
                     following = gr.Button("Next ▶", size="sm", elem_id=f"{challenge.id}-next")
-                    page_size = gr.Dropdown([str(s) for s in PAGE_SIZES], value="50", label="Rows per page",
-                                            scale=0, min_width=120, elem_id=f"{challenge.id}-page-size")
+                    controls["page_size"] = gr.Dropdown([str(s) for s in PAGE_SIZES], value="50",
+                                                        label="Rows per page", scale=0, min_width=120,
+                                                        elem_id=f"{challenge.id}-page-size")
                     refresh = gr.Button("↻ Refresh", size="sm", elem_id=f"{challenge.id}-refresh")
                     export = gr.Button("Download CSV", size="sm", elem_id=f"{challenge.id}-export")
                 csv_file = gr.File(label="CSV of the current view", visible=False,
@@ -108,19 +98,16 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
             with gr.Tab("About", elem_id=f"{challenge.id}-about"):
                 gr.Markdown(about_markdown(challenge))
 
-    filters = [search, base, comm_min, comm_max, date_from, date_to, sources, page_size]
+    names = list(controls)
 
-    def on_filter(query, search, base, comm_min, comm_max, date_from, date_to, sources, page_size, shown):
-        try:
-            query = _query_from_inputs(query, search, base, comm_min, comm_max, date_from, date_to, sources,
-                                       page_size)
-        except ValueError as error:
-            gr.Warning(str(error))
-            return gr.skip(), gr.skip()
-        return query, render(query, shown)
+    def on_filter(query, shown, *values):
+        """Every box at once: one that is not understood filters nothing and is named beside the boxes."""
+        query, problems = read_filters(query, FilterInputs(**dict(zip(names, values))))
+        return query, render(query, shown), render_filter_note(problems)
 
-    for component in filters:
-        component.change(on_filter, [query_state, *filters, visible], [query_state, table], **FAST)
+    for component in controls.values():
+        component.change(on_filter, [query_state, visible, *controls.values()], [query_state, table, filter_note],
+                         **FAST)
     visible.change(lambda q, shown: render(q, shown), [query_state, visible], table, **FAST)
 
     def on_sort(query: BoardQuery, shown, event: gr.EventData):

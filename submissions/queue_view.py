@@ -11,8 +11,6 @@ from submissions.service import FAILED, PENDING, RUNNING
 from submissions.store import Record, SetAside, Store, StoreError
 from submissions.timestamps import parse_utc
 
-STATE_ORDER = {RUNNING: 0, PENDING: 1, FAILED: 2}
-
 
 def status_text(request: Record, position: int | None) -> str:
     state = request.get("state")
@@ -40,7 +38,8 @@ def _when(request: Record) -> datetime:
 
 
 def queue_rows(requests: list[Record], team: str = "", challenge_id: str = "") -> list[dict[str, str]]:
-    """Newest first, running and pending on top; filtered by team (normalized) and challenge."""
+    """Newest first, whatever the state (a pending request shows its place in line); filtered by team
+    (normalized) and challenge."""
     pending = sorted((r for r in requests if r.get("state") == PENDING), key=lambda r: (_when(r), r["id"]))
     positions = {r["id"]: i for i, r in enumerate(pending, start=1)}
     wanted = normalize_team(team) if team.strip() else ""
@@ -48,8 +47,7 @@ def queue_rows(requests: list[Record], team: str = "", challenge_id: str = "") -
         r for r in requests
         if (not wanted or wanted in (r.get("team_key") or "")) and (not challenge_id or r.get("challenge") == challenge_id)
     ]
-    chosen.sort(key=_when, reverse=True)
-    chosen.sort(key=lambda r: STATE_ORDER.get(r.get("state"), 3))
+    chosen.sort(key=lambda r: (_when(r), r["id"]), reverse=True)
     titles = {cid: c.title for cid, c in challenges().items()}
     return [
         {

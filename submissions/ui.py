@@ -91,9 +91,10 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
 
 def queue_tab(store: Store) -> None:
     options = [("All challenges", "")] + [(c.title, c.id) for c in challenges().values()]
-    with gr.Tab("Queue", id="tab-queue", elem_id="tab-queue"):
-        gr.Markdown("Every request and its state: **PENDING** (with its place in the queue) → **RUNNING** (with "
-                    "progress) → **FINISHED** or **FAILED** (with the reason). Refreshes by itself.")
+    with gr.Tab("Queue", id="tab-queue", elem_id="tab-queue") as tab:
+        gr.Markdown("Every request and its state, newest first: **PENDING** (with its place in the queue) → "
+                    "**RUNNING** (with progress) → **FINISHED** or **FAILED** (with the reason). Refreshes when "
+                    "you open the tab and every 10 seconds.")
         with gr.Row():
             team = gr.Textbox(label="Your team", placeholder="show only this team's requests", elem_id="queue-team")
             challenge = gr.Dropdown(options, value="", label="Challenge", elem_id="queue-challenge")
@@ -105,5 +106,5 @@ def queue_tab(store: Store) -> None:
     def show(team: str, challenge_id: str) -> str:
         return queue_page(store, team or "", challenge_id or "")
 
-    for trigger in (team.change, challenge.change, refresh.click, timer.tick):
+    for trigger in (tab.select, team.change, challenge.change, refresh.click, timer.tick):
         trigger(show, [team, challenge], table, queue=False, show_progress="hidden")

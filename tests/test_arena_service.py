@@ -314,3 +314,31 @@ def test_the_same_stuffing_locally_counts_only_anonymous_pairs(tmp_path, models)
         assert "is recorded" in text and "not rated" in text
     board = service.board_frame("general_nlp")
     assert (board.rated, board.named) == (0, 30) and board.ratings.empty
+
+
+def stored_vote(board: str, conversation: str) -> dict:
+    from arena.votes import make_vote
+    return make_vote(board=board, conversation_id=conversation, a={"entry": "x", "label": "X"},
+                     b={"entry": "y", "label": "Y"}, conversation=[{"user": "hi", "a": "1", "b": "2"}],
+                     outcome="a", voter="session-1", anonymous=True)
+
+
+def test_the_tabs_open_on_the_board_that_has_the_votes(tmp_path):
+    """After a restart the tabs opened on the first board with two servable entries, so the votes cast on
+    another board looked lost."""
+    store = LocalStore(tmp_path / "data")
+    service = ArenaService(store)
+    assert service.opening_board() == service.default_board() == "general_nlp"
+    store.put("votes", stored_vote("medical", "c1"))
+    assert service.opening_board() == "medical"
+    store.put("votes", stored_vote("finance", "c2"))
+    assert service.opening_board() == "finance"  # a tie goes to the board listed first
+    store.put("votes", stored_vote("medical", "c3"))
+    assert service.opening_board() == "medical"
+    store.put("votes", stored_vote("no-such-board", "c4"))
+    store.put("votes", stored_vote("no-such-board", "c5"))
+    assert service.opening_board() == "medical"  # only boards the arena offers
+    with_demo = ArenaService(store, demo=Demo([]))
+    for conversation in ("d1", "d2", "d3"):
+        store.put("votes", stored_vote(DEMO_BOARD, conversation))
+    assert with_demo.opening_board() == DEMO_BOARD

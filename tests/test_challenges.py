@@ -76,3 +76,36 @@ def test_malformed_definition_is_named(tmp_path: Path, change, message):
     with pytest.raises(DefinitionError, match=message) as info:
         load_challenges(tmp_path)
     assert "medical.yaml" in str(info.value)
+
+
+def test_each_board_declares_its_controls():
+    """The merging board has no base models and no communication costs: it showed a family filter whose only
+    option was "Unknown", cost boxes and FlowerTune's search example."""
+    for cid in ("general_nlp", "finance", "medical", "code"):
+        board = challenges()[cid].board
+        assert board.filters == ("base_model", "comm_gb", "date", "source")
+        assert board.search_placeholder == "e.g. ZJUDAI or Qwen"
+    merging = challenges()["merging"].board
+    assert merging.filters == ("date", "source")
+    assert "ZJUDAI" not in merging.search_placeholder and "readapt" in merging.search_placeholder
+
+
+@pytest.mark.parametrize("filters, message", [
+    (["date", "colour"], "unknown filter 'colour'"),
+    (["comm_gb"], "'comm_gb' needs a flowertune board"),
+])
+def test_a_board_control_that_cannot_work_is_named(tmp_path: Path, filters, message):
+    raw = yaml.safe_load((DEFINITIONS_DIR / "merging.yaml").read_text())
+    raw["board"]["filters"] = filters
+    (tmp_path / "merging.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(DefinitionError, match=message):
+        load_challenges(tmp_path)
+
+
+def test_how_a_board_looks_is_not_a_rules_change(tmp_path: Path):
+    raw = yaml.safe_load((DEFINITIONS_DIR / "finance.yaml").read_text())
+    (tmp_path / "finance.yaml").write_text(yaml.safe_dump(raw))
+    before = load_challenges(tmp_path)["finance"].version
+    raw["board"]["search_placeholder"] = "e.g. Baseline"
+    (tmp_path / "finance.yaml").write_text(yaml.safe_dump(raw))
+    assert load_challenges(tmp_path)["finance"].version == before

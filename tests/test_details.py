@@ -22,3 +22,54 @@ def test_missing_scores_show_a_dash():
     record = {**result("r2", "T", 0.0, challenge="finance", fpb=None, fiqa=60.0), "average": None}
     text = details_markdown(record)
     assert "| FPB | — |" in text and "| FIQA | 60.00 |" in text and "| **—** |" in text
+
+
+WORKER_PROVENANCE = {  # as evaluator/worker.py writes it
+    "versions": {"torch": "2.13.0", "transformers": "5.1.0", "peft": "0.18.0", "lm_eval": "0.4.13"},
+    "device": "NVIDIA H200", "dtype": "float32", "quantization": "4-bit (bitsandbytes)",
+    "task_definition_hash": "3f2a9c", "dataset_revisions": {"fpb": "refs/convert/parquet", "fiqa": None,
+                                                            "tfns": "0a1b2c3d"},
+    "sample_counts": {"fpb": 1212, "fiqa": 275, "tfns": 2388}, "settings": {"batch_size": 8, "max_length": 512},
+    "batch_size": 8, "limit": None, "duration_s": 78.4, "peak_memory_mb": 10240.5, "worker": "gpu-1",
+    "rules_version": "d1a211a2c15b", "a_field_added_later": {"x": 1},
+}
+
+
+def test_details_say_what_the_board_says_with_no_empty_header_row():
+    """The board shows 'verified' for a result this Space scored; the details said 'Source: evaluated'
+    under a table header with nothing in it."""
+    verified = {**result("r3", "T", 50.0, challenge="finance", fpb=40.0), "provenance": WORKER_PROVENANCE}
+    lines = details_markdown(verified).splitlines()
+    first_table = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    assert lines[first_table].replace("|", "").strip() != ""
+    assert "| Source | verified |" in lines and not any("evaluated" in line for line in lines)
+    published = {**result("p1", "T", 50.0, challenge="finance", source="published"),
+                 "provenance": {"imported_from": "https://flower.ai/benchmarks/llm-leaderboard/finance"}}
+    assert "| Source | published |" in details_markdown(published).splitlines()
+
+
+def test_provenance_is_a_readable_table_with_the_raw_record_folded_away():
+    record = {**result("r4", "T", 50.0, challenge="finance", fpb=40.0), "provenance": WORKER_PROVENANCE}
+    text = details_markdown(record)
+    provenance = text[text.index("### Provenance"):]
+    table, raw = provenance.split("<details>")
+    for row in ("| Precision | float32, 4-bit (bitsandbytes) |",
+                "| Device | NVIDIA H200 |",
+                "| Package versions | torch 2.13.0 · transformers 5.1.0 · peft 0.18.0 · lm_eval 0.4.13 |",
+                "| Dataset commits | FPB refs/convert/parquet · FIQA — · TFNS 0a1b2c3d |",
+                "| Samples | FPB 1,212 · FIQA 275 · TFNS 2,388 |",
+                "| Duration | 1 min 18 s |",
+                "| Peak memory | 10,240 MB |",
+                "| Batch size | 8 |",
+                "| Rules version | d1a211a2c15b |",
+                "| a_field_added_later | x: 1 |"):
+        assert row in table.splitlines(), row
+    assert "{" not in table and "Limit" not in table  # no JSON in the table; an unset limit is not a row
+    assert raw.startswith("<summary>") and '"duration_s": 78.4' in raw and raw.rstrip().endswith("</details>")
+
+
+def test_a_smoke_run_says_so_and_odd_values_stay_text():
+    provenance = {"limit": 5, "device": "<b>cpu</b> | x", "duration_s": 3.25}
+    text = details_markdown({**result("r5", "T", 1.0, challenge="finance"), "provenance": provenance})
+    assert "| Questions per dataset | 5 (a smoke run, not a full evaluation) |" in text
+    assert "| Device | &lt;b&gt;cpu&lt;/b&gt; &#124; x |" in text and "| Duration | 3.2 s |" in text

@@ -3,6 +3,7 @@ from leaderboard.boards import Boards
 from leaderboard.challenges import challenges
 from leaderboard.plot import efficiency_figure
 from leaderboard.published import all_published_records
+from tests.board_records import result
 
 
 def test_plot_marks_the_pareto_front_with_team_and_model_on_hover():
@@ -25,3 +26,23 @@ def test_about_is_generated_from_the_definition():
                  "Validation Performance"):
         assert fact in merging
     assert "200 GB" not in merging
+
+
+def test_plot_of_a_board_without_communication_costs_says_so_instead_of_failing():
+    """Finance and Code ship with no communication cost at all (KeyError 'comm_gb' before the fix)."""
+    for board in ("finance", "code"):
+        frame = Boards(records=all_published_records()).frame(board)
+        assert frame["comm_gb"].isna().all()
+        figure = efficiency_figure(challenges()[board], frame)
+        assert all(len(trace.x) == 0 for trace in figure.data)
+        notes = [a.text for a in figure.layout.annotations]
+        assert len(notes) == 1 and "No entry on this board has a communication cost yet" in notes[0]
+
+
+def test_plot_with_one_costed_entry_puts_it_on_the_front():
+    records = [result("a", "Costed", 50.0, comm_gb=2.0, challenge="finance"),
+               result("b", "Uncosted", 60.0, challenge="finance")]
+    figure = efficiency_figure(challenges()["finance"], Boards(records=records).frame("finance"))
+    entries, front = figure.data
+    assert list(front.x) == [2.0] and list(entries.x) == []
+    assert "1 entry without a communication cost is not shown" in figure.layout.annotations[0].text

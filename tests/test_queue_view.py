@@ -25,12 +25,12 @@ def test_states_positions_progress_and_reasons():
     assert rows["d1"]["status"] == "scored: on the board"
     assert rows["p1"]["challenge"] == "Finance" and rows["p1"]["model"] == "o/a@abcdef1"
     assert rows["p2"]["submitted"] == "2026-01-03 10:00 UTC"
-    assert [r["id"] for r in queue_rows(REQUESTS)] == ["r2", "r1", "p2", "p1", "f1", "d1"]
+    assert [r["id"] for r in queue_rows(REQUESTS)] == ["p2", "p1", "r2", "r1", "f1", "d1"]  # newest first
 
 
 def test_lookup_by_team_and_challenge():
     assert [r["id"] for r in queue_rows(REQUESTS, team="  team b ")] == ["p1"]
-    assert [r["id"] for r in queue_rows(REQUESTS, challenge_id="general_nlp")] == ["r2", "r1", "p2", "f1", "d1"]
+    assert [r["id"] for r in queue_rows(REQUESTS, challenge_id="general_nlp")] == ["p2", "r2", "r1", "f1", "d1"]
     assert "No requests match" in render_queue(queue_rows(REQUESTS, team="nobody"))
 
 
@@ -47,3 +47,12 @@ def test_queue_orders_by_the_moment_not_the_text():
     assert [r["id"] for r in rows] == ["utc", "east"]
     assert {r["id"]: r["status"] for r in rows} == {"east": "position 1", "utc": "position 2"}
     assert rows[1]["submitted"] == "2026-01-01 08:00 UTC"
+
+
+def test_newest_first_whatever_the_state():
+    """A FAILED request sorted above every newer FINISHED one: the state decided the order before the time."""
+    requests = [req("old-failed", "FAILED", "2026-01-01T08:00:00", failure={"reason": "no"}),
+                req("new-finished", "FINISHED", "2026-01-05T08:00:00", result_id="res-2"),
+                req("mid-finished", "FINISHED", "2026-01-03T08:00:00", result_id="res-1"),
+                req("newest-failed", "FAILED", "2026-01-06T08:00:00", failure={"reason": "no"})]
+    assert [r["id"] for r in queue_rows(requests)] == ["newest-failed", "new-finished", "mid-finished", "old-failed"]
