@@ -18,7 +18,7 @@ from leaderboard.columns import board_columns
 from leaderboard.ranking import assign_ranks, model_family
 from submissions.store import Record
 
-SOURCES = ("published", "verified")
+SOURCES = ("published", "verified", "sample")
 PAGE_SIZES = (25, 50, 100)
 
 
@@ -39,7 +39,7 @@ def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
             "comm_gb": _float(record.get("comm_gb")),
             "average": _float(record.get("average")),
             "date": record.get("date") or "",
-            "source": "published" if record.get("source") == "published" else "verified",
+            "source": board_source(record),
             "details_url": (record.get("provenance") or {}).get("imported_from", "")
             if record.get("source") == "published"
             else f"?details={record['id']}",
@@ -57,6 +57,12 @@ def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
         frame["team"] + "\n" + frame["name"] + "\n" + frame["model_repo"] + "\n" + frame["base_model"]
     ).str.lower()
     return add_sort_keys(assign_ranks(frame))
+
+
+def board_source(record: Record) -> str:
+    """What the board calls a result: imported (published), a sample run (sample) or evaluated (verified)."""
+    source = record.get("source")
+    return source if source in ("published", "sample") else "verified"
 
 
 def _float(value: object) -> float:
@@ -147,8 +153,11 @@ def add_sort_keys(frame: pd.DataFrame) -> pd.DataFrame:
 def sorted_positions(frame: pd.DataFrame, positions: np.ndarray, key: str, descending: bool) -> np.ndarray:
     """Row positions ordered by ``key``: numbers numerically, text case-insensitively, blanks last in both
     directions, ties in rank order (the frame is kept in rank order and the sort is stable)."""
+    if key == "rank" and descending:  # unranked (sample) rows stay last
+        unranked = np.isnan(frame["rank"].to_numpy()[positions])
+        return np.concatenate([positions[~unranked][::-1], positions[unranked]])
     if key == "rank" or key not in frame.columns:
-        return positions[::-1] if descending and key == "rank" else positions
+        return positions
     column = f"_sort_{key}" if key in TEXT_SORT_COLUMNS else key
     values = frame[column].to_numpy()[positions]
     if descending:
