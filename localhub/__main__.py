@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"localhub: sample data missing: {line}", file=sys.stderr)
     server = HubServer(args.host, args.port)
     load_samples(server, args.data / "models")
-    print(f"localhub: serving on {server.url}", flush=True)
     for challenge, ids in catalog()["adapters"].items():
-        print(f"localhub: {challenge}: {', '.join(ids)}", flush=True)
+        print(f"localhub: {challenge}: {', '.join(ids)}")
+    print(f"localhub: serving on {server.url}", flush=True)  # last: scripts wait for this line
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -48,7 +48,7 @@ start_local_hub() {
     kill -0 "$pid" 2>/dev/null || { cat "$data/localhub.log"; echo "The local Hub did not start."; return 1; }
     sleep 0.5
   done
-  grep "^localhub:" "$data/localhub.log"
+  grep "^localhub:" "$data/localhub.log" || { cat "$data/localhub.log"; echo "The local Hub did not start in 2 minutes."; return 1; }
   export HF_ENDPOINT="http://127.0.0.1:$port"
   export HF_HOME="$data/hf-home"  # the samples' downloads stay apart from the real Hub's cache
   export EVALUATOR_DATA_DIR="$data/eval-data"

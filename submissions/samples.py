@@ -8,7 +8,9 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-CATALOG_PATH = "/datasets/localhub/samples/resolve/main/samples.json"
+from localhub.samples import CATALOG_FILE, CATALOG_REPO
+
+CATALOG_PATH = f"/datasets/{CATALOG_REPO}/resolve/main/{CATALOG_FILE}"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
