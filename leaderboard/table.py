@@ -154,7 +154,7 @@ def sorted_positions(frame: pd.DataFrame, positions: np.ndarray, key: str, desce
     """Row positions ordered by ``key``: numbers numerically, text case-insensitively, blanks last in both
     directions, ties in rank order (the frame is kept in rank order and the sort is stable)."""
     if key == "rank" and descending:  # unranked (sample) rows stay last
-        unranked = np.isnan(frame["rank"].to_numpy()[positions])
+        unranked = frame["rank"].isna().to_numpy()[positions]
         return np.concatenate([positions[~unranked][::-1], positions[unranked]])
     if key == "rank" or key not in frame.columns:
         return positions
