@@ -76,6 +76,16 @@ class WorkerConfig:
         )
 
 
+def sample_reasons(config: WorkerConfig) -> list[str]:
+    """Why this worker's results are samples, not comparable with real evaluations (empty: they are real)."""
+    reasons = []
+    if config.data_dir is not None:
+        reasons.append("local data override (EVALUATOR_DATA_DIR): not the official datasets")
+    if config.limit is not None:
+        reasons.append(f"at most {config.limit} questions per dataset (EVALUATOR_LIMIT)")
+    return reasons
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -191,7 +201,7 @@ class Worker:
             "id": result_id_for(request["id"]),
             "request_id": request["id"],
             "challenge": challenge.id,
-            "source": "evaluated",
+            "source": "sample" if sample_reasons(self.config) else "evaluated",
             "team": request.get("team"),
             "name": request["repo_id"],
             "model_repo": request["repo_id"],
@@ -211,6 +221,7 @@ class Worker:
                 "settings": suite.settings,
                 "batch_size": suite.settings.get("batch_size"),
                 "limit": self.config.limit,
+                "sample": sample_reasons(self.config) or None,
                 "duration_s": round(duration, 1),
                 "peak_memory_mb": peak_memory_mb(),
                 "worker": self.config.worker_id,

@@ -39,11 +39,19 @@ def cell_text(column: BoardColumn, row: pd.Series, decimals: int) -> str:
         return format_date(value)
     if column.kind == "score":
         return format_score(value, decimals)
+    if column.kind == "rank":
+        return "—" if pd.isna(value) else str(int(value))  # sample rows are not ranked
     return str(value)
 
 
 def _safe_url(url: str) -> str | None:
     return url if url.startswith(("https://", "http://", "?details=")) else None
+
+
+SOURCE_TITLES = {
+    "published": "self-reported, imported from the published board",
+    "sample": "a sample run (sample data or a question limit): not comparable, never ranked",
+}
 
 
 def cell_html(column: BoardColumn, row: pd.Series, decimals: int) -> str:
@@ -53,9 +61,7 @@ def cell_html(column: BoardColumn, row: pd.Series, decimals: int) -> str:
     if column.kind == "source":
         label = escape(row["source"])
         url = _safe_url(row["details_url"])
-        title = "self-reported, imported from the published board" if label == "published" else (
-            "scored by this Space's evaluator"
-        )
+        title = SOURCE_TITLES.get(label, "scored by this Space's evaluator")
         badge = f'<span class="src src-{label}" title="{title}">{label}</span>'
         return f'<a href="{escape(url)}" target="_blank" rel="noopener">{badge}</a>' if url else badge
     return escape(cell_text(column, row, decimals))
@@ -109,6 +115,7 @@ BOARD_CSS = """
 .src { border-radius: 8px; padding: 1px 7px; font-size: 12px; }
 .src-published { background: #eef2ff; color: #3730a3; }
 .src-verified { background: #dcfce7; color: #166534; }
+.src-sample { background: #fef3c7; color: #92400e; }
 .board-notice { padding: 6px 10px; margin-bottom: 6px; border-radius: 6px; background: #fef9c3; color: #713f12;
   font-size: 13px; }
 """

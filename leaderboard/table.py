@@ -18,13 +18,14 @@ from leaderboard.columns import board_columns
 from leaderboard.ranking import assign_ranks, model_family
 from submissions.store import Record
 
-SOURCES = ("published", "verified")
+SOURCES = ("published", "verified", "sample")
 PAGE_SIZES = (25, 50, 100)
 
 
 def display_source(source: str | None) -> str:
-    """The one word the board and the details page show for a record's ``source``."""
-    return "published" if source == "published" else "verified"
+    """The one word the board and the details page show for a record's ``source``: imported (published), a
+    sample run (sample) or evaluated (verified)."""
+    return source if source in ("published", "sample") else "verified"
 
 
 def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
@@ -152,8 +153,11 @@ def add_sort_keys(frame: pd.DataFrame) -> pd.DataFrame:
 def sorted_positions(frame: pd.DataFrame, positions: np.ndarray, key: str, descending: bool) -> np.ndarray:
     """Row positions ordered by ``key``: numbers numerically, text case-insensitively, blanks last in both
     directions, ties in rank order (the frame is kept in rank order and the sort is stable)."""
+    if key == "rank" and descending:  # unranked (sample) rows stay last
+        unranked = frame["rank"].isna().to_numpy()[positions]
+        return np.concatenate([positions[~unranked][::-1], positions[unranked]])
     if key == "rank" or key not in frame.columns:
-        return positions[::-1] if descending and key == "rank" else positions
+        return positions
     column = f"_sort_{key}" if key in TEXT_SORT_COLUMNS else key
     values = frame[column].to_numpy()[positions]
     if descending:

@@ -33,3 +33,25 @@ ensure_venv() {
     echo "$digest" > "$stamp"
   fi
 }
+
+# Start the bundled local Hub with its samples in the background (stopped when this script exits) and point
+# the app at it: HF_ENDPOINT, the sample data, a small question limit, a quick queue poll.
+start_local_hub() {
+  local port=$1 data=$2
+  mkdir -p "$data"
+  echo "Starting the local Hub on http://127.0.0.1:$port (first start builds the samples: a few seconds)"
+  .venv/bin/python -m localhub --port "$port" --data "$data" >"$data/localhub.log" 2>&1 &
+  local pid=$!
+  trap 'kill '"$pid"' 2>/dev/null || true' EXIT
+  for _ in $(seq 1 240); do
+    grep -q "serving on" "$data/localhub.log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { cat "$data/localhub.log"; echo "The local Hub did not start."; return 1; }
+    sleep 0.5
+  done
+  grep "^localhub:" "$data/localhub.log" || { cat "$data/localhub.log"; echo "The local Hub did not start in 2 minutes."; return 1; }
+  export HF_ENDPOINT="http://127.0.0.1:$port"
+  export HF_HOME="$data/hf-home"  # the samples' downloads stay apart from the real Hub's cache
+  export EVALUATOR_DATA_DIR="$data/eval-data"
+  export EVALUATOR_LIMIT="${EVALUATOR_LIMIT:-2}"
+  export EVALUATOR_INTERVAL_S="${EVALUATOR_INTERVAL_S:-3}"
+}

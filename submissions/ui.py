@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import gradio as gr
@@ -11,6 +12,7 @@ from leaderboard.render import BOARD_CSS
 from submissions.hub_models import HubModels
 from submissions.queue_view import queue_page
 from submissions.rules import SubmissionForm
+from submissions.samples import local_sample_catalog, samples_markdown
 from submissions.service import submit
 from submissions.store import Store
 
@@ -60,6 +62,10 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
     flowertune = [(c.title, c.id) for c in challenges().values() if c.limits.submission_kind == "adapter"]
     with gr.Tab("Submit", id="tab-submit", elem_id="tab-submit"):
         gr.Markdown(SUBMIT_HELP)
+        catalog = local_sample_catalog(os.environ.get("HF_ENDPOINT"))
+        if catalog:
+            titles = {c.id: c.title for c in challenges().values()}
+            gr.Markdown(samples_markdown(catalog, titles), elem_id="submit-samples")
         if with_login:
             gr.Markdown("**Sign in with Hugging Face to submit**: submissions are counted per account as well as "
                         "per team.")

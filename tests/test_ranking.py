@@ -22,6 +22,18 @@ def test_missing_average_ranks_last():
     assert assign_ranks(frame)["id"].tolist() == ["y", "x"]
 
 
+def test_sample_runs_are_never_ranked_among_real_rows():
+    frame = pd.DataFrame({
+        "id": ["sample-best", "real-low", "published-high", "sample-low"],
+        "average": [99.0, 10.0, 50.0, 1.0],
+        "date": ["2025-01-01"] * 4,
+        "source": ["sample", "verified", "published", "sample"],
+    })
+    ranked = assign_ranks(frame)
+    assert ranked["id"].tolist() == ["published-high", "real-low", "sample-best", "sample-low"]
+    assert ranked["rank"].tolist()[:2] == [1, 2] and ranked["rank"].iloc[2:].isna().all()
+
+
 def test_pareto_front():
     costs = [0.7, 2.9, 1.5, 44.7, 0.5, None, 2.9]
     scores = [67.78, 69.25, 67.71, 55.64, 12.22, 99.0, 69.19]
