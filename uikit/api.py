@@ -11,6 +11,7 @@ import typing
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 
 def refused(message: str) -> gr.Error:
@@ -19,7 +20,10 @@ def refused(message: str) -> gr.Error:
 
 
 def json_cell(value: Any) -> Any:
-    """A frame cell as JSON: numpy numbers as Python numbers, NaN (no value) as None."""
+    """A frame cell as JSON: numpy numbers as Python numbers, no value (NaN, pandas' NA, e.g. the rank of an
+    unranked sample row) as None."""
+    if value is pd.NA or value is None:
+        return None
     if hasattr(value, "item"):
         value = value.item()
     return None if isinstance(value, float) and math.isnan(value) else value
