@@ -19,7 +19,7 @@ from leaderboard.boards import Boards
 from leaderboard.details_ui import details_tab
 from leaderboard.published import import_published
 from leaderboard.ui import board_tab
-from submissions.api import queue_api
+from submissions.api import queue_api, submit_api
 from submissions.ui import queue_tab, submit_tab
 from submissions.hub_models import HubModels
 from submissions.store import Store, StoreError
@@ -53,11 +53,13 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
         with gr.Tabs() as tabs:
             for challenge in boards.challenges.values():
                 board_tab(challenge, boards)
-            submit_tab(store, hub, with_login=bool(os.environ.get("SPACE_ID")))
+            on_space = bool(os.environ.get("SPACE_ID"))
+            submit_tab(store, hub, with_login=on_space)
             queue_tab(store)
             arena = arena_tabs(store)
             details_tab(store, demo, tabs)
-        for endpoint in (*board_api(boards, store), queue_api(store), arena_api(arena)):
+        for endpoint in (*board_api(boards, store), submit_api(store, hub, require_sign_in=on_space), queue_api(store),
+                         arena_api(arena)):
             gr.api(typed_endpoint(endpoint), api_name=endpoint.__name__)
     publish_only(demo, PUBLIC_API)
     return demo

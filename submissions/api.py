@@ -1,12 +1,15 @@
-"""The queue's public API. The submit endpoint is the Submit tab's own function (``/submit``, see
-``submissions/ui.py``), so the API and the form refuse alike, sign-in included."""
+"""The submissions' public API: submit (the same service and checks as the Submit tab, sign-in included, but
+answering plain data) and read the queue."""
 
 from __future__ import annotations
 
 import gradio as gr
 
 from leaderboard.challenges import challenges
+from submissions.hub_models import HubModels
 from submissions.queue_view import queue_rows
+from submissions.rules import SubmissionForm
+from submissions.service import submit as submit_form
 from submissions.store import Store, StoreError
 from uikit.api import refused
 
@@ -22,6 +25,27 @@ def query_problem(challenge: str, page: int, page_size: int) -> str | None:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         return f"page_size must be between 1 and {MAX_PAGE_SIZE} (got {page_size})."
     return None
+
+
+def submit_api(store: Store, hub: HubModels, require_sign_in: bool):
+    """The ``submit`` endpoint, bound to the app's store and Hub look-ups; ``require_sign_in`` on a Space."""
+
+    def submit(challenge: str, team: str, repo_id: str, revision: str = "main", base_model: str = "",
+               code_url: str = "", comm_gb: str = "", num_clients: str = "", num_rounds: str = "",
+               contact_email: str = "", description: str = "", profile: gr.OAuthProfile | None = None) -> dict:
+        """Submit an adapter, checked as the Submit tab checks it. Numbers are text, as typed (comm_gb '2.9').
+        ``status``: queued | duplicate | refused | unsaved; ``reasons`` say why it was refused; ``message`` is the
+        Submit tab's answer as plain text. On a Space the caller must be signed in."""
+        form = SubmissionForm(challenge_id=challenge, team=team, repo_id=repo_id, revision=revision or "main",
+                              base_model=base_model, code_url=code_url, comm_gb=comm_gb, num_clients=num_clients,
+                              num_rounds=num_rounds, contact_email=contact_email, description=description)
+        outcome = submit_form(store, hub, form, account=profile.username if profile is not None else None,
+                              require_account=require_sign_in)
+        request = outcome.request or {}
+        return {"status": outcome.status, "message": outcome.message, "request_id": request.get("id"),
+                "position": outcome.position, "reasons": outcome.reasons, "notes": outcome.notes}
+
+    return submit
 
 
 def queue_api(store: Store):

@@ -41,8 +41,9 @@ def _account(profile: gr.OAuthProfile | None) -> str | None:
 
 
 def submit_handler(store: Store, hub: HubModels, require_sign_in: bool):  # noqa: ANN201 - a Gradio callback
-    """The Submit button's function, which Gradio also serves as an API route: the sign-in check is made here
-    (in the service), so calling the API without a session is refused like the button is."""
+    """The Submit button's function. The sign-in check is made in the service, so this event, even if called
+    without the page (it is hidden from the API; clients use ``submissions.api``'s ``submit``), is refused like
+    the button is."""
 
     def on_submit(challenge_id, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
                   description, profile: gr.OAuthProfile | None = None):
@@ -92,7 +93,7 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
 
     send.click(submit_handler(store, hub, require_sign_in=with_login),
                [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email, description],
-               outcome, concurrency_limit=4, api_name="submit")
+               outcome, concurrency_limit=4, api_name="submit_form")
 
 
 def queue_tab(store: Store) -> None:

@@ -93,6 +93,9 @@ def test_view_api_lists_exactly_the_public_named_endpoints(api):
     assert names == ["challenge", "query", "base_models", "comm_min", "comm_max", "date_from", "date_to", "sources",
                      "sort_by", "descending", "page", "page_size"]
     assert [p["parameter_name"] for p in info["named_endpoints"]["/arena_ratings"]["parameters"]] == ["board"]
+    assert [p["parameter_name"] for p in info["named_endpoints"]["/submit"]["parameters"]] == [  # no OAuth profile
+        "challenge", "team", "repo_id", "revision", "base_model", "code_url", "comm_gb", "num_clients", "num_rounds",
+        "contact_email", "description"]
 
 
 def test_read_board_takes_sort_column_direction_and_page_from_its_parameters(api):
@@ -197,7 +200,18 @@ def test_arena_ratings_counts_rated_and_picked_pair_votes(api):
 def test_submit_queues_through_the_api_and_read_queue_shows_it(api):
     client, store = api
     answer = client.predict(*FIELDS, api_name="/submit")
-    assert answer.startswith("Queued as ")
+    assert answer["status"] == "queued" and isinstance(answer["position"], int) and answer["reasons"] == []
+    assert answer["message"] == f"Queued as {answer['request_id']}, position {answer['position']} in the queue."
+    named = client.predict(challenge="general_nlp", team="Named Team", repo_id="team/adapter", revision="main",
+                           base_model="org/small-base", code_url="https://github.com/t/fl", comm_gb="3.5",
+                           contact_email="lead@team.org", api_name="/submit")
+    assert named["status"] == "duplicate" and named["request_id"] == answer["request_id"]
+    refused = client.predict(challenge="general_nlp", team="X", repo_id="not a repo", comm_gb="1,000",
+                             api_name="/submit")
+    assert refused["status"] == "refused" and refused["request_id"] is None
+    assert any("1,000" in reason for reason in refused["reasons"])
+    assert [r["id"] for r in store.all("requests") if r["team"] in ("API Team", "Named Team", "X")] == \
+        [answer["request_id"]]
     queued = client.predict("general_nlp", "API Team", api_name="/read_queue")
     assert [(r["team"], r["state"]) for r in queued["rows"]] == [("API Team", "PENDING")]
 
@@ -228,7 +242,8 @@ def test_on_a_space_the_submit_endpoint_still_requires_signing_in(tmp_path, monk
         client = Client(url, verbose=False)
         assert set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == PUBLIC
         answer = client.predict(*FIELDS, api_name="/submit")
-    assert "Sign in with Hugging Face to submit" in answer and store.all("requests") == []
+    assert answer["status"] == "refused" and "Sign in with Hugging Face to submit" in answer["message"]
+    assert store.all("requests") == []
 
 
 def test_the_readme_example_runs_against_the_app(api, capsys):

@@ -1,4 +1,6 @@
-"""The submit function as Gradio serves it over HTTP (its API route), called with the real client."""
+"""The Submit button's function served over HTTP and called with the real client: it enforces sign-in and shows
+typed values literally by itself, whoever calls it (the public ``/submit`` endpoint is tested in
+tests/test_public_api.py)."""
 
 from __future__ import annotations
 
