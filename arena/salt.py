@@ -17,6 +17,7 @@ import secrets
 from datetime import datetime, timezone
 
 from submissions.store import Store
+from submissions.timestamps import utc_stamp
 
 SALT_RECORD = "arena-voter-salt"
 MIN_LENGTH = 32
@@ -43,7 +44,7 @@ def voter_salt(store: Store, configured: str, on_space: bool) -> str:
         return configured
     if not store.serves("private"):
         return ""
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = utc_stamp(datetime.now(timezone.utc))
     store.put_missing("private", [{"id": SALT_RECORD, "salt": secrets.token_hex(32), "created_at": created}])
     record = store.get("private", SALT_RECORD) or {}
     salt = record.get("salt")

@@ -159,7 +159,7 @@ def check_vote(snapshot: Mapping[str, Record], vote: Record, rules: VoteRules = 
     for record in snapshot.values():
         if record.get("fingerprint") == vote["fingerprint"]:
             return record
-    now = datetime.fromisoformat(vote["created_at"])
+    now = parse_utc(vote["created_at"])
     mine = [parse_utc(r.get("created_at")) for r in snapshot.values() if r.get("voter") == vote["voter"]]
     mine = [created for created in mine if created is not None]  # an unreadable time is not held against anyone
     recent = sum(now - rules.window < created <= now for created in mine)

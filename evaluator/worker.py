@@ -197,11 +197,12 @@ class Worker:
         except LoadError as error:
             raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
         duration = time.monotonic() - started
+        sample = sample_reasons(self.config)
         result = {
             "id": result_id_for(request["id"]),
             "request_id": request["id"],
             "challenge": challenge.id,
-            "source": "sample" if sample_reasons(self.config) else "evaluated",
+            "source": "sample" if sample else "evaluated",
             "team": request.get("team"),
             "name": request["repo_id"],
             "model_repo": request["repo_id"],
@@ -221,7 +222,7 @@ class Worker:
                 "settings": suite.settings,
                 "batch_size": suite.settings.get("batch_size"),
                 "limit": self.config.limit,
-                "sample": sample_reasons(self.config) or None,
+                "sample": sample or None,
                 "duration_s": round(duration, 1),
                 "peak_memory_mb": peak_memory_mb(),
                 "worker": self.config.worker_id,

@@ -24,6 +24,7 @@ from submissions.form_text import clean_name, shown, team_key
 from submissions.hub_models import HubCheckError, HubModels
 from submissions.rules import SubmissionForm, check_form, check_rate_limit, find_duplicate, parse_number
 from submissions.store import Record, Store, StoreError
+from submissions.timestamps import utc_stamp
 
 PENDING, RUNNING, FINISHED, FAILED = "PENDING", "RUNNING", "FINISHED", "FAILED"
 SIGN_IN_REQUIRED = "Sign in with Hugging Face to submit (the button above the form)."
@@ -113,7 +114,7 @@ def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account
         "num_rounds": _whole(form.num_rounds),
         "description": form.description.strip(),
         "rules_version": challenge.version,
-        "submitted_at": now.isoformat(timespec="seconds"),
+        "submitted_at": utc_stamp(now),
         "state": PENDING,
         "attempts": 0,
         "worker": None,
