@@ -9,7 +9,8 @@ Served endpoints (``{t}`` is ``models`` / ``datasets``):
 
 - ``GET /api/{t}/{repo}`` and ``.../revision/{rev}``: repo info (sha, siblings, private, gated,
   lastModified, safetensors parameter totals);
-- ``GET /api/{t}/{repo}/refs``; ``GET /api/{t}/{repo}/tree/{rev}[/{path}]`` (``recursive``);
+- ``GET /api/{t}/{repo}/refs``; ``GET /api/{t}/{repo}/tree/{rev}[/{path}]`` (``recursive``; in pages
+  with a ``Link`` header under limits, see ``localhub.tree_pages``);
 - ``HEAD``/``GET /[datasets/]{repo}/resolve/{rev}/{path}`` with ``X-Repo-Commit``, ``ETag``,
   ``Content-Length`` and ``Range``;
 - ``POST /api/{t}/{repo}/preupload/{rev}`` (always "regular" upload mode, so no LFS) and
@@ -20,6 +21,10 @@ Errors carry the Hub's ``X-Error-Code`` header (``RepoNotFound``, ``GatedRepo``,
 ``EntryNotFound``), which is what the client turns into its typed exceptions. As on the Hub, a missing or
 private repo answers 401 without a token and 404 with one; a gated repo shows its info but refuses files.
 Only ``server.token`` may read private repos, read gated files or commit.
+
+Limits (``localhub.limits``): ``HubServer(limits=Limits(HUB_LIMITS, VirtualClock()))`` refuses what the Hub
+refuses (commits per repo per hour, API and resolver calls per token per 5 minutes) and pages tree listings;
+by default it only counts. ``server.stats()`` gives the counts.
 
 Faults for reliability tests: ``server.inject(Fault(...))`` makes matching requests answer an error status
 (429, 500, ...) instead of being served, answer it *after* being served (a commit that landed but whose
@@ -36,33 +41,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from localhub.repos import (
-    Commit,
-    HubError,
-    Repo,
-    byte_range,
-    git_blob_sha,
-    parse_commit,
-    preupload_answer,
-    repo_info,
-    tree,
-)
+from localhub.limits import Limits
+from localhub.repos import Commit, HubError, Repo
+from localhub.routes import Request, Routes
 
-REPO_TYPES = {"models": "model", "datasets": "dataset"}
-Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: bytes
-    range: str
-    authorized: bool  # carries the server's token: may read private/gated repos and commit
-    has_token: bool  # carries some token (the Hub then answers 404 instead of 401 for hidden repos)
+__all__ = ["Fault", "HubServer", "Request"]
 
 
 @dataclass
@@ -88,7 +73,8 @@ class HubServer:
 
     token = "hf_local_test_token"
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()  # counts only, unless given the Hub's numbers
         self._repos: dict[tuple[str, str], Repo] = {}
         self._lock = threading.Lock()
         self._counter = 0
@@ -179,6 +165,11 @@ class HubServer:
                 raise KeyError(revision)
             return dict(commit.files)
 
+    def stats(self) -> dict:
+        """Commits per repo per hour, API and resolver calls per caller per window, refusals: see
+        :meth:`localhub.limits.Limits.stats`."""
+        return self.limits.stats()
+
     def commit_count(self, repo_id: str, repo_type: str = "model") -> int:
         with self._lock:
             return len(self._repos[(repo_type, repo_id)].commits)
@@ -213,96 +204,15 @@ class HubServer:
 
 
 # --- HTTP layer ----------------------------------------------------------------------------------------
-class _Routes:
-    """Maps a request to an answer; runs under the server lock, so every request sees one consistent state."""
-
-    def __init__(self, server: HubServer):
-        self.server = server
-
-    def __call__(self, request: Request) -> Answer:
-        parts = [unquote(p) for p in request.path.strip("/").split("/")]
-        if parts[0] == "api" and len(parts) >= 4 and parts[1] in REPO_TYPES:
-            repo = self.server.lookup(REPO_TYPES[parts[1]], f"{parts[2]}/{parts[3]}", request)
-            return self.api(repo, request, parts[4:])
-        repo_type = "dataset" if parts[0] == "datasets" else "model"
-        parts = parts[1:] if parts[0] == "datasets" else parts
-        if len(parts) >= 5 and parts[2] == "resolve" and request.method in ("GET", "HEAD"):
-            repo = self.server.lookup(repo_type, f"{parts[0]}/{parts[1]}", request)
-            return self.resolve(repo, parts[3], "/".join(parts[4:]), request)
-        raise HubError(404, f"no route for {request.method} {request.path}")
-
-    def api(self, repo: Repo, request: Request, rest: list[str]) -> Answer:
-        if request.method == "GET" and (not rest or rest[0] == "revision"):
-            commit = _commit_of(repo, rest[1] if len(rest) > 1 else "main")
-            return _json(repo_info(repo, commit, self.server.publish_safetensors_totals))
-        if request.method == "GET" and rest == ["refs"]:
-            branches = [
-                {"name": n, "ref": f"refs/heads/{n}", "targetCommit": sha} for n, sha in repo.branches.items()
-            ]
-            return _json({"branches": branches, "tags": [], "converts": []})
-        if request.method == "GET" and len(rest) >= 2 and rest[0] == "tree":
-            recursive = request.query.get("recursive", ["false"])[0].lower() in ("1", "true")
-            return _json(tree(_commit_of(repo, rest[1]), "/".join(rest[2:]), recursive))
-        if request.method == "POST" and len(rest) == 2 and rest[0] in ("preupload", "commit"):
-            if not request.authorized:
-                raise HubError(401, "Invalid credentials in Authorization header")
-            branch = rest[1]
-            if branch not in repo.branches:
-                raise HubError(404, f"Invalid rev id: {branch}", "RevisionNotFound")
-            if rest[0] == "preupload":
-                files = repo.commits[repo.branches[branch]].files
-                return _json(
-                    {"files": preupload_answer(files, request.body), "commitOid": repo.branches[branch]}
-                )
-            return self.commit(repo, branch, request.body)
-        raise HubError(404, "Not found")
-
-    def resolve(self, repo: Repo, revision: str, path: str, request: Request) -> Answer:
-        commit = _commit_of(repo, revision)
-        if repo.gated and not request.authorized:
-            message = f"Access to model {repo.repo_id} is restricted. You must have access to it and log in."
-            raise HubError(
-                403 if request.has_token else 401, message, "GatedRepo", {"X-Repo-Commit": commit.sha}
-            )
-        content = commit.files.get(path)
-        if content is None:
-            raise HubError(404, "Entry not found", "EntryNotFound", {"X-Repo-Commit": commit.sha})
-        status, headers, payload = byte_range(request.range, content)
-        headers.update(
-            {
-                "Content-Type": "application/octet-stream",
-                "X-Repo-Commit": commit.sha,
-                "ETag": f'"{git_blob_sha(content)}"',
-                "Accept-Ranges": "bytes",
-            }
-        )
-        return status, headers, payload
-
-    def commit(self, repo: Repo, branch: str, body: bytes) -> Answer:
-        header, files, deletions = parse_commit(body)
-        parent = header.get("parentCommit")
-        if parent is not None and not repo.branches[branch].startswith(parent):
-            self.server.rejected_commits += 1
-            raise HubError(412, "A commit has happened since. Please refresh and try again.")
-        sha = self.server._commit(repo, branch, files, tuple(deletions), header.get("summary", ""))
-        prefix = "datasets/" if repo.repo_type == "dataset" else ""
-        url = f"{self.server.url}/{prefix}{repo.repo_id}/commit/{sha}"
-        return _json({"success": True, "commitOid": sha, "commitUrl": url})
-
-
-def _commit_of(repo: Repo, revision: str) -> Commit:
-    commit = repo.resolve(revision)
-    if commit is None:
-        raise HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
-    return commit
-
-
-def _json(data: object) -> Answer:
-    return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
+def _bucket(path: str) -> str | None:
+    """Which of the Hub's rate-limit buckets a request path falls in (pages are not served here)."""
+    if path.startswith("/api/"):
+        return "api"
+    return "resolvers" if "/resolve/" in path else None
 
 
 def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
-    route = _Routes(server)
+    route = Routes(server)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -342,11 +252,16 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.hang_up:
                 self.close_connection = True
                 return
+            token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
+            bucket = _bucket(url.path)
+            rate_headers: dict[str, str] = {}
             try:
                 with server._lock:
                     server.requests.append((method, url.path))
                     if fault is not None and fault.status is not None and not fault.after:
                         raise HubError(fault.status, f"injected fault {fault.status}")
+                    if bucket is not None:
+                        rate_headers = server.limits.admit(bucket, token, self.client_address[0])
                     status, headers, payload = route(request)
                     if fault is not None and fault.status is not None:  # served, but the answer is lost
                         raise HubError(fault.status, f"injected fault {fault.status} after serving")
@@ -361,6 +276,7 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
                     headers["X-Error-Code"] = error.code
                 headers["X-Error-Message"] = error.message
                 status, payload = error.status, json.dumps({"error": error.message}).encode()
+            headers = {**rate_headers, **headers}
             self.send_response(status)
             headers.setdefault("Content-Length", str(len(payload)))
             for name, value in headers.items():
