@@ -85,7 +85,8 @@ class Routes:
         raise HubError(404, "Not found")
 
     def tree(self, repo: Repo, request: Request, revision: str, path: str) -> Answer:
-        flag = {name: request.query.get(name, ["false"])[0].lower() in ("1", "true") for name in ("recursive", "expand")}
+        flag = {name: request.query.get(name, ["false"])[0].lower() in ("1", "true")
+                for name in ("recursive", "expand")}
         entries = tree(_commit_of(repo, revision), path, flag["recursive"])
         numbers = self.server.limits.numbers
         page_size = numbers.tree_expand_page_size if flag["expand"] else numbers.tree_page_size

@@ -27,6 +27,11 @@ def commit(api: HfApi, name: str, repo: str = REPO, parent: str | None = None) -
     return api.create_commit(repo, [operation], commit_message=name, repo_type="dataset", parent_commit=parent).oid
 
 
+def info_answer(server: HubServer, token: str) -> httpx2.Response:
+    """The raw answer to a repo-info call, headers and all."""
+    return get_session().get(f"{server.url}/api/datasets/{REPO}", headers=build_hf_headers(token=token))
+
+
 def test_the_hub_preset_holds_the_hubs_numbers() -> None:
     assert (HUB_LIMITS.commits_per_repo, HUB_LIMITS.commit_window_s) == (128, 3600)
     assert (HUB_LIMITS.api_calls, HUB_LIMITS.resolver_calls, HUB_LIMITS.window_s) == (1000, 5000, 300)
@@ -97,7 +102,7 @@ def test_the_1001st_api_call_in_five_minutes_is_refused(hub_server: HubServer, w
     with pytest.raises(HfHubHTTPError, match="Retry after 180 seconds"):
         writer.dataset_info(REPO)
     hub_server.limits.clock.advance(180)  # the next 5-minute window
-    served = get_session().get(f"{hub_server.url}/api/datasets/{REPO}", headers=build_hf_headers(token=writer.token))
+    served = info_answer(hub_server, writer.token)
     assert served.status_code == 200 and served.headers["RateLimit"] == '"api";r=999;t=300'
     api = hub_server.stats()["api"][caller_of(writer.token)]
     assert api == {"window": 1, "peak": 1000, "refused": 2}
@@ -156,7 +161,8 @@ def test_tree_listings_come_in_pages_the_client_follows(hub_server: HubServer, w
     before = tree_requests(hub_server)
     expanded = list(writer.list_repo_tree(REPO, "results/sub", repo_type="dataset", expand=True))
     assert [entry.path for entry in expanded] == ["results/sub/x.json"]
-    assert len(list(writer.list_repo_tree(REPO, repo_type="dataset", expand=True, recursive=True))) == 2349  # with .gitattributes, "results"
+    everything = list(writer.list_repo_tree(REPO, repo_type="dataset", expand=True, recursive=True))
+    assert len(everything) == 2349  # with .gitattributes and the folder "results"
     assert tree_requests(hub_server) - before == 1 + 47  # pages of 50 with expand=true
 
 
@@ -166,8 +172,7 @@ def test_without_the_mark_nothing_is_refused_or_paged(hub_server: HubServer, wri
     assert tree_requests(hub_server) == 1
     for n in range(130):
         commit(writer, f"r{n}")
-    answer = get_session().get(f"{hub_server.url}/api/datasets/{REPO}", headers=build_hf_headers(token=writer.token))
-    assert "RateLimit" not in answer.headers
+    assert "RateLimit" not in info_answer(hub_server, writer.token).headers
     stats = hub_server.stats()
     assert stats["commits"]["datasets/org/requests"] == {"last_hour": 130, "peak": 130, "total": 130, "refused": 0}
     assert hub_server.limits.peak_ratios()["commits_per_repo_hour"] == 130 / 128  # counted against the Hub's
