@@ -9,8 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx2
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
@@ -19,12 +22,12 @@ from submissions.samples import local_sample_catalog, samples_markdown
 from tests.browser import ROOT, free_port
 
 
-@pytest.fixture(scope="module")
-def localhub(tmp_path_factory):
-    data = tmp_path_factory.mktemp("localhub")
+@contextmanager
+def serving(data: Path, *flags: str) -> Iterator[str]:
+    """``python -m localhub`` on a free port with ``flags``, until the block ends; yields its URL."""
     port = free_port()
     log = open(data / "log.txt", "w")
-    process = subprocess.Popen([sys.executable, "-m", "localhub", "--port", str(port), "--data", str(data)],
+    process = subprocess.Popen([sys.executable, "-m", "localhub", "--port", str(port), "--data", str(data), *flags],
                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -32,11 +35,18 @@ def localhub(tmp_path_factory):
             assert process.poll() is None, (data / "log.txt").read_text()
             assert time.monotonic() < deadline, "the local Hub did not start"
             time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", data
+        yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def localhub(tmp_path_factory):
+    data = tmp_path_factory.mktemp("localhub")
+    with serving(data) as url:
+        yield url, data
 
 
 def test_serves_the_sample_adapters_to_huggingface_hub(localhub, tmp_path):
@@ -68,3 +78,15 @@ def test_submit_tab_lists_the_samples_only_from_a_local_hub(localhub):
     assert local_sample_catalog(None) is None
     assert local_sample_catalog("https://huggingface.co") is None  # never asked
     assert local_sample_catalog(f"http://127.0.0.1:{free_port()}") is None  # nothing listening
+
+
+def test_hub_limits_flag_enforces_the_hubs_quotas(localhub, tmp_path_factory):
+    _, built = localhub
+    data = tmp_path_factory.mktemp("limited")
+    (data / "models").symlink_to(built / "models")  # the samples are built already
+    with serving(data, "--hub-limits") as url:
+        answer = httpx2.get(f"{url}/api/models/{BASE_MODEL}")
+        assert answer.status_code == 200
+        assert answer.headers["RateLimit-Policy"] == '"fixed window";"api";q=500;w=300'  # anonymous, by address
+        assert "enforcing the Hub's limits" in (data / "log.txt").read_text()
+    assert "RateLimit" not in httpx2.get(f"{localhub[0]}/api/models/{BASE_MODEL}").headers  # off by default
