@@ -26,20 +26,19 @@ from tests.browser import ROOT, free_port
 def serving(data: Path, *flags: str) -> Iterator[str]:
     """``python -m localhub`` on a free port with ``flags``, until the block ends; yields its URL."""
     port = free_port()
-    log = open(data / "log.txt", "w")
-    process = subprocess.Popen([sys.executable, "-m", "localhub", "--port", str(port), "--data", str(data), *flags],
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while "serving on" not in (data / "log.txt").read_text():
-            assert process.poll() is None, (data / "log.txt").read_text()
-            assert time.monotonic() < deadline, "the local Hub did not start"
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(10)
-        log.close()
+    with open(data / "log.txt", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "localhub", "--port", str(port), "--data", str(data),
+                                    *flags], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while "serving on" not in (data / "log.txt").read_text():
+                assert process.poll() is None, (data / "log.txt").read_text()
+                assert time.monotonic() < deadline, "the local Hub did not start"
+                time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(10)
 
 
 @pytest.fixture(scope="module")
