@@ -24,6 +24,7 @@ refusals, and :meth:`Limits.peak_ratios` the peaks as fractions of the Hub's quo
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import deque
@@ -116,7 +117,7 @@ class Limits:
         quota = self._quota(bucket, anonymous=not token)
         now = self.clock()
         index = int(now // self.numbers.window_s)
-        reset = max(1, int((index + 1) * self.numbers.window_s - now + 0.999))
+        reset = max(1, math.ceil((index + 1) * self.numbers.window_s - now))
         with self._lock:
             window = self._buckets[bucket].setdefault(caller_of(token, address), _Window())
             if window.index != index:
@@ -128,8 +129,8 @@ class Limits:
                                f"{self.numbers.window_s:g} s. Retry after {reset} s.", headers=headers)
             window.count += 1
             window.peak = max(window.peak, window.count)
-            left = None if quota is None else quota - window.count
-        return self._ratelimit_headers(bucket, quota, left, reset) if quota is not None else {}
+            count = window.count
+        return {} if quota is None else self._ratelimit_headers(bucket, quota, quota - count, reset)
 
     def _quota(self, bucket: str, anonymous: bool) -> int | None:
         if not self.numbers.enforce:
@@ -155,7 +156,7 @@ class Limits:
             if quota is not None and len(commits.times) >= quota:
                 commits.refused += 1
                 wait = commits.times[len(commits.times) - quota] + self.numbers.commit_window_s - now
-                raise HubError(429, COMMIT_QUOTA_MESSAGE, headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+                raise HubError(429, COMMIT_QUOTA_MESSAGE, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
     def note_commit(self, repo: str) -> None:
         now = self.clock()
