@@ -92,9 +92,6 @@ class VllmClient:
         except httpx.TransportError as error:
             raise self._unreachable(error) from error
 
-    def close(self) -> None:
-        self._http.close()
-
     @staticmethod
     def _event_text(line: str) -> str | None:
         """The new text of one SSE line ('' for lines without any), None at ``[DONE]``."""
@@ -106,7 +103,7 @@ class VllmClient:
         chunk = json.loads(data)
         if "error" in chunk:
             error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
-            raise ServerRefused(int(error.get("code") or 500), str(error.get("message") or "no reason given"))
+            raise ServerError(f"The generation server failed while answering: {error.get('message') or 'no reason'}")
         choices = chunk.get("choices") or [{}]
         return choices[0].get("text") or ""
 

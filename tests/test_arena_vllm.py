@@ -19,7 +19,7 @@ from arena.vllm_backend import VllmBackend, VllmSettings
 from evaluator.loading import ModelRef
 from submissions.store import LocalStore
 from tests.tiny_models import build_lora, build_tiny_llama
-from tests.vllm_server import VllmStandIn
+from tests.vllm_server import FAILURE, VllmStandIn
 
 QUESTION = "What is the capital of France?"
 BASE_COMMIT = "b" * 40
@@ -47,11 +47,11 @@ def result(i: int, average: float, models, adapter: str) -> dict:
             "base_model": str(models["base"]), "base_commit": BASE_COMMIT}
 
 
-def service_on(tmp_path: Path, models, backend: VllmBackend, limits: Limits = Limits()) -> ArenaService:
+def service_on(tmp_path: Path, models, backend: VllmBackend, limits: Limits | None = None) -> ArenaService:
     store = LocalStore(tmp_path / "data")
     store.put("results", result(1, 60.0, models, "a"))
     store.put("results", result(2, 70.0, models, "b"))
-    return ArenaService(store, limits=limits, stream=backend.stream_pair)
+    return ArenaService(store, limits=limits or Limits(), stream=backend.stream_pair)
 
 
 def closed_port_url() -> str:
@@ -128,6 +128,16 @@ def test_a_refused_adapter_is_a_message_naming_it(tmp_path, models):
         final = list(service.answer(battle, QUESTION, 0.0, 12, voter="v"))[-1]
         assert final.warning and final.status.endswith(
             ": Not Found (the server was started without VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)")
+
+
+def test_a_failure_mid_answer_keeps_what_was_written_and_says_so(tmp_path, models):
+    with VllmStandIn(str(models["base"]), fail_after=3) as server:
+        service = service_on(tmp_path, models, backend_for(server.url, models))
+        battle = service.new_battle("general_nlp", None, None, anonymous=False)
+        final = list(service.answer(battle, QUESTION, 0.0, 12, voter="v"))[-1]
+        assert final.warning and not final.battle.answering
+        assert final.status == f"⚠️ The generation server failed while answering: {FAILURE}"
+        assert final.battle.turns[0][1] == "lora_b answers 1 "  # the three chunks sent before the failure
 
 
 def test_an_entry_on_another_base_is_refused_before_anything_is_sent(models):

@@ -3,8 +3,9 @@
 ``data:`` line per chunk, ``data: [DONE]`` at the end), with vLLM's error bodies and messages.
 
 It records what it was asked (adapter loads, completion requests with the chunks it sent and whether the
-client hung up) and can refuse on demand: an adapter path in ``refuse``, a missing adapter directory, or the
-whole load endpoint (``runtime_lora=False``, as on a server without ``VLLM_ALLOW_RUNTIME_LORA_UPDATING``).
+client hung up) and can fail on demand: refuse an adapter path in ``refuse``, a missing adapter directory, or
+the whole load endpoint (``runtime_lora=False``, as on a server without ``VLLM_ALLOW_RUNTIME_LORA_UPDATING``),
+or end an answer with an error event after ``fail_after`` chunks (as vLLM reports an engine failure).
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
+
+FAILURE = "EngineCore encountered an issue. See stack trace (above) for the root cause."
 
 
 @dataclass
@@ -39,13 +43,15 @@ class VllmStandIn:
     between chunks."""
 
     def __init__(self, base: str, *, answers: dict[str, list[str]] | None = None, delay: float = 0.01,
-                 endless: bool = False, refuse: dict[str, str] | None = None, runtime_lora: bool = True):
+                 endless: bool = False, refuse: dict[str, str] | None = None, runtime_lora: bool = True,
+                 fail_after: int | None = None):
         self.base = base
         self.answers = answers or {}
         self.delay = delay
         self.endless = endless
         self.refuse = refuse or {}
         self.runtime_lora = runtime_lora
+        self.fail_after = fail_after
         self.adapters: dict[str, str] = {}  # lora name -> path
         self.load_calls: list[dict] = []  # every load request, accepted or not
         self.completions: list[Completion] = []
@@ -56,7 +62,7 @@ class VllmStandIn:
         self.url = f"http://127.0.0.1:{self._http.server_address[1]}"
         self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
 
-    def __enter__(self) -> VllmStandIn:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -157,6 +163,9 @@ def _handler(server: VllmStandIn) -> type[BaseHTTPRequestHandler]:
             try:
                 count = 0
                 while count < len(chunks) or (server.endless and count < 100_000):
+                    if count == server.fail_after:
+                        self.wfile.write(f"data: {json.dumps(_error(FAILURE, 'InternalServerError', 500))}\n\n".encode())
+                        break
                     text = chunks[count % len(chunks)]
                     time.sleep(server.delay)
                     self.wfile.write(_chunk(model, text, None))
