@@ -100,7 +100,7 @@ class ArenaService:
         """The arena as the environment configures it; raises :class:`SaltUnavailable` (a Space with no salt
         secret and no private store) or ``ValueError`` (a bad setting), each with words for the operator.
         ``ARENA_BACKEND`` chooses what answers: ``peft`` (default, in process) or ``vllm`` (a server, see
-        :class:`arena.vllm_backend.VllmSettings`)."""
+        :class:`arena.vllm_backend.VllmSettings`; no demo board then: the server runs another base)."""
         from submissions.store_factory import DEFAULT_DATA_DIR
 
         configured = environ.get("ARENA_VOTER_SALT", "").strip()
@@ -113,8 +113,8 @@ class ArenaService:
         data_dir = Path(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
         pool = ModelPool(max_adapters=int(environ.get("ARENA_MAX_ADAPTERS") or 8),
                          max_models=int(environ.get("ARENA_MAX_MODELS") or 2), options=LoadOptions.auto())
-        return cls(store, pool=pool, demo=Demo.from_env(data_dir, environ), vote_rules=rules,
-                   salt=configured or None, stream=stream)
+        demo = Demo.from_env(data_dir, environ) if stream is None else None
+        return cls(store, pool=pool, demo=demo, vote_rules=rules, salt=configured or None, stream=stream)
 
     # --- boards and entries -------------------------------------------------------------------------------
     def boards(self) -> list[tuple[str, str]]:

@@ -223,10 +223,12 @@ def test_an_adapter_from_the_hub_is_laid_out_at_its_pinned_commit(tmp_path, mode
 def test_the_environment_chooses_the_backend_and_bad_settings_name_the_variable(tmp_path, models):
     store = LocalStore(tmp_path / "data")
     base = f"{models['base']}@{BASE_COMMIT}"
-    env = {"ARENA_DEMO": "off", "LEADERBOARD_DATA_DIR": str(tmp_path)}
-    assert ArenaService.from_env(store, env).stream.func.__name__ == "stream_pair"  # peft, the default
+    env = {"ARENA_DEMO": "smollm2", "LEADERBOARD_DATA_DIR": str(tmp_path)}
+    peft = ArenaService.from_env(store, env)
+    assert peft.stream.func.__name__ == "stream_pair" and peft.demo is not None  # the default, in process
     service = ArenaService.from_env(store, {**env, "ARENA_BACKEND": "vllm", "ARENA_VLLM_URL": "http://gpu:8000",
                                             "ARENA_VLLM_BASE": base, "ARENA_VLLM_ADAPTER_DIR": "/shared/adapters"})
+    assert service.demo is None  # the server runs the boards' base, not the demo's
     backend = service.stream.__self__
     assert backend.settings == VllmSettings("http://gpu:8000", ModelRef(str(models["base"]), BASE_COMMIT),
                                             Path("/shared/adapters"))
