@@ -19,6 +19,7 @@ same host reads it there).
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -36,6 +37,7 @@ from arena.limits import Limits, Sampling, TimeLimitReached, check_prompt_tokens
 from arena.vllm_client import ServerError, ServerRefused, VllmClient
 from evaluator.loading import LoadError, ModelRef
 
+log = logging.getLogger(__name__)
 _DONE = object()  # one side's answer is complete
 _STOPPED = object()  # the visitor pressed Stop
 _CUT = object()  # the time limit ran out
@@ -85,9 +87,9 @@ def decoding_settings(sampling: Sampling, limits: Limits, stop_ids: Sequence[int
 class VllmBackend:
     """The arena's answers from one vLLM server; thread-safe, one instance per app."""
 
-    def __init__(self, settings: VllmSettings, client: VllmClient | None = None):
+    def __init__(self, settings: VllmSettings):
         self.settings = settings
-        self.client = client or VllmClient(settings.url, api_key=settings.api_key)
+        self.client = VllmClient(settings.url, api_key=settings.api_key)
         self._lock = threading.Lock()  # the tokenizer and adapter loads, one at a time
         self._loaded: set[str] = set()
         self._prompting: tuple[PreTrainedTokenizerBase, list[int]] | None = None
@@ -100,8 +102,8 @@ class VllmBackend:
         :class:`TimeLimitReached` at the end. Raises :class:`ServerError` (words for the visitor) when the
         server is down or refuses an adapter, ``LoadError`` when an adapter cannot be downloaded."""
         sides = {"a": a, "b": b}
-        for side in sides.values():
-            self._check_served(side)
+        for name, side in sides.items():
+            self._check_served(name, side)
         tokenizer, stop_ids = self._prompt_kit()
         histories = {"a": [(user, x) for user, x, _ in history], "b": [(user, y) for user, _, y in history]}
         bodies = {}
@@ -111,14 +113,14 @@ class VllmBackend:
             bodies[name] = {"prompt": prompt, "add_special_tokens": special,
                             **decoding_settings(sampling, limits, stop_ids)}
         for name, side in sides.items():
-            bodies[name]["model"] = self._model_name(side)
+            bodies[name]["model"] = self._model_name(name, side)
         yield from self._stream(sides, bodies, limits, stop)
 
     # --- what the server runs -----------------------------------------------------------------------------
-    def _check_served(self, side: Side) -> None:
+    def _check_served(self, name: str, side: Side) -> None:
         if side.model != self.settings.base:
-            raise ServerError(f"This entry runs on {side.model}; the generation server runs {self.settings.base}, "
-                              "so it cannot answer for it here.")
+            raise ServerError(f"Model {name.upper()} runs on {side.model}; the generation server runs "
+                              f"{self.settings.base}, so it cannot answer for it here.")
 
     def _prompt_kit(self) -> tuple[PreTrainedTokenizerBase, list[int]]:
         """The base's tokenizer and stop tokens (as the peft path computes them), loaded once."""
@@ -136,25 +138,27 @@ class VllmBackend:
                 self._prompting = tokenizer, stop_token_ids(tokenizer, SimpleNamespace(generation_config=config))
             return self._prompting
 
-    def _model_name(self, side: Side) -> str:
+    def _model_name(self, name: str, side: Side) -> str:
         """The request's ``model``: the base's served name (vLLM's default: the repo given to ``vllm serve``),
-        or the adapter's LoRA module, loaded on first use."""
+        or the adapter's LoRA module, loaded on first use. A refusal names the side, not the adapter (the pair
+        may be anonymous); the log names the adapter."""
         adapter = side.adapter
         if adapter is None:
             return self.settings.base.repo
-        name = adapter.adapter_name
+        module = adapter.adapter_name
         with self._lock:
-            if name not in self._loaded:
+            if module not in self._loaded:
                 path = self._adapter_path(adapter)
                 try:
-                    self.client.load_adapter(name, path)
+                    self.client.load_adapter(module, path)
                 except ServerRefused as error:
+                    log.warning("the vLLM server refused adapter %s from %s: %s", adapter, path, error.server_message)
                     hint = (" (the server was started without VLLM_ALLOW_RUNTIME_LORA_UPDATING=True)"
                             if error.status == 404 and error.server_message == "Not Found" else "")
-                    raise ServerError(f"The generation server refused the adapter {adapter}: "
+                    raise ServerError(f"The generation server refused the adapter of Model {name.upper()}: "
                                       f"{error.server_message}{hint}") from error
-                self._loaded.add(name)
-        return name
+                self._loaded.add(module)
+        return module
 
     def _adapter_path(self, ref: ModelRef) -> str:
         """A directory holding ``ref`` at its pinned commit, as the server should read it."""
@@ -183,14 +187,15 @@ class VllmBackend:
         halt = threading.Event()
         queues = {name: queue.Queue() for name in bodies}
         for name, body in bodies.items():
-            threading.Thread(target=self._read, args=(sides[name], body, queues[name], halt), daemon=True).start()
+            threading.Thread(target=self._read, args=(name, sides[name], body, queues[name], halt),
+                             daemon=True).start()
         deadline = time.monotonic() + limits.max_seconds
         try:
             yield from _in_turn(queues, deadline, stop or halt, limits)
         finally:
             halt.set()
 
-    def _read(self, side: Side, body: dict, out: queue.Queue, halt: threading.Event) -> None:
+    def _read(self, name: str, side: Side, body: dict, out: queue.Queue, halt: threading.Event) -> None:
         """One side's request, its increments onto ``out``, then ``_DONE`` (or the error, for the consumer).
         An adapter the server lost (HTTP 404 before any text) is loaded again once."""
         try:
@@ -208,7 +213,7 @@ class VllmBackend:
                     if retry or sent or error.status != 404 or side.adapter is None:
                         raise
                     self._forget(side)
-                    body = {**body, "model": self._model_name(side)}
+                    body = {**body, "model": self._model_name(name, side)}
             out.put(_DONE)
         except BaseException as error:  # noqa: BLE001 - handed over, raised again by the consumer
             out.put(error)

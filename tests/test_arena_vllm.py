@@ -16,6 +16,7 @@ from arena.generation import Side, build_prompt, collect
 from arena.limits import Limits, Sampling
 from arena.service import ArenaService
 from arena.vllm_backend import VllmBackend, VllmSettings
+from arena.vllm_client import ServerError
 from evaluator.loading import ModelRef
 from submissions.store import LocalStore
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -122,7 +123,7 @@ def test_a_refused_adapter_is_a_message_naming_it(tmp_path, models):
         battle = service.new_battle("general_nlp", None, None, anonymous=False)
         final = list(service.answer(battle, QUESTION, 0.0, 12, voter="v"))[-1]
         assert final.warning and final.battle == battle and server.completions == []
-        assert final.status == f"⚠️ The generation server refused the adapter {battle.a.side.adapter}: {refusal}"
+        assert final.status == f"⚠️ The generation server refused the adapter of Model A: {refusal}"
     with VllmStandIn(str(models["base"]), runtime_lora=False) as server:
         service = service_on(tmp_path / "2", models, backend_for(server.url, models))
         final = list(service.answer(battle, QUESTION, 0.0, 12, voter="v"))[-1]
@@ -144,7 +145,7 @@ def test_an_entry_on_another_base_is_refused_before_anything_is_sent(models):
     other = Side(ModelRef(str(models["base"]), "c" * 40), ModelRef(str(models["a"]), "1" * 40))
     with VllmStandIn(str(models["base"])) as server:
         backend = backend_for(server.url, models)
-        with pytest.raises(Exception, match=f"runs on {models['base']}@cccccccccccc; the generation server runs"):
+        with pytest.raises(ServerError, match=f"Model A runs on {models['base']}@cccccccccccc; the generation server"):
             list(backend.stream_pair(other, side(models, "b", "2" * 40), QUESTION))
         assert server.load_calls == [] and server.completions == []
 
