@@ -63,12 +63,13 @@ def closed_port_url() -> str:
 
 def test_two_sides_stream_in_turn_with_the_servers_text_and_each_adapter_loaded_once(models):
     a, b = side(models, "a", "1" * 40), side(models, "b", "2" * 40)
-    answers = {str(models["a"].resolve()): ["Paris ", "is ", "the ", "capital ", "of ", "France."],
-               str(models["b"].resolve()): ["Lyon", "? ", "No."]}
-    with VllmStandIn(str(models["base"]), answers=answers, delay=0.02) as server:
+    path_a, path_b = str(models["a"].resolve()), str(models["b"].resolve())
+    answers = {path_a: ["Paris ", "is ", "the ", "capital ", "of ", "France."], path_b: ["Lyon", "? ", "No."]}
+    with VllmStandIn(str(models["base"]), answers=answers, delay={path_a: 0.03, path_b: 0.0}) as server:
         backend = backend_for(server.url, models)
         events = list(backend.stream_pair(a, b, QUESTION, sampling=Sampling(0.0, 40), limits=Limits(max_new_tokens=32)))
-        assert [s for s, _ in events] == ["a", "b", "a", "b", "a", "b", "a", "a", "a"]  # in turn; b leaves when done
+        # in turn, though b's answer is all there before a's first word; b leaves the rotation when done
+        assert [s for s, _ in events] == ["a", "b", "a", "b", "a", "b", "a", "a", "a"]
         assert collect(events) == {"a": "Paris is the capital of France.", "b": "Lyon? No."}
         assert server.max_in_flight == 2  # both requests streamed at once
         by_model = {c.body["model"]: c for c in server.completions}

@@ -40,9 +40,10 @@ class VllmStandIn:
 
     ``answers`` maps an adapter path (or the base name) to the chunks streamed for it; others get
     ``"<dir name> answers <n>"`` chunks. ``endless`` streams until the client hangs up. ``delay``: seconds
-    between chunks."""
+    between chunks, or a map from adapter path (or base name) to it (0 for others)."""
 
-    def __init__(self, base: str, *, answers: dict[str, list[str]] | None = None, delay: float = 0.01,
+    def __init__(self, base: str, *, answers: dict[str, list[str]] | None = None,
+                 delay: float | dict[str, float] = 0.01,
                  endless: bool = False, refuse: dict[str, str] | None = None, runtime_lora: bool = True,
                  fail_after: int | None = None):
         self.base = base
@@ -97,13 +98,14 @@ class VllmStandIn:
             call["accepted"] = True
         return 200, f"Success: LoRA adapter '{name}' added successfully."
 
-    def chunks(self, model: str) -> list[str] | None:
-        """What ``model`` answers, or None when the server does not serve it."""
+    def chunks(self, model: str) -> tuple[list[str], float] | None:
+        """What ``model`` answers and the pause before each chunk, or None when the server does not serve it."""
         with self._lock:
             path = self.base if model == self.base else self.adapters.get(model)
         if path is None:
             return None
-        return self.answers.get(path) or [f"{Path(path).name} ", "answers ", *(f"{n} " for n in range(1, 9))]
+        delay = self.delay.get(path, 0.0) if isinstance(self.delay, dict) else self.delay
+        return self.answers.get(path) or [f"{Path(path).name} ", "answers ", *(f"{n} " for n in range(1, 9))], delay
 
     def enter(self, completion: Completion) -> None:
         with self._lock:
@@ -151,10 +153,11 @@ def _handler(server: VllmStandIn) -> type[BaseHTTPRequestHandler]:
 
         def _complete(self, body: dict) -> None:
             model = body.get("model", "")
-            chunks = server.chunks(model)
-            if chunks is None:
+            served = server.chunks(model)
+            if served is None:
                 self._reply(404, _error(f"The model `{model}` does not exist.", "NotFoundError", 404))
                 return
+            chunks, delay = served
             completion = Completion(body)
             server.enter(completion)
             self.send_response(200)
@@ -167,7 +170,7 @@ def _handler(server: VllmStandIn) -> type[BaseHTTPRequestHandler]:
                         self.wfile.write(f"data: {json.dumps(_error(FAILURE, 'InternalServerError', 500))}\n\n".encode())
                         break
                     text = chunks[count % len(chunks)]
-                    time.sleep(server.delay)
+                    time.sleep(delay)
                     self.wfile.write(_chunk(model, text, None))
                     self.wfile.flush()
                     completion.sent.append(text)
