@@ -96,3 +96,12 @@ class RateLimiter:
                     f"Too many requests: at most {self.limit} per {int(self.window)} s. Try again in {wait} s."
                 )
             events.append(now)
+
+
+def check_prompt_tokens(count: int, limits: Limits = Limits()) -> None:
+    """Raise :class:`LimitError` when a rendered conversation of ``count`` tokens is over the prompt limit."""
+    if count > limits.max_prompt_tokens:
+        raise LimitError(
+            f"The conversation is {count:,} tokens long; the limit is {limits.max_prompt_tokens:,}. Clear it to "
+            "start again."
+        )

@@ -13,8 +13,9 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from arena.demo import DEMO_BOARD, DEMO_TITLE, Demo, DemoUnavailable
 from arena.generation import Turn, stream_pair
@@ -22,6 +23,8 @@ from arena.limits import LimitError, Limits, RateLimiter, check_message, clamp_s
 from arena.pairing import ArenaEntry, default_pair, random_pair, servable_entries
 from arena.salt import SaltUnavailable, check_salt_source, voter_salt
 from arena.tally import ArenaBoard, arena_board
+from arena.vllm_backend import VllmBackend, VllmSettings
+from arena.vllm_client import ServerError
 from arena.votes import VoteRefused, VoteRules, check_voter, make_vote, on_space, record_vote, voter_id
 from evaluator.loading import LoadError, LoadOptions, ModelPool
 from leaderboard.challenges import challenges
@@ -29,6 +32,9 @@ from submissions.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad": "both are bad"}
+BACKENDS = ("peft", "vllm")
+# What answers a pair: ``stream_pair`` without its pool (the peft path) or ``VllmBackend.stream_pair``.
+StreamPair = Callable[..., Iterator[tuple[str, str]]]
 
 
 class ArenaError(LimitError):
@@ -72,12 +78,14 @@ class Frame:
 
 class ArenaService:
     """``salt``: the voter-id salt; None keeps one in the store's private collection (read on the first vote,
-    see :mod:`arena.salt`)."""
+    see :mod:`arena.salt`). ``stream``: what answers a pair; by default the peft path on ``pool``."""
 
     def __init__(self, store: Store, pool: ModelPool | None = None, demo: Demo | None = None,
-                 limits: Limits = Limits(), vote_rules: VoteRules = VoteRules(), salt: str | None = None):
+                 limits: Limits = Limits(), vote_rules: VoteRules = VoteRules(), salt: str | None = None,
+                 stream: StreamPair | None = None):
         self.store = store
         self.pool = pool or ModelPool(max_adapters=8, max_models=2, options=LoadOptions.auto())
+        self.stream = stream or partial(stream_pair, self.pool)
         self.demo = demo
         self.limits = limits
         self.vote_rules = vote_rules
@@ -90,17 +98,23 @@ class ArenaService:
     @classmethod
     def from_env(cls, store: Store, environ) -> "ArenaService":
         """The arena as the environment configures it; raises :class:`SaltUnavailable` (a Space with no salt
-        secret and no private store) or ``ValueError`` (a bad setting), each with words for the operator."""
+        secret and no private store) or ``ValueError`` (a bad setting), each with words for the operator.
+        ``ARENA_BACKEND`` chooses what answers: ``peft`` (default, in process) or ``vllm`` (a server, see
+        :class:`arena.vllm_backend.VllmSettings`; no demo board then: the server runs another base)."""
         from submissions.store_factory import DEFAULT_DATA_DIR
 
         configured = environ.get("ARENA_VOTER_SALT", "").strip()
         check_salt_source(store, configured, on_space(environ))
         rules = VoteRules.from_env(environ)
+        backend = (environ.get("ARENA_BACKEND") or "peft").strip().lower()
+        if backend not in BACKENDS:
+            raise ValueError(f"ARENA_BACKEND must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        stream = VllmBackend(VllmSettings.from_env(environ)).stream_pair if backend == "vllm" else None
         data_dir = Path(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
         pool = ModelPool(max_adapters=int(environ.get("ARENA_MAX_ADAPTERS") or 8),
                          max_models=int(environ.get("ARENA_MAX_MODELS") or 2), options=LoadOptions.auto())
-        return cls(store, pool=pool, demo=Demo.from_env(data_dir, environ), vote_rules=rules,
-                   salt=configured or None)
+        demo = Demo.from_env(data_dir, environ) if stream is None else None
+        return cls(store, pool=pool, demo=demo, vote_rules=rules, salt=configured or None, stream=stream)
 
     # --- boards and entries -------------------------------------------------------------------------------
     def boards(self) -> list[tuple[str, str]]:
@@ -195,8 +209,8 @@ class ArenaService:
         yield Frame(current, "Answering…")
         status, warning = "", False
         try:
-            for side, increment in stream_pair(self.pool, battle.a.side, battle.b.side, text, battle.turns,
-                                               sampling, limits=self.limits, stop=stop):
+            for side, increment in self.stream(battle.a.side, battle.b.side, text, battle.turns, sampling,
+                                               limits=self.limits, stop=stop):
                 answers[side] += increment
                 current = replace(current, turns=battle.turns + ((text, answers["a"], answers["b"]),))
                 yield Frame(current, "Answering…")
@@ -204,6 +218,9 @@ class ArenaService:
             status, warning = f"⚠️ {error}", True
         except LoadError as error:
             status, warning = f"⚠️ A model could not be loaded: {error}", True
+        except ServerError as error:
+            log.warning("arena: the generation server: %s", error)
+            status, warning = f"⚠️ {error}", True
         except Exception as error:  # noqa: BLE001 - the visitor sees a message, the log the trace
             log.exception("arena answer failed")
             status, warning = f"⚠️ Answering failed: {type(error).__name__}: {error}", True
