@@ -36,7 +36,7 @@ def test_general_nlp_columns_and_subjects():
     assert [len(c.evaluation["subjects"]) for c in nlp.columns] == [19, 12, 13]
     labels = [c.label for c in board_columns(nlp) if c.default_visible]
     assert labels == ["Rank", "Team", "Code", "Base Model", "Comm. Costs", "Average (↑)", "STEM",
-                      "Social Sciences", "Humanities", "Date", "Source"]
+                      "Social Sciences", "Humanities", "Verified", "Δ", "Date", "Source"]
 
 
 def test_adding_a_challenge_is_one_file(tmp_path: Path):
