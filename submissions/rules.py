@@ -169,7 +169,7 @@ def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
         reasons.append(f"Method description is {len(form.description)} characters; at most {DESCRIPTION_MAX}.")
     else:
         reasons += _refused_in("Method description", form.description, allow_newlines=True)
-    for label, text in (("Number of clients", form.num_clients), ("Number of rounds", form.num_rounds)):
+    for label, text in (("Clients per round", form.num_clients), ("Number of rounds", form.num_rounds)):
         value = _number_field(text, label, reasons, whole=True)
         if value is not None and not 1 <= value <= 1_000_000:
             reasons.append(f"{label} must be a whole number between 1 and 1000000.")
