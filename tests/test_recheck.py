@@ -4,6 +4,7 @@ against no team; its verified result shows beside the published numbers, which s
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import replace
 from datetime import timedelta
 
@@ -18,12 +19,14 @@ from leaderboard.details import lookup_details
 from leaderboard.published import PUBLISHED_DIR, import_published
 from leaderboard.render import render_page
 from leaderboard.table import BoardQuery, board_frame, query_page, visible_keys
+from submissions.hub_store import HubStore
 from submissions.queue_view import queue_rows
 from submissions.recheck import NOT_ORGANISER, RECHECKS_OFF, RecheckForm, queue_recheck
 from submissions.rules import SubmissionForm
 from submissions.service import submit
 from submissions.store import LocalStore
 from tests.eval_helpers import FIXTURES
+from tests.hub_server import HubServer
 from tests.test_submit_service import NOW, adapter, hub, models  # noqa: F401  (hub: the local Hub fixture)
 from tests.tiny_models import build_lora, build_tiny_llama
 
@@ -167,3 +170,16 @@ def test_the_worker_carries_the_link_and_a_partial_recheck_verifies_nothing(hub,
     assert result["rechecks"] == ROW and result["comm_check"] == request["comm_check"]
     frame = Boards(store).frame("general_nlp")
     assert result["id"] not in set(frame["id"]) and frame.set_index("id")["verified"].isna().all()
+
+
+def test_a_recheck_is_one_request_file_in_the_hub_requests_dataset(hub):  # noqa: F811
+    """The same service on the Hub store a Space runs: the published rows and the re-check are dataset files."""
+    store = HubStore({"requests": "org/requests", "results": "org/results", "private": "org/private"},
+                     token=HubServer.token, endpoint=hub.url)
+    import_published(store)
+    assert recheck(store, models(hub), replace(FORM, organiser_token="nope")).status == "refused"
+    outcome = recheck(store, models(hub))
+    files = hub.files("org/requests", repo_type="dataset")
+    (content,) = [c for path, c in files.items() if path.startswith("requests/")]
+    assert json.loads(content)["rechecks"] == ROW and json.loads(content)["id"] == outcome.request["id"]
+    assert store.get("results", ROW)["average"] == float(published_seed()["average"])
