@@ -8,7 +8,8 @@ from urllib.parse import quote
 
 from leaderboard.challenges import challenges
 from leaderboard.provenance_view import provenance_rows
-from leaderboard.table import display_source, latest_rechecks
+from leaderboard.render import format_delta
+from leaderboard.table import display_source, latest_rechecks, recheck_gap
 from submissions.store import Record, Store
 
 
@@ -73,16 +74,13 @@ def recheck_markdown(challenge, record: Record, linked: Record | None) -> list[s
         what = "This row has not been re-checked yet." if recheck is None else \
             f"The published row {_text(record['rechecks'])} it re-checks is not in the results store."
         return lines + [what]
-    reported, verified = published.get("average"), recheck.get("average")
-    delta = None if None in (reported, verified) else round(verified - reported, 6)
+    delta, flagged = recheck_gap(challenge, published.get("average"), recheck.get("average"))
     tolerance = challenge.checks.recheck_tolerance
-    flag = (f"**⚠ differs by more than {tolerance:g} points**" if delta is not None and abs(delta) > tolerance
-            else f"within {tolerance:g} points")
-    shown_delta = "—" if delta is None else f"{delta:+.2f}"
+    flag = f"**⚠ differs by more than {tolerance:g} points**" if flagged else f"within {tolerance:g} points"
     lines += ["| | Average | Result |", "|---|---:|---|",
-              f"| Self-reported (published) | {_score(reported)} | {_link(published['id'])} |",
-              f"| Verified (re-evaluated by this Space) | {_score(verified)} | {_link(recheck['id'])} |",
-              f"| Δ (verified − self-reported) | {shown_delta} | {flag} |"]
+              f"| Self-reported (published) | {_score(published.get('average'))} | {_link(published['id'])} |",
+              f"| Verified (re-evaluated by this Space) | {_score(recheck.get('average'))} | {_link(recheck['id'])} |",
+              f"| Δ (verified − self-reported) | {format_delta(delta, 2)} | {flag} |"]
     return lines
 
 

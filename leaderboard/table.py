@@ -81,14 +81,17 @@ def latest_rechecks(records: list[Record]) -> dict[str, Record]:
     return found
 
 
+def recheck_gap(challenge: Challenge, reported: object, verified: object) -> tuple[float, bool]:
+    """verified − self-reported (NaN when either is missing) and whether it exceeds ``recheck_tolerance``."""
+    delta = round(_float(verified) - _float(reported), 6)  # 71.25 - 69.25 is 2.0, not 2.0000000000000036
+    return delta, not math.isnan(delta) and abs(delta) > challenge.checks.recheck_tolerance
+
+
 def recheck_cells(challenge: Challenge, record: Record, recheck: Record | None) -> dict:
-    """The verified average beside a self-reported one, their difference (verified - reported) and whether it
-    exceeds the challenge's ``recheck_tolerance``."""
+    """The verified average beside a self-reported one, their difference and whether it is flagged."""
     verified = _float(recheck.get("average")) if recheck else math.nan
-    delta = round(verified - _float(record.get("average")), 6)  # 71.25 - 69.25 is 2.0, not 2.0000000000000036
-    return {"verified": verified, "delta": delta,
-            "flagged": bool(abs(delta) > challenge.checks.recheck_tolerance) if not math.isnan(delta) else False,
-            "recheck_id": recheck["id"] if recheck else ""}
+    delta, flagged = recheck_gap(challenge, record.get("average"), verified)
+    return {"verified": verified, "delta": delta, "flagged": flagged, "recheck_id": recheck["id"] if recheck else ""}
 
 
 def _float(value: object) -> float:

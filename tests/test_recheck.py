@@ -150,7 +150,7 @@ def test_details_show_both_numbers_for_the_row_and_for_its_recheck(store):
         lines = lookup_details(store, shown).splitlines()
         assert f"| Self-reported (published) | 69.25 | [{ROW}](?details={ROW}) |" in lines
         assert "| Verified (re-evaluated by this Space) | 64.25 | [result-new](?details=result-new) |" in lines
-        assert "| Δ (verified − self-reported) | -5.00 | **⚠ differs by more than 2 points** |" in lines
+        assert "| Δ (verified − self-reported) | −5.00 | **⚠ differs by more than 2 points** |" in lines
 
 
 def test_the_worker_carries_the_link_and_a_partial_recheck_verifies_nothing(hub, store, tmp_path):  # noqa: F811

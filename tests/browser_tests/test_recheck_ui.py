@@ -88,7 +88,7 @@ def test_an_organiser_rechecks_a_published_row_and_the_board_shows_both(app):
     details = open_details(page, url, ROW, "Verified (re-evaluated by this Space)")
     assert "69.25" in details and "64.25" in details and "differs by more than 2 points" in details
     recheck_details = open_details(page, url, f"result-{request['id']}", "Self-reported (published)")
-    assert "-5.00" in recheck_details and not page.locator("#recheck-button").is_visible()
+    assert "−5.00" in recheck_details and not page.locator("#recheck-button").is_visible()
 
 
 def test_a_comm_cost_that_disagrees_with_the_adapter_is_queued_with_a_warning(app):
