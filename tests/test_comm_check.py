@@ -36,6 +36,8 @@ def one_mib_adapter() -> dict[str, bytes]:
 def hub(hub_server: HubServer) -> HubModels:
     hub_server.add_model("org/small-base", {"config.json": json.dumps(SMALL_BASE).encode()})
     hub_server.add_model("team/adapter", one_mib_adapter())
+    hub_server.add_model("team/torn-adapter", {"adapter_config.json": json.dumps(CONFIG).encode(),
+                                               "adapter_model.safetensors": b"\xff" * 64})
     hub_server.add_model("team/bin-adapter", {"adapter_config.json": json.dumps(CONFIG).encode(),
                                               "adapter_model.bin": b"\0" * (2 * MIB)})
     return HubModels(hub_api(hub_server.url))
@@ -102,6 +104,15 @@ def test_a_pickled_adapter_is_sized_by_its_file(hub, tmp_path):
     check = outcome.request["comm_check"]
     assert (check["adapter_bytes"], check["adapter_size_source"]) == (2 * MIB, "adapter_model.bin file size")
     assert check["expected_gb"] == 2.0 and check["agrees"] is True
+
+
+def test_an_unreadable_size_is_said_and_the_request_still_queued(hub, tmp_path):
+    outcome = submit(LocalStore(tmp_path), hub, replace(FORM, repo_id="team/torn-adapter"), now=NOW)
+    check = outcome.request["comm_check"]
+    assert outcome.status == "queued" and (check["adapter_bytes"], check["agrees"]) == (None, None)
+    assert check["warning"].startswith("The communication cost could not be checked: the header of "
+                                       "adapter_model.safetensors in 'team/torn-adapter' cannot be read")
+    assert check["warning"] in outcome.message
 
 
 def test_bad_clients_or_rounds_are_refused_and_nothing_is_queued(hub, tmp_path):
