@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
+from leaderboard.about import about_markdown
+from leaderboard.challenges import challenges
 from leaderboard.details import details_markdown
 from submissions.api import submit_api
 from submissions.comm_check import BYTES_PER_GB, expected_comm_gb
@@ -54,6 +56,12 @@ def test_a_gb_is_the_official_trackers_mb_over_1000():
     assert BYTES_PER_GB == 1000 * 1024**2
     assert expected_comm_gb(50 * MIB, clients_per_round=10, rounds=100) == 100.0
     assert 2 * 50 * MIB * 10 * 100 / 1e9 == pytest.approx(104.8576)  # what 10^9-byte GB would have said
+
+
+def test_about_states_the_unit_and_the_tolerance():
+    about = about_markdown(challenges()["code"])
+    assert "A GB here is the official tracker's MB / 1000, i.e. 1000 × 1024² bytes" in about
+    assert "2 × adapter size × clients per round × rounds; more than 25% apart is a warning" in about
 
 
 def test_a_matching_cost_is_queued_without_a_warning(hub, tmp_path):

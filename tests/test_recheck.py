@@ -13,6 +13,7 @@ import torch
 
 from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig, result_id_for
+from leaderboard.about import about_markdown
 from leaderboard.boards import Boards
 from leaderboard.challenges import challenges
 from leaderboard.details import lookup_details
@@ -141,6 +142,12 @@ def test_the_tolerance_comes_from_the_challenge_definition(store):
     nlp = challenges()["general_nlp"]
     strict = replace(nlp, checks=replace(nlp.checks, recheck_tolerance=1.0))
     assert bool(board_frame(strict, store.all("results")).set_index("id").loc[ROW, "flagged"]) is True
+
+
+def test_about_explains_verified_and_delta_with_the_definitions_tolerance():
+    about = about_markdown(challenges()["finance"])
+    assert "*Δ* = verified − self-reported, marked ⚠ when it is more than 2 points" in about
+    assert "Verified" not in about_markdown(challenges()["merging"])  # no published adapters to re-check
 
 
 def test_details_show_both_numbers_for_the_row_and_for_its_recheck(store):
