@@ -20,10 +20,10 @@ from leaderboard.details_ui import details_tab
 from leaderboard.published import import_published
 from leaderboard.ui import board_tab
 from submissions.api import queue_api, submit_api
-from submissions.ui import queue_tab, submit_tab
 from submissions.hub_models import HubModels
 from submissions.store import Store, StoreError
 from submissions.store_factory import open_store
+from submissions.ui import queue_tab, recheck_handler, submit_tab
 from uikit.api import publish_only, typed_endpoint
 
 TITLE = "FlowerTune LLM Leaderboard · LLM Merging Competition"
@@ -57,7 +57,7 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
             submit_tab(store, hub, with_login=on_space)
             queue_tab(store)
             arena = arena_tabs(store)
-            details_tab(store, demo, tabs)
+            details_tab(store, demo, tabs, queue_recheck=recheck_handler(store, hub))
         for endpoint in (*board_api(boards, store), submit_api(store, hub, require_sign_in=on_space), queue_api(store),
                          arena_api(arena)):
             gr.api(typed_endpoint(endpoint), api_name=endpoint.__name__)

@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 __all__ = ["EvaluationFailed", "Worker", "WorkerConfig", "result_id_for"]
 
 
+# Request fields a result carries on: the published row an organiser's re-check re-evaluates, and the
+# communication cost check made at submission.
+LINKED_FIELDS = ("rechecks", "comm_check")
+
+
 def result_id_for(request_id: str) -> str:
     return f"result-{request_id}"
 
@@ -211,6 +216,7 @@ class Worker:
             "base_commit": request.get("base_commit"),
             "code_url": request.get("code_url") or None,
             "comm_gb": request.get("comm_gb"),
+            **{key: request[key] for key in LINKED_FIELDS if request.get(key) is not None},
             "scores": suite.scores,
             "average": suite.average,
             "date": self.clock().date().isoformat(),

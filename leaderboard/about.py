@@ -12,6 +12,14 @@ def _window(days: int) -> str:
     return {1: "per day", 7: "per week (any rolling 7 days)"}.get(days, f"per {days} days")
 
 
+def _recheck_line(challenge: Challenge) -> str:
+    if not challenge.is_flowertune:
+        return ""
+    return ("- **Verified / Δ** on a published row: organisers re-evaluated its public adapter here. *Verified* is "
+            "that average, *Δ* = verified − self-reported, marked ⚠ when it is more than "
+            f"{challenge.checks.recheck_tolerance:g} points; the published numbers stay as published.\n")
+
+
 def about_markdown(challenge: Challenge) -> str:
     lim = challenge.limits
     datasets = "\n".join(
@@ -32,7 +40,10 @@ def about_markdown(challenge: Challenge) -> str:
     if lim.comm_gb_max is not None:
         rules.append(
             f"Communication budget: at most **{lim.comm_gb_max:g} GB** in total (bytes sent + received "
-            "over all federated rounds), reported with the submission and shown as *Comm. Costs*."
+            "over all federated rounds), reported with the submission and shown as *Comm. Costs*. A GB here is "
+            "the official tracker's MB / 1000, i.e. 1000 × 1024² bytes. Give *clients per round* and *rounds* "
+            "and the reported cost is compared with 2 × adapter size × clients per round × rounds; more than "
+            f"{challenge.checks.comm_tolerance:.0%} apart is a warning on the request and in Details, not a refusal."
         )
     if lim.gpu_hours_max is not None:
         rules.append(f"The merge must run in under **{lim.gpu_hours_max:g} h** on one A6000-class GPU.")
@@ -65,6 +76,6 @@ def about_markdown(challenge: Challenge) -> str:
 ### Where the numbers come from
 - **published**: self-reported results imported as published from [the published board]({challenge.published_url}).
 - **verified**: scored by this Space's evaluator with the protocol above; the row links to its details.
-
+{_recheck_line(challenge)}
 _Rules version `{challenge.version}` (submissions record the version they were checked against)._
 """

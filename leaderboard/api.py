@@ -21,7 +21,7 @@ from uikit.api import json_cell, refused
 
 MAX_PAGE_SIZE = max(PAGE_SIZES)
 ROW_FIELDS = ("id", "rank", "team", "name", "model_repo", "base_model", "code_url", "comm_gb", "average", "date",
-              "source", "details_url")
+              "source", "details_url", "verified", "delta", "flagged")
 
 
 def _challenge(boards: Boards, challenge_id: str) -> Challenge:

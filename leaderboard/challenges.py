@@ -49,6 +49,14 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Checks:
+    """Organisers' cross-checks: they warn or flag, never refuse (``checks`` in a definition)."""
+
+    recheck_tolerance: float = 2.0  # points of the average a re-evaluated published row may differ by, unflagged
+    comm_tolerance: float = 0.25  # relative gap allowed between a reported and the computed communication cost
+
+
+@dataclass(frozen=True)
 class BoardStyle:
     entry_label: str = "Team"
     average_label: str = "Average (↑)"
@@ -73,6 +81,7 @@ class Challenge:
     board: BoardStyle
     version: str  # short hash of the definition: requests record the rules they were checked against
     rank_by: str = "average"
+    checks: Checks = Checks()
 
     @property
     def score_keys(self) -> tuple[str, ...]:
@@ -125,6 +134,7 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         hidden_test=bool(lim.get("hidden_test", False)),
     )
     style = _board_style(raw.get("board") or {}, family, source)
+    checks = _checks(raw.get("checks") or {}, source)
     return Challenge(
         id=need(raw, "id", "challenge"),
         title=need(raw, "title", "challenge"),
@@ -138,7 +148,20 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         limits=limits,
         board=style,
         version=rules_version(raw),
+        checks=checks,
     )
+
+
+def _checks(raw: dict[str, Any], source: str) -> Checks:
+    unknown = sorted(set(raw) - {"recheck_tolerance", "comm_tolerance"})
+    if unknown:
+        raise DefinitionError(f"{source}: unknown key {unknown[0]!r} in checks (known: recheck_tolerance, "
+                              "comm_tolerance)")
+    values = {key: raw[key] for key in ("recheck_tolerance", "comm_tolerance") if key in raw}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise DefinitionError(f"{source}: checks.{key} must be a number, 0 or more (got {value!r})")
+    return Checks(**{key: float(value) for key, value in values.items()})
 
 
 def _board_style(raw: dict[str, Any], family: str, source: str) -> BoardStyle:
@@ -159,9 +182,10 @@ def _board_style(raw: dict[str, Any], family: str, source: str) -> BoardStyle:
 
 
 def rules_version(raw: dict[str, Any]) -> str:
-    """A short hash of everything in the definition but how its board looks (``board``): requests record the
-    rules they were checked against, and a new search example is not a new rule."""
-    rules = {key: value for key, value in raw.items() if key != "board"}
+    """A short hash of everything in the definition but how its board looks (``board``) and the organisers'
+    warning tolerances (``checks``): requests record the rules they were checked against, and a new search
+    example or tolerance is not a new rule."""
+    rules = {key: value for key, value in raw.items() if key not in ("board", "checks")}
     return hashlib.sha256(json.dumps(rules, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

@@ -11,12 +11,12 @@ from leaderboard.challenges import Challenge
 class BoardColumn:
     key: str  # column of the board frame
     label: str
-    kind: str  # text | number | score | cost | date | link | source | rank
+    kind: str  # text | number | score | delta | cost | date | link | source | rank
     default_visible: bool = True
 
     @property
     def numeric(self) -> bool:
-        return self.kind in ("number", "score", "cost", "rank")
+        return self.kind in ("number", "score", "delta", "cost", "rank")
 
 
 def board_columns(challenge: Challenge) -> tuple[BoardColumn, ...]:
@@ -31,6 +31,8 @@ def board_columns(challenge: Challenge) -> tuple[BoardColumn, ...]:
             BoardColumn("comm_gb", "Comm. Costs", "cost"),
             average,
             *scores,
+            BoardColumn("verified", "Verified", "score"),  # an organiser's re-check of a published row
+            BoardColumn("delta", "Δ", "delta"),
             BoardColumn("date", "Date", "date"),
             BoardColumn("model_repo", "Adapter", "text", default_visible=False),
             BoardColumn("source", "Source", "source"),

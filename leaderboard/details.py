@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from html import escape
+from urllib.parse import quote
 
 from leaderboard.challenges import challenges
 from leaderboard.provenance_view import provenance_rows
-from leaderboard.table import display_source
+from leaderboard.render import format_delta
+from leaderboard.table import display_source, latest_rechecks, recheck_gap
 from submissions.store import Record, Store
 
 
@@ -20,7 +22,8 @@ def _text(value) -> str:
     return escape(str(value)).replace("|", "&#124;")
 
 
-def details_markdown(record: Record | None, samples: Record | None = None) -> str:
+def details_markdown(record: Record | None, samples: Record | None = None, linked: Record | None = None) -> str:
+    """``linked``: for a published row its latest re-check, for a re-check the published row it re-checks."""
     if record is None:
         return "No result with that id. It may have been removed, or the link is incomplete."
     challenge = challenges().get(record.get("challenge", ""))
@@ -34,6 +37,7 @@ def details_markdown(record: Record | None, samples: Record | None = None) -> st
         ("Base model", record.get("base_model")),
         ("Base model commit", record.get("base_commit")),
         ("Comm. costs (GB)", record.get("comm_gb")),
+        ("Comm. cost check", (record.get("comm_check") or {}).get("summary")),
         ("Date", record.get("date")),
         ("Code", record.get("code_url")),
     ]
@@ -43,6 +47,7 @@ def details_markdown(record: Record | None, samples: Record | None = None) -> st
     lines += ["", "### Scores", "| Column | Score |", "|---|---:|"]
     lines += [f"| {c.label} | {_score(scores[c.key])} |" for c in challenge.columns if c.key in scores]
     lines += [f"| **{challenge.board.average_label}** | **{_score(record.get('average'))}** |"]
+    lines += recheck_markdown(challenge, record, linked)
     provenance = record.get("provenance") or {}
     if provenance:
         lines += ["", "### Provenance", "| What | Value |", "|---|---|"]
@@ -53,6 +58,30 @@ def details_markdown(record: Record | None, samples: Record | None = None) -> st
     if samples:
         lines += samples_markdown(challenge, samples.get("samples") or {})
     return "\n".join(lines)
+
+
+def _link(result_id: str) -> str:
+    return f"[{_text(result_id)}](?details={quote(result_id)})"
+
+
+def recheck_markdown(challenge, record: Record, linked: Record | None) -> list[str]:
+    """Self-reported and verified averages side by side, for a published row and for its re-check."""
+    if record.get("source") != "published" and not record.get("rechecks"):
+        return []
+    lines = ["", "### Re-check of the self-reported numbers"]
+    published, recheck = (record, linked) if record.get("source") == "published" else (linked, record)
+    if published is None or recheck is None:
+        what = "This row has not been re-checked yet." if recheck is None else \
+            f"The published row {_text(record['rechecks'])} it re-checks is not in the results store."
+        return lines + [what]
+    delta, flagged = recheck_gap(challenge, published.get("average"), recheck.get("average"))
+    tolerance = challenge.checks.recheck_tolerance
+    flag = f"**⚠ differs by more than {tolerance:g} points**" if flagged else f"within {tolerance:g} points"
+    lines += ["| | Average | Result |", "|---|---:|---|",
+              f"| Self-reported (published) | {_score(published.get('average'))} | {_link(published['id'])} |",
+              f"| Verified (re-evaluated by this Space) | {_score(recheck.get('average'))} | {_link(recheck['id'])} |",
+              f"| Δ (verified − self-reported) | {format_delta(delta, 2)} | {flag} |"]
+    return lines
 
 
 SAMPLES_SHOWN = 5
@@ -84,7 +113,16 @@ def samples_markdown(challenge, samples: dict) -> list[str]:
     return lines
 
 
+def linked_result(store: Store, record: Record) -> Record | None:
+    """A published row's latest re-check, or the published row a re-check re-checks."""
+    if record.get("rechecks"):
+        return store.get("results", record["rechecks"])
+    if record.get("source") == "published":
+        return latest_rechecks(store.all("results")).get(record["id"])
+    return None
+
+
 def lookup_details(store: Store, record_id: str) -> str:
     record = store.get("results", record_id) if record_id else None
     samples = store.get("details", record_id) if record else None
-    return details_markdown(record, samples)
+    return details_markdown(record, samples, linked_result(store, record) if record else None)

@@ -30,6 +30,14 @@ def format_score(value: float, decimals: int) -> str:
     return "—" if math.isnan(value) else f"{value:.{decimals}f}"
 
 
+def format_delta(value: float, decimals: int) -> str:
+    """Verified minus self-reported, signed: '+1.20', '−5.30' (a true minus sign), '—' when not re-checked."""
+    if math.isnan(value):
+        return "—"
+    text = f"{abs(value):.{decimals}f}"
+    return f"−{text}" if value < 0 and float(text) else f"+{text}"
+
+
 def cell_text(column: BoardColumn, row: pd.Series, decimals: int) -> str:
     """The plain text a cell shows (also what the CSV export writes for text columns)."""
     value = row[column.key]
@@ -39,6 +47,8 @@ def cell_text(column: BoardColumn, row: pd.Series, decimals: int) -> str:
         return format_date(value)
     if column.kind == "score":
         return format_score(value, decimals)
+    if column.kind == "delta":
+        return format_delta(value, decimals)
     if column.kind == "rank":
         return "—" if pd.isna(value) else str(int(value))  # sample rows are not ranked
     return str(value)
@@ -64,6 +74,9 @@ def cell_html(column: BoardColumn, row: pd.Series, decimals: int) -> str:
         title = SOURCE_TITLES.get(label, "scored by this Space's evaluator")
         badge = f'<span class="src src-{label}" title="{title}">{label}</span>'
         return f'<a href="{escape(url)}" target="_blank" rel="noopener">{badge}</a>' if url else badge
+    if column.kind == "delta" and row["flagged"]:
+        return (f'<span class="recheck-flag" title="The re-check differs from the self-reported average by more '
+                f'than the tolerance">⚠ {escape(cell_text(column, row, decimals))}</span>')
     return escape(cell_text(column, row, decimals))
 
 
@@ -116,6 +129,7 @@ BOARD_CSS = """
 .src-published { background: #eef2ff; color: #3730a3; }
 .src-verified { background: #dcfce7; color: #166534; }
 .src-sample { background: #fef3c7; color: #92400e; }
+.recheck-flag { color: #b91c1c; font-weight: 600; }
 .board-notice { padding: 6px 10px; margin-bottom: 6px; border-radius: 6px; background: #fef9c3; color: #713f12;
   font-size: 13px; }
 """

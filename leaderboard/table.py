@@ -29,10 +29,13 @@ def display_source(source: str | None) -> str:
 
 
 def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
-    """One row per result record of ``challenge``, ranked."""
+    """One row per result record of ``challenge``, ranked. An organiser's re-check of a published row is no row
+    of its own: its average shows beside the row's self-reported one (``verified``, ``delta``, ``flagged``)."""
     rows = []
-    for record in records:
-        if record.get("challenge") != challenge.id or record.get("hidden"):
+    own = [r for r in records if r.get("challenge") == challenge.id and not r.get("hidden")]
+    rechecks = latest_rechecks(own)
+    for record in own:
+        if record.get("rechecks"):
             continue
         scores = record.get("scores") or {}
         row = {
@@ -46,23 +49,49 @@ def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
             "average": _float(record.get("average")),
             "date": record.get("date") or "",
             "source": display_source(record.get("source")),
-            "details_url": (record.get("provenance") or {}).get("imported_from", "")
-            if record.get("source") == "published"
-            else f"?details={record['id']}",
+            "details_url": f"?details={record['id']}",
+            **recheck_cells(challenge, record, rechecks.get(record["id"])),
         }
         for key in challenge.score_keys:
             row[key] = _float(scores.get(key))
         rows.append(row)
     columns = ["id", "team", "name", "model_repo", "base_model", "code_url", "comm_gb", "average",
-               *challenge.score_keys, "date", "source", "details_url"]
+               *challenge.score_keys, "date", "source", "details_url", *RECHECK_FIELDS]
     frame = pd.DataFrame(rows, columns=columns)
-    for key in ("comm_gb", "average", *challenge.score_keys):
+    for key in ("comm_gb", "average", "verified", "delta", *challenge.score_keys):
         frame[key] = frame[key].astype("float64")
+    frame["flagged"] = frame["flagged"].astype(bool)
     frame["family"] = frame["base_model"].map(model_family)
     frame["haystack"] = (
         frame["team"] + "\n" + frame["name"] + "\n" + frame["model_repo"] + "\n" + frame["base_model"]
     ).str.lower()
     return add_sort_keys(assign_ranks(frame))
+
+
+RECHECK_FIELDS = ("verified", "delta", "flagged", "recheck_id")
+
+
+def latest_rechecks(records: list[Record]) -> dict[str, Record]:
+    """Published row id -> its latest re-check scored in full (a partial smoke run verifies nothing)."""
+    found: dict[str, Record] = {}
+    ordered = sorted((r for r in records if r.get("rechecks") and display_source(r.get("source")) == "verified"),
+                     key=lambda r: (r.get("date") or "", r["id"]))
+    for record in ordered:
+        found[record["rechecks"]] = record
+    return found
+
+
+def recheck_gap(challenge: Challenge, reported: object, verified: object) -> tuple[float, bool]:
+    """verified − self-reported (NaN when either is missing) and whether it exceeds ``recheck_tolerance``."""
+    delta = round(_float(verified) - _float(reported), 6)  # 71.25 - 69.25 is 2.0, not 2.0000000000000036
+    return delta, not math.isnan(delta) and abs(delta) > challenge.checks.recheck_tolerance
+
+
+def recheck_cells(challenge: Challenge, record: Record, recheck: Record | None) -> dict:
+    """The verified average beside a self-reported one, their difference and whether it is flagged."""
+    verified = _float(recheck.get("average")) if recheck else math.nan
+    delta, flagged = recheck_gap(challenge, record.get("average"), verified)
+    return {"verified": verified, "delta": delta, "flagged": flagged, "recheck_id": recheck["id"] if recheck else ""}
 
 
 def _float(value: object) -> float:

@@ -34,8 +34,11 @@ def submit_api(store: Store, hub: HubModels, require_sign_in: bool):
                code_url: str = "", comm_gb: str = "", num_clients: str = "", num_rounds: str = "",
                contact_email: str = "", description: str = "", profile: gr.OAuthProfile | None = None) -> dict:
         """Submit an adapter, checked as the Submit tab checks it. Numbers are text, as typed (comm_gb '2.9').
-        ``status``: queued | duplicate | refused | unsaved; ``reasons`` say why it was refused; ``message`` is the
-        Submit tab's answer as plain text. On a Space the caller must be signed in."""
+        num_clients (clients per round) and num_rounds are optional; given both, comm_gb is compared with
+        2 × adapter size × clients per round × rounds and ``comm_check`` holds the figures (a mismatch is a
+        warning in ``notes``, not a refusal). ``status``: queued | duplicate | refused | unsaved; ``reasons``
+        say why it was refused; ``message`` is the Submit tab's answer as plain text. On a Space the caller
+        must be signed in."""
         form = SubmissionForm(challenge_id=challenge, team=team, repo_id=repo_id, revision=revision or "main",
                               base_model=base_model, code_url=code_url, comm_gb=comm_gb, num_clients=num_clients,
                               num_rounds=num_rounds, contact_email=contact_email, description=description)
@@ -43,7 +46,8 @@ def submit_api(store: Store, hub: HubModels, require_sign_in: bool):
                               require_account=require_sign_in)
         request = outcome.request or {}
         return {"status": outcome.status, "message": outcome.message, "request_id": request.get("id"),
-                "position": outcome.position, "reasons": outcome.reasons, "notes": outcome.notes}
+                "position": outcome.position, "reasons": outcome.reasons, "notes": outcome.notes,
+                "comm_check": request.get("comm_check")}
 
     return submit
 

@@ -56,6 +56,15 @@ class ResolvedRepo:
 
 
 @dataclass(frozen=True)
+class WeightsSize:
+    """Bytes of an adapter's weight arrays; ``total`` None (with a ``reason``) when they cannot be known."""
+
+    total: int | None
+    source: str | None  # "safetensors header" | "adapter_model.bin file size" | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class ParameterCount:
     """``total`` is None when it cannot be determined; ``reason`` then says why, in words."""
 
@@ -194,6 +203,27 @@ class HubModels:
                 "num_attention_heads).",
             )
         return ParameterCount(total, "config.json (estimate)")
+
+    def adapter_weight_bytes(self, adapter: ResolvedRepo) -> WeightsSize:
+        """What one copy of the adapter's arrays weighs: the tensor byte ranges of ``adapter_model.safetensors``
+        (read from its header, not downloaded), else the size of ``adapter_model.bin`` (pickle overhead
+        included: an estimate)."""
+        safetensors, pickled = ADAPTER_WEIGHTS
+        try:
+            if safetensors in adapter.files:
+                header = self.api.parse_safetensors_file_metadata(adapter.repo_id, safetensors, revision=adapter.commit)
+                return WeightsSize(sum(end - begin for begin, end in
+                                       (t.data_offsets for t in header.tensors.values())), "safetensors header")
+            if pickled in adapter.files:
+                sizes = [entry.size for entry in self.api.list_repo_tree(adapter.repo_id, revision=adapter.commit)
+                         if entry.path == pickled]
+                if sizes:
+                    return WeightsSize(int(sizes[0]), f"{pickled} file size")
+        except SafetensorsParsingError:
+            return WeightsSize(None, None, f"the header of {safetensors} in '{adapter.repo_id}' cannot be read")
+        except (HfHubHTTPError, *_NETWORK_ERRORS) as error:
+            return WeightsSize(None, None, _unreachable(adapter.repo_id, error))
+        return WeightsSize(None, None, f"'{adapter.repo_id}' has no adapter weights file at commit {adapter.commit[:7]}")
 
     def _read(self, repo_id: str, filename: str, commit: str) -> str:
         try:

@@ -33,6 +33,17 @@ def status_text(request: Record, position: int | None) -> str:
     return ""
 
 
+def notes_text(request: Record) -> str:
+    """What else the queue tells about a request: an organiser's re-check, a communication cost warning."""
+    notes = []
+    if request.get("rechecks"):
+        notes.append(f"Organiser re-check of the published row {request['rechecks']} (counts against no limit).")
+    check = request.get("comm_check") if isinstance(request.get("comm_check"), dict) else {}
+    if check.get("warning"):
+        notes.append(str(check["warning"]))
+    return " ".join(notes)
+
+
 def _when(request: Record) -> datetime:
     return parse_utc(request["submitted_at"])  # the record contract makes it readable
 
@@ -58,13 +69,15 @@ def queue_rows(requests: list[Record], team: str = "", challenge_id: str = "") -
             "submitted": f"{_when(r):%Y-%m-%d %H:%M} UTC",
             "state": r.get("state") or "",
             "status": status_text(r, positions.get(r["id"])),
+            "notes": notes_text(r),
         }
         for r in chosen
     ]
 
 
 QUEUE_HEADERS = (("id", "Request"), ("challenge", "Challenge"), ("model", "Model @ commit"), ("team", "Team"),
-                 ("submitted", "Submitted"), ("state", "State"), ("status", "Position / progress / reason"))
+                 ("submitted", "Submitted"), ("state", "State"), ("status", "Position / progress / reason"),
+                 ("notes", "Notes"))
 
 
 def render_queue(rows: list[dict[str, str]]) -> str:

@@ -97,6 +97,14 @@ def check_repo_id(repo_id: str, what: str = "Adapter repo ID") -> list[str]:
     return []
 
 
+def check_revision(revision: str) -> list[str]:
+    if refused := _refused_in("Revision", revision):
+        return refused
+    if not _REVISION.match(revision.strip() or "main"):
+        return [f"Revision '{shown(revision)}' is not a branch, tag or commit name."]
+    return []
+
+
 def check_team(team: str) -> list[str]:
     """A name shown on the boards: visible characters only, one script per word, no markup."""
     if refused := _refused_in("Team name", team):
@@ -144,10 +152,7 @@ def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
     """Everything that can be checked without the Hub; an empty list means the form is fine."""
     reasons = check_repo_id(form.repo_id)
     limits = challenge.limits
-    if refused := _refused_in("Revision", form.revision):
-        reasons += refused
-    elif not _REVISION.match(form.revision.strip() or "main"):
-        reasons.append(f"Revision '{shown(form.revision)}' is not a branch, tag or commit name.")
+    reasons += check_revision(form.revision)
     reasons += check_team(form.team)
     reasons += check_code_url(form.code_url, limits.code_url_required)
     if limits.comm_gb_max is not None:
@@ -164,7 +169,7 @@ def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
         reasons.append(f"Method description is {len(form.description)} characters; at most {DESCRIPTION_MAX}.")
     else:
         reasons += _refused_in("Method description", form.description, allow_newlines=True)
-    for label, text in (("Number of clients", form.num_clients), ("Number of rounds", form.num_rounds)):
+    for label, text in (("Clients per round", form.num_clients), ("Number of rounds", form.num_rounds)):
         value = _number_field(text, label, reasons, whole=True)
         if value is not None and not 1 <= value <= 1_000_000:
             reasons.append(f"{label} must be a whole number between 1 and 1000000.")
@@ -172,8 +177,11 @@ def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
 
 
 def counts_against_limit(record: Record) -> bool:
-    """Every request counts, except one that failed because of the evaluator (not the submission's fault).
-    A FAILED request that names no cause counts, as before causes were recorded."""
+    """Every request counts, except an organiser's re-check of a published row (``rechecks``) and one that
+    failed because of the evaluator (not the submission's fault). A FAILED request that names no cause counts,
+    as before causes were recorded."""
+    if record.get("rechecks"):
+        return False
     failure = record.get("failure") if isinstance(record.get("failure"), dict) else {}
     return not (record.get("state") == "FAILED" and failure.get("cause") == "evaluator")
 
@@ -214,9 +222,10 @@ def check_rate_limit(challenge: Challenge, requests: Iterable[Record], team: str
 
 
 def find_duplicate(requests: Iterable[Record], challenge_id: str, repo_id: str, commit: str) -> Record | None:
-    """The same adapter commit already submitted to the same challenge (failed attempts do not count)."""
+    """The same adapter commit already submitted to the same challenge (failed attempts and organisers'
+    re-checks of published rows do not count)."""
     for record in requests:
         if (record.get("challenge"), record.get("repo_id"), record.get("commit")) == (challenge_id, repo_id, commit) \
-                and record.get("state") != "FAILED":
+                and record.get("state") != "FAILED" and not record.get("rechecks"):
             return record
     return None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from leaderboard.challenges import Challenge, challenges
+from submissions.comm_check import check_comm_cost, comm_warning
 from submissions.form_text import clean_name, shown, team_key
 from submissions.hub_models import HubCheckError, HubModels
 from submissions.rules import SubmissionForm, check_form, check_rate_limit, find_duplicate, parse_number
@@ -58,7 +59,9 @@ def queue_position(requests: list[Record], request_id: str) -> int | None:
 
 
 def check_on_hub(hub: HubModels, challenge: Challenge, form: SubmissionForm) -> tuple[list[str], dict]:
-    """Adapter exists, is public, is a PEFT adapter on the declared base, and the base is small enough."""
+    """Adapter exists, is public, is a PEFT adapter on the declared base, and the base is small enough. When the
+    form gives clients per round and rounds, the adapter's weight bytes are read too (``facts["weights"]``),
+    for the communication cost check."""
     facts: dict = {}
     try:
         adapter = hub.resolve(form.repo_id, form.revision)
@@ -67,6 +70,8 @@ def check_on_hub(hub: HubModels, challenge: Challenge, form: SubmissionForm) -> 
         adapter_base = hub.base_model(config, adapter.repo_id)
     except HubCheckError as error:
         return error.reasons, facts
+    if form.num_clients.strip() and form.num_rounds.strip() and challenge.limits.comm_gb_max is not None:
+        facts["weights"] = hub.adapter_weight_bytes(adapter)
     declared = form.base_model.strip()
     reasons = []
     if adapter_base.lower() != declared.lower():
@@ -94,7 +99,15 @@ def _whole(text: str) -> int | None:
     return None if value is None else int(value)
 
 
+def _comm_check(challenge: Challenge, form: SubmissionForm, facts: dict) -> Record | None:
+    reported, clients, rounds = parse_number(form.comm_gb), _whole(form.num_clients), _whole(form.num_rounds)
+    if facts.get("weights") is None or None in (reported, clients, rounds):
+        return None
+    return check_comm_cost(reported, facts["weights"], clients, rounds, challenge.checks.comm_tolerance)
+
+
 def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account: str | None, now: datetime) -> Record:
+    """``num_clients`` is the number of clients per round (what the communication cost scales with)."""
     return {
         "id": f"{challenge.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}",
         "challenge": challenge.id,
@@ -112,6 +125,7 @@ def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account
         "comm_gb": parse_number(form.comm_gb),
         "num_clients": _whole(form.num_clients),
         "num_rounds": _whole(form.num_rounds),
+        "comm_check": _comm_check(challenge, form, facts),
         "description": form.description.strip(),
         "rules_version": challenge.version,
         "submitted_at": utc_stamp(now),
@@ -161,6 +175,7 @@ def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | No
     except StoreError as error:
         outcome = _after_failed_commit(store, request, error)
     if outcome.status == "queued" and outcome.request["id"] == request["id"]:
+        outcome.notes += [w for w in (comm_warning(request["comm_check"]),) if w]
         outcome.notes += _save_contact(store, request, form.contact_email.strip(), account)
     return outcome
 

@@ -11,6 +11,7 @@ from leaderboard.challenges import challenges
 from leaderboard.render import BOARD_CSS
 from submissions.hub_models import HubModels
 from submissions.queue_view import queue_page
+from submissions.recheck import RecheckForm, queue_recheck
 from submissions.rules import SubmissionForm
 from submissions.samples import local_sample_catalog, samples_markdown
 from submissions.service import submit
@@ -19,7 +20,9 @@ from submissions.store import Store
 SUBMIT_HELP = (
     "Submit the **PEFT adapter** your federated fine-tuning produced, as a public Hugging Face Hub repo. "
     "It is checked against the challenge rules at once, pinned to the commit the revision points at now "
-    "(later pushes do not change what is evaluated), and queued for evaluation. Your e-mail is kept private."
+    "(later pushes do not change what is evaluated), and queued for evaluation. Your e-mail is kept private. "
+    "Give clients per round and rounds to have your communication cost checked against 2 × adapter size × "
+    "clients per round × rounds: a mismatch is a warning on the request, not a refusal."
 )
 
 
@@ -58,6 +61,17 @@ def submit_handler(store: Store, hub: HubModels, require_sign_in: bool):  # noqa
     return on_submit
 
 
+def recheck_handler(store: Store, hub: HubModels):
+    """The Details tab's "Queue re-check" button: the organiser token is checked in the service."""
+
+    def on_recheck(published_id, repo_id, revision, base_model, organiser_token) -> str:
+        form = RecheckForm(published_id=published_id or "", repo_id=repo_id or "", revision=revision or "main",
+                           base_model=base_model or "", organiser_token=organiser_token or "")
+        return literal_markdown(queue_recheck(store, hub, form).message)
+
+    return on_recheck
+
+
 def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
     """``with_login`` (a Space, where OAuth is present): submitting requires signing in, also through the API."""
     flowertune = [(c.title, c.id) for c in challenges().values() if c.limits.submission_kind == "adapter"]
@@ -83,7 +97,7 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
             code_url = gr.Textbox(label="Code repository URL", placeholder="https://github.com/…", elem_id="submit-code")
             comm_gb = gr.Textbox(label="Communication cost (GB, from your training log)", placeholder="e.g. 2.9",
                                  elem_id="submit-comm")
-            clients = gr.Textbox(label="Number of clients (optional)", elem_id="submit-clients")
+            clients = gr.Textbox(label="Clients per round (optional)", elem_id="submit-clients")
             rounds = gr.Textbox(label="Number of rounds (optional)", elem_id="submit-rounds")
         with gr.Row():
             email = gr.Textbox(label="Contact e-mail (private)", elem_id="submit-email")

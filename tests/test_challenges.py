@@ -36,7 +36,7 @@ def test_general_nlp_columns_and_subjects():
     assert [len(c.evaluation["subjects"]) for c in nlp.columns] == [19, 12, 13]
     labels = [c.label for c in board_columns(nlp) if c.default_visible]
     assert labels == ["Rank", "Team", "Code", "Base Model", "Comm. Costs", "Average (↑)", "STEM",
-                      "Social Sciences", "Humanities", "Date", "Source"]
+                      "Social Sciences", "Humanities", "Verified", "Δ", "Date", "Source"]
 
 
 def test_adding_a_challenge_is_one_file(tmp_path: Path):
@@ -109,3 +109,21 @@ def test_how_a_board_looks_is_not_a_rules_change(tmp_path: Path):
     raw["board"]["search_placeholder"] = "e.g. Baseline"
     (tmp_path / "finance.yaml").write_text(yaml.safe_dump(raw))
     assert load_challenges(tmp_path)["finance"].version == before
+
+
+def test_warning_tolerances_are_read_checked_and_not_a_rules_change(tmp_path: Path):
+    assert (challenges()["medical"].checks.recheck_tolerance, challenges()["medical"].checks.comm_tolerance) == (2.0, 0.25)
+    raw = yaml.safe_load((DEFINITIONS_DIR / "finance.yaml").read_text())
+    (tmp_path / "finance.yaml").write_text(yaml.safe_dump(raw))
+    before = load_challenges(tmp_path)["finance"].version
+    raw["checks"] = {"recheck_tolerance": 0.5, "comm_tolerance": 0.1}
+    (tmp_path / "finance.yaml").write_text(yaml.safe_dump(raw))
+    loaded = load_challenges(tmp_path)["finance"]
+    assert loaded.version == before and (loaded.checks.recheck_tolerance, loaded.checks.comm_tolerance) == (0.5, 0.1)
+    for checks, message in (({"recheck_tolerance": -1}, "must be a number, 0 or more"),
+                            ({"comm_tolerance": "wide"}, "must be a number, 0 or more"),
+                            ({"recheck_tol": 2}, "unknown key 'recheck_tol' in checks")):
+        raw["checks"] = checks
+        (tmp_path / "finance.yaml").write_text(yaml.safe_dump(raw))
+        with pytest.raises(DefinitionError, match=message):
+            load_challenges(tmp_path)

@@ -40,7 +40,7 @@ def test_a_good_form_passes():
     ({"base_model": "not a repo"}, "Base model repo ID 'not a repo' must have the form owner/name"),
     ({"contact_email": "nobody"}, "Contact e-mail is missing"),
     ({"description": "x" * 2001}, "at most 2000"),
-    ({"num_clients": "0"}, "Number of clients must be a whole number"),
+    ({"num_clients": "0"}, "Clients per round must be a whole number"),
     ({"num_rounds": "2.5"}, "Number of rounds '2.5' is not a whole number"),
     ({"num_rounds": "ten"}, "Number of rounds 'ten' is not a number"),
 ])
@@ -130,7 +130,7 @@ def test_a_value_just_over_the_budget_is_refused_as_typed():
 @pytest.mark.parametrize("typed", ["1,000", "1e2", "\uff15", "5.0", "-3", "0x5"])
 def test_counts_are_whole_plain_numbers(typed):
     reasons = check_form(NLP, replace(GOOD, num_clients=typed))
-    assert len(reasons) == 1 and reasons[0].startswith(f"Number of clients '{typed}'"), reasons
+    assert len(reasons) == 1 and reasons[0].startswith(f"Clients per round '{typed}'"), reasons
 
 
 # --- team names: one team however it is spelled; invisible and direction characters refused ---------------
