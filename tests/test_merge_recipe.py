@@ -157,6 +157,15 @@ def test_a_weight_given_once_for_all_models_is_enough() -> None:
             "merge_method: linear\n",
             "Line 1: Exactly one of 'models', 'slices', or 'modules' must be present",
         ),
+        (  # mergekit's own schema (pydantic), its error placed on the line of the entry
+            f"merge_method: linear\nslices:\n  - sources:\n      - model: o/x@{A}\n        parameters: {{weight: 1}}\n",
+            "Line 4: slices.0.sources.0.layer_range: Field required",
+        ),
+        (
+            "merge_method: !!python/object:os.system x\n",
+            ("Line 1: not valid YAML: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/object:os.system'"),
+        ),
     ],
 )
 def test_bad_recipes_say_what_and_where(text: str, expected: str) -> None:
