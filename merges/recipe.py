@@ -24,12 +24,15 @@ TOP_LEVEL_KEYS = (
 MAX_RECIPE_CHARS = 20_000
 
 
-class RecipeError(ValueError):
-    """A recipe that cannot be run; ``problems`` lists every reason, each starting with its line."""
+Problem = tuple[int, str]  # (1-based line, what is wrong there)
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+
+class RecipeError(ValueError):
+    """A recipe that cannot be run; ``problems`` lists every reason, in line order, each starting with its line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = [f"Line {line}: {message}" for line, message in sorted(problems, key=lambda p: p[0])]
+        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -57,78 +60,85 @@ def parse_recipe(text: str) -> Recipe:
         RecipeError: every problem found, e.g. ``Line 3: unknown merge method 'avg'. Available: ...``.
     """
     if len(text) > MAX_RECIPE_CHARS:
-        raise RecipeError([f"The recipe is {len(text):,} characters long; at most {MAX_RECIPE_CHARS:,} are read."])
+        raise RecipeError([(1, f"the recipe is {len(text):,} characters long; at most {MAX_RECIPE_CHARS:,} are read.")])
     try:
         located = load_located(text)
     except YamlSyntaxError as error:
-        where = f"Line {error.line}" if error.line else "The recipe"
-        raise RecipeError([f"{where}: {error}"]) from None
+        raise RecipeError([(error.line or 1, str(error))]) from None
     if not isinstance(located.data, dict):
-        raise RecipeError(["Line 1: a recipe is a YAML mapping with at least 'merge_method' and 'models'."])
+        raise RecipeError([(1, "a recipe is a YAML mapping with at least 'merge_method' and 'models'.")])
     problems = _structure_problems(located)
     components = _components(located, problems)
     if problems:
-        raise RecipeError(sorted(problems, key=lambda problem: int(problem.split(":")[0].removeprefix("Line "))))
+        raise RecipeError(problems)
     try:
         config = MergeConfiguration.model_validate(located.data)
     except ValidationError as error:
         raise RecipeError(
-            [f"Line {located.line_of(tuple(e['loc']))}: {_where(e['loc'])}{e['msg']}" for e in error.errors()]
+            [(located.line_of(tuple(e["loc"])), f"{_where(e['loc'])}{e['msg']}") for e in error.errors()]
         ) from None
     except RuntimeError as error:  # mergekit's own model validators raise RuntimeError
-        raise RecipeError([f"Line 1: {error}"]) from None
+        raise RecipeError([(1, str(error))]) from None
     return Recipe(text, config, components)
 
 
-def _structure_problems(located: LocatedYaml) -> list[str]:
+def _structure_problems(located: LocatedYaml) -> list[Problem]:
     data: dict[str, Any] = located.data
-    problems = [f"Line {line}: '{path[-1]}' is given twice." for path, line in located.duplicate_keys]
+    problems = [(line, f"'{path[-1]}' is given twice.") for path, line in located.duplicate_keys]
     problems += [
-        f"Line {located.line_of((key,))}: unknown key '{key}'. Recipes accept: {', '.join(TOP_LEVEL_KEYS)}."
+        (located.line_of((key,)), f"unknown key '{key}'. Recipes accept: {', '.join(TOP_LEVEL_KEYS)}.")
         for key in data
         if key not in TOP_LEVEL_KEYS
     ]
     for key in ("dtype", "out_dtype"):
         if key in data and data[key] not in DTYPES:
-            problems.append(f"Line {located.line_of((key,))}: {key} must be one of {', '.join(DTYPES)}.")
+            problems.append((located.line_of((key,)), f"{key} must be one of {', '.join(DTYPES)}."))
+    for path in _plain_entries(data):
+        problems.append((located.line_of(path), "write each model as '- model: owner/name@<40-hex commit>'."))
     method = data.get("merge_method")
     if method is None:
-        problems.append(f"Line 1: 'merge_method' is missing. Available: {', '.join(METHODS)}.")
+        problems.append((1, f"'merge_method' is missing. Available: {', '.join(METHODS)}."))
     elif method not in METHODS:
         problems.append(
-            f"Line {located.line_of(('merge_method',))}: unknown merge method '{method}'. "
-            f"Available: {', '.join(METHODS)}."
+            (located.line_of(("merge_method",)), f"unknown merge method '{method}'. Available: {', '.join(METHODS)}.")
         )
     else:
         problems += _parameter_problems(located, registry.get(method).spec)
     return problems
 
 
-def _entries(data: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
-    """The input entries (``models`` items and slice ``sources``) that are mappings, with their paths."""
-    found: list[tuple[Path, dict[str, Any]]] = []
+def _entry_items(data: dict[str, Any]) -> list[tuple[Path, Any]]:
+    """The input entries (``models`` items and slice ``sources``) with their paths."""
+    found: list[tuple[Path, Any]] = []
     models = data.get("models")
     if isinstance(models, list):
-        found += [(("models", i), entry) for i, entry in enumerate(models) if isinstance(entry, dict)]
+        found += [(("models", i), entry) for i, entry in enumerate(models)]
     slices = data.get("slices")
     for i, slice_ in enumerate(slices if isinstance(slices, list) else []):
         sources = slice_.get("sources") if isinstance(slice_, dict) else None
-        for j, entry in enumerate(sources if isinstance(sources, list) else []):
-            if isinstance(entry, dict):
-                found.append((("slices", i, "sources", j), entry))
+        found += [(("slices", i, "sources", j), entry) for j, entry in enumerate(sources or [])]
     return found
 
 
-def _parameter_problems(located: LocatedYaml, spec: MergeMethodSpec) -> list[str]:
+def _entries(data: dict[str, Any]) -> list[tuple[Path, dict[str, Any]]]:
+    return [(path, entry) for path, entry in _entry_items(data) if isinstance(entry, dict)]
+
+
+def _plain_entries(data: dict[str, Any]) -> list[Path]:
+    """Entries written as a bare reference (``- owner/name@commit``), which mergekit does not read."""
+    return [path for path, entry in _entry_items(data) if isinstance(entry, str)]
+
+
+def _parameter_problems(located: LocatedYaml, spec: MergeMethodSpec) -> list[Problem]:
     """Parameters the method does not know, and required ones left unset (mergekit's own method spec)."""
     data: dict[str, Any] = located.data
     shared = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
     problems = _values_problems(located, ("parameters",), shared, spec)
     base = data.get("base_model")
     if spec.contract.base == BasePolicy.REQUIRED and not base:
-        problems.append(f"Line {located.line_of(('merge_method',))}: '{spec.name}' needs a 'base_model'.")
+        problems.append((located.line_of(("merge_method",)), f"'{spec.name}' needs a 'base_model'."))
     problems += [
-        f"Line {located.line_of(('parameters',))}: '{spec.name}' needs parameter '{p.name}' under 'parameters'."
+        (located.line_of(("parameters",)), f"'{spec.name}' needs parameter '{p.name}' under 'parameters'.")
         for p in spec.parameters
         if p.required and p.scope == ParameterScope.SHARED and p.name not in shared
     ]
@@ -138,8 +148,11 @@ def _parameter_problems(located: LocatedYaml, spec: MergeMethodSpec) -> list[str
         if entry.get("model") == base:
             continue  # the base model takes no per-model parameters
         problems += [
-            f"Line {located.line_of(path)}: '{spec.name}' needs parameter '{p.name}' for model "
-            f"'{entry.get('model')}' (under its 'parameters', or once under the top-level 'parameters')."
+            (
+                located.line_of(path),
+                (f"'{spec.name}' needs parameter '{p.name}' for model '{entry.get('model')}' "
+                "(under its 'parameters', or once under the top-level 'parameters')."),
+            )
             for p in spec.parameters
             if p.required and p.scope != ParameterScope.SHARED and p.name not in given and p.name not in shared
         ]
@@ -149,15 +162,18 @@ def _parameter_problems(located: LocatedYaml, spec: MergeMethodSpec) -> list[str
         inputs = {entry.get("model") for entry in models if isinstance(entry, dict)} | ({base} if base else set())
         if len(inputs) > maximum:
             problems.append(
-                f"Line {located.line_of(('models',))}: '{spec.name}' merges at most {maximum} models "
-                f"(the base included); this recipe names {len(inputs)}."
+                (
+                    located.line_of(("models",)),
+                    (f"'{spec.name}' merges at most {maximum} models (the base included); "
+                    f"this recipe names {len(inputs)}."),
+                )
             )
     return problems
 
 
 def _values_problems(
     located: LocatedYaml, path: Path, given: dict[str, Any], spec: MergeMethodSpec
-) -> list[str]:
+) -> list[Problem]:
     """Parameters the method does not know, and values of the wrong type (a number, a list of numbers for
     a gradient, or a list of ``{filter, value}``)."""
     types = {parameter.name: TypeAdapter(parameter.value_type) for parameter in spec.parameters}
@@ -165,9 +181,7 @@ def _values_problems(
     for name, setting in given.items():
         line = located.line_of((*path, name))
         if name not in types:
-            problems.append(
-                f"Line {line}: '{spec.name}' has no parameter '{name}'. It takes: {', '.join(sorted(types))}."
-            )
+            problems.append((line, f"'{spec.name}' has no parameter '{name}'. It takes: {', '.join(sorted(types))}."))
             continue
         items = setting if isinstance(setting, list) else [setting]
         values = [item.get("value") if isinstance(item, dict) else item for item in items]
@@ -175,7 +189,7 @@ def _values_problems(
             for value in values:
                 types[name].validate_python(value, strict=True)
         except ValidationError:
-            problems.append(f"Line {line}: parameter '{name}' must be a number, not {setting!r}.")
+            problems.append((line, f"parameter '{name}' must be a number, not {setting!r}."))
     return problems
 
 
@@ -194,7 +208,7 @@ def _reference_paths(data: dict[str, Any]) -> list[Path]:
     return paths
 
 
-def _components(located: LocatedYaml, problems: list[str]) -> tuple[Component, ...]:
+def _components(located: LocatedYaml, problems: list[Problem]) -> tuple[Component, ...]:
     """The distinct pinned components in order of appearance; unpinned or malformed ones become problems."""
     found: dict[Component, None] = {}
     for path in _reference_paths(located.data):
@@ -202,12 +216,12 @@ def _components(located: LocatedYaml, problems: list[str]) -> tuple[Component, .
         for key in path:
             value = value[key]
         if not isinstance(value, str):
-            problems.append(f"Line {located.line_of(path)}: write the model as 'owner/name@<40-hex commit>'.")
+            problems.append((located.line_of(path), "write the model as 'owner/name@<40-hex commit>'."))
             continue
         try:
             found.update(dict.fromkeys(parse_reference(value)))
         except ValueError as error:
-            problems.append(f"Line {located.line_of(path)}: {error}.")
+            problems.append((located.line_of(path), f"{error}."))
     return tuple(found)
 
 

@@ -1,5 +1,6 @@
-"""Rule checks of a merge recipe that need only the components' ``config.json`` files (no weights):
-the merged model's size against the cap, and whether the models can be merged at all."""
+"""Rule checks of a merge recipe that need only the components' configuration files (no weights): the
+merged model's size against the cap, whether the models can be merged at all, and whether each LoRA adapter
+is applied to the model it was trained on."""
 
 from __future__ import annotations
 
@@ -69,6 +70,28 @@ def compatibility_problems(recipe: Recipe, configs: Mapping[Component, dict[str,
         if differing:
             problems.append(
                 f"'{component.repo}' cannot be merged with '{target.repo}': {'; '.join(differing)}."
+            )
+    return problems
+
+
+def adapter_base_problems(recipe: Recipe, adapter_configs: Mapping[Component, dict[str, Any]]) -> list[str]:
+    """Each ``model+lora`` reference must apply the adapter to the base its ``adapter_config.json`` names
+    (``base_model_name_or_path``, compared as the FlowerTune check does: ignoring case)."""
+    problems = []
+    for reference in recipe.references:
+        parts = parse_reference(reference)
+        if len(parts) != 2:
+            continue
+        model, lora = parts
+        named = adapter_configs[lora].get("base_model_name_or_path")
+        if not isinstance(named, str) or not named.strip():
+            problems.append(
+                f"The adapter_config.json of '{lora.repo}' does not name its base model (base_model_name_or_path)."
+            )
+        elif named.strip().lower() != model.repo.lower():
+            problems.append(
+                f"The adapter '{lora.repo}' is applied to '{model.repo}', but its adapter_config.json names "
+                f"'{named}' as its base model."
             )
     return problems
 

@@ -11,6 +11,7 @@ from merges.recipe import RecipeError, parse_recipe
 from merges.references import Component
 from merges.templates import TEMPLATES
 from submissions.merge_rules import (
+    adapter_base_problems,
     compatibility_problems,
     merged_config,
     parameter_cap_problem,
@@ -157,6 +158,15 @@ def test_a_weight_given_once_for_all_models_is_enough() -> None:
             "merge_method: linear\n",
             "Line 1: Exactly one of 'models', 'slices', or 'modules' must be present",
         ),
+        (
+            f"merge_method: linear\nmodels:\n  - o/x@{A}\n",
+            "Line 3: write each model as '- model: owner/name@<40-hex commit>'.",
+        ),
+        (
+            (f"merge_method: slerp\nbase_model: o/x@{A}\nmodels:\n  - model: o/y@{B}\n  - model: o/z@{C}\n"
+            "parameters: {t: 0.5}\n"),
+            "Line 3: 'slerp' merges at most 2 models (the base included); this recipe names 3.",
+        ),
         (  # mergekit's own schema (pydantic), its error placed on the line of the entry
             f"merge_method: linear\nslices:\n  - sources:\n      - model: o/x@{A}\n        parameters: {{weight: 1}}\n",
             "Line 4: slices.0.sources.0.layer_range: Field required",
@@ -296,4 +306,22 @@ def test_models_of_other_shapes_cannot_be_merged() -> None:
             "'o/y' cannot be merged with 'o/x': architectures ['MistralForCausalLM'] vs ['LlamaForCausalLM']; "
             "hidden_size 32 vs 64."
         )
+    ]
+
+
+def test_adapters_must_sit_on_the_base_they_were_trained_on() -> None:
+    recipe = parse_recipe(
+        f"merge_method: linear\nmodels:\n  - model: o/base@{A}+o/lora@{B}\n    parameters: {{weight: 0.5}}\n"
+        f"  - model: o/other@{C}+o/lora2@{B}\n    parameters: {{weight: 0.5}}\n"
+    )
+    lora, lora2 = Component("o/lora", B, "lora"), Component("o/lora2", B, "lora")
+    assert adapter_base_problems(
+        recipe, {lora: {"base_model_name_or_path": "O/Base"}, lora2: {"base_model_name_or_path": "o/other"}}
+    ) == []
+    assert adapter_base_problems(
+        recipe, {lora: {"base_model_name_or_path": "o/other"}, lora2: {}}
+    ) == [
+        ("The adapter 'o/lora' is applied to 'o/base', but its adapter_config.json names 'o/other' as its base "
+        "model."),
+        "The adapter_config.json of 'o/lora2' does not name its base model (base_model_name_or_path).",
     ]
