@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mergekit.common import ModelReference
 from mergekit.config import MergeConfiguration
 from mergekit.merge_methods import registry
 from mergekit.merge_methods.base import BasePolicy, MergeMethodSpec, ParameterScope
@@ -49,8 +50,12 @@ class Recipe:
 
     @property
     def references(self) -> tuple[str, ...]:
-        """Every distinct reference as written in mergekit's syntax (``repo@commit`` or ``a@c+lora@c``)."""
-        return tuple(sorted({str(ref) for ref in self.config.referenced_models()}))
+        """Every distinct reference as written in mergekit's syntax (``repo@commit`` or ``a@c+lora@c``),
+        the tokenizer source included."""
+        found = {str(ref) for ref in self.config.referenced_models()}
+        if isinstance(self.config.tokenizer_source, ModelReference):
+            found.add(str(self.config.tokenizer_source))
+        return tuple(sorted(found))
 
 
 def parse_recipe(text: str) -> Recipe:

@@ -182,6 +182,14 @@ def test_bad_recipes_say_what_and_where(text: str, expected: str) -> None:
     assert problems(text) == [expected]
 
 
+def test_a_tokenizer_source_is_a_component_too() -> None:
+    recipe = parse_recipe(
+        f"merge_method: linear\nmodels:\n  - model: o/x@{A}\n    parameters: {{weight: 1}}\ntokenizer_source: o/t@{B}\n"
+    )
+    assert recipe.components[-1] == Component("o/t", B, "model")
+    assert recipe.references == (f"o/t@{B}", f"o/x@{A}")
+
+
 def test_lora_references_list_the_base_and_the_adapter() -> None:
     recipe = parse_recipe(
         f"merge_method: linear\nmodels:\n  - model: o/base@{A}+o/lora@{B.upper()}\n    parameters: {{weight: 1}}\n"
