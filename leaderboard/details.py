@@ -6,7 +6,7 @@ import json
 from html import escape
 
 from leaderboard.challenges import challenges
-from leaderboard.provenance_view import provenance_rows
+from leaderboard.provenance_view import partial_reasons, provenance_rows
 from leaderboard.table import display_source
 from submissions.store import Record, Store
 
@@ -20,6 +20,11 @@ def _text(value) -> str:
     return escape(str(value)).replace("|", "&#124;")
 
 
+def _why_partial(record: Record) -> str:
+    reasons = partial_reasons(record.get("provenance") or {}) or ["the evaluator marked it partial"]
+    return "a partial (smoke) run: " + "; ".join(reasons)
+
+
 def details_markdown(record: Record | None, samples: Record | None = None) -> str:
     if record is None:
         return "No result with that id. It may have been removed, or the link is incomplete."
@@ -27,8 +32,10 @@ def details_markdown(record: Record | None, samples: Record | None = None) -> st
     if challenge is None:
         return "This result belongs to a challenge this Space does not run."
     lines = [f"## {escape(challenge.title)}: {escape(record.get('team') or record.get('name') or '')}", ""]
+    source = display_source(record.get("source"))  # the word the board shows
     facts = [
-        ("Source", display_source(record.get("source"))),  # the word the board shows
+        ("Source", source),
+        ("Not ranked", _why_partial(record) if source == "partial" else None),
         ("Adapter / model", record.get("model_repo")),
         ("Commit", record.get("model_commit")),
         ("Base model", record.get("base_model")),

@@ -80,8 +80,10 @@ def test_limit_and_missing_local_data(tiny_lm, tmp_path):
 def test_task_yaml_round_trips_through_lm_evals_loader(tmp_path):
     challenge = challenges()["code"]
     for column in challenge.columns:
-        path = write_task(tmp_path, task_config(column.key, column.evaluation))
+        path = write_task(tmp_path, task_config(column.key, column.evaluation, commit="c0ffee" * 6 + "c0ff"))
         loaded = load_yaml(path, resolve_func=True)
+        assert loaded["dataset_kwargs"] == {"revision": "c0ffee" * 6 + "c0ff"}  # read at a commit, not a ref
+        assert loaded["metadata"]["dataset_revision"] == "c0ffee" * 6 + "c0ff"
         bench = BENCHMARKS[column.evaluation["benchmark"]]
         assert loaded["generation_kwargs"]["until"] == list(bench.stop_sequences)
         assert loaded["generation_kwargs"]["max_length"] == column.evaluation["max_length"]
