@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import torch
@@ -30,7 +30,7 @@ PER_SUBJECT = 10
 # --- the official loop, in this test's own words ------------------------------------------------------------
 def protocol_prompt(row: dict) -> str:
     question = row["question"]
-    if not (question.endswith("?") or question.endswith(".")):
+    if not question.endswith(("?", ".")):
         question = question + "?"
     options = "".join(f"{letter}. {text}\n" for letter, text in zip("ABCD", row["choices"], strict=True))
     body = ("Answer the following multiple choice question.\n"
@@ -145,7 +145,7 @@ def test_float32_worker_replay_equals_the_official_loop(setup):
                            "code_url": "https://github.com/t/t", "submitted_at": "2026-03-10T10:00:00+00:00",
                            "state": "PENDING", "attempts": 0})
     worker = Worker(store, pool, WorkerConfig(worker_id="w-replay", data_dir=root / "data"),
-                    clock=lambda: datetime(2026, 3, 10, 12, tzinfo=timezone.utc))
+                    clock=lambda: datetime(2026, 3, 10, 12, tzinfo=UTC))
     assert worker.run_once() == "replay"
     fed.handle.remove()
     assert store.get("requests", "replay")["state"] == "FINISHED"
