@@ -48,7 +48,7 @@ ROWS: dict[str, list[Row]] = {
 OUTPUTS: tuple[str, ...] = (
     "A", " b", "C.", "d)", "E", "f", "answer: c", "The answer is B", "x\n## D\nmore", "", "1",
     "yes", "Yes.", "no", "yesyes", "noyes", "maybe", " maybe", "maybe.",
-    "positive", "Negative news", "neutral", "It is Positive", "Answer: negative",
+    "positive", "Negative news", "neutral", "It is Positive", "Answer: negative", "POSITIVE!", "NEGATIVE",
 )
 
 # Summaries the ROUGE rule scores against the probe reference.
