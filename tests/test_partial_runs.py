@@ -55,7 +55,7 @@ def test_smoke_runs_on_finance_stay_below_the_published_baseline_and_say_why(tmp
 
     read_board, _, _ = board_api(Boards(store), store)
     rows = read_board("finance")["rows"]
-    assert [(r["team"], r["rank"], r["source"]) for r in rows][0] == ("Baseline", 1, "published")
+    assert (rows[0]["team"], rows[0]["rank"], rows[0]["source"]) == ("Baseline", 1, "published")
     assert {(r["team"], r["rank"], r["source"]) for r in rows[1:]} == {("Random A", None, "partial"),
                                                                        ("Random B", None, "partial")}
     assert read_board("finance", sources=["sample"])["total"] == 2  # the old word still filters
