@@ -15,7 +15,8 @@ from leaderboard.boards import Boards
 from leaderboard.challenges import Challenge
 from leaderboard.columns import board_columns
 from leaderboard.export import board_csv
-from leaderboard.table import LEGACY_SOURCES, PAGE_SIZES, SOURCES, BoardQuery, filter_mask, parse_date, query_page, sort_frame
+from leaderboard.table import PAGE_SIZES, SOURCES, BoardQuery, filter_mask, parse_date, query_page, sort_frame
+from submissions.record_contract import LEGACY_SOURCES
 from submissions.store import Store
 from uikit.api import json_cell, refused
 

@@ -28,16 +28,12 @@ LABELS = {
     "imported_from": "Imported from",
 }
 PER_COLUMN = ("dataset_revisions", "sample_counts")  # keyed by score column: shown with the column labels
-LEGACY_FIELDS = {"sample": "partial"}  # older records named the reasons of a smoke run "sample"
 
 
 def partial_reasons(provenance: dict[str, Any]) -> list[str]:
     """Why a result is partial (a smoke run), as the worker recorded it; empty for a full evaluation."""
-    for key in ("partial", *LEGACY_FIELDS):
-        if provenance.get(key):
-            reasons = provenance[key]
-            return [str(r) for r in reasons] if isinstance(reasons, list) else [str(reasons)]
-    return []
+    reasons = provenance.get("partial") or []
+    return [str(r) for r in reasons] if isinstance(reasons, list) else [str(reasons)]
 
 
 def plain(value: Any) -> str:
@@ -90,8 +86,7 @@ def provenance_rows(challenge: Challenge, provenance: dict[str, Any]) -> list[tu
     precision = [str(provenance[k]) for k in ("dtype", "quantization") if provenance.get(k) not in (None, "")]
     if precision:
         rows.append(("Precision", ", ".join(precision)))
-    named = {LEGACY_FIELDS.get(k, k): v for k, v in provenance.items()}
-    present = {k: v for k, v in named.items() if v is not None and k not in ("dtype", "quantization")}
+    present = {k: v for k, v in provenance.items() if v is not None and k not in ("dtype", "quantization")}
     rows += [(label, _field_text(challenge, key, present[key])) for key, label in LABELS.items() if key in present]
     rows += [(key, _field_text(challenge, key, value)) for key, value in present.items() if key not in LABELS]
     return rows

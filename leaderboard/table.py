@@ -19,15 +19,12 @@ from leaderboard.ranking import assign_ranks, model_family
 from submissions.store import Record
 
 SOURCES = ("published", "verified", "partial")
-# Stored source values read under another name: smoke runs were written as "sample" before they were "partial".
-LEGACY_SOURCES = {"sample": "partial"}
 PAGE_SIZES = (25, 50, 100)
 
 
 def display_source(source: str | None) -> str:
     """The one word the board and the details page show for a record's ``source``: imported (published), a
-    smoke run (partial: a question limit or local data; older records say "sample") or evaluated (verified)."""
-    source = LEGACY_SOURCES.get(source, source)
+    smoke run (partial: a question limit or local data) or evaluated (verified)."""
     return source if source in ("published", "partial") else "verified"
 
 

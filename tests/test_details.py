@@ -88,15 +88,6 @@ def test_a_partial_result_says_why_beside_its_source():
     assert f"| Partial run, because | {PARTIAL_REASONS[0]}, {PARTIAL_REASONS[1]} |" in lines
 
 
-def test_a_record_stored_as_sample_reads_as_partial():
-    """Smoke runs were stored as source "sample" with their reasons under provenance.sample: still readable."""
-    record = {**result("r7", "T", 99.0, challenge="finance", source="sample"),
-              "provenance": {"sample": PARTIAL_REASONS}}
-    text = details_markdown(record)
-    assert "| Source | partial |" in text and f"a partial (smoke) run: {PARTIAL_REASONS[0]}" in text
-    assert "| Partial run, because |" in text and "| sample |" not in text
-
-
 def test_a_full_evaluation_has_no_partial_rows():
     record = {**result("r8", "T", 50.0, challenge="finance"), "provenance": WORKER_PROVENANCE}
     assert "Not ranked" not in details_markdown(record) and "Partial" not in details_markdown(record)

@@ -4,8 +4,10 @@ as partial on the board and in the API, and their details say why."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
+import pandas as pd
 import pytest
 import torch
 
@@ -64,3 +66,23 @@ def test_smoke_runs_on_finance_stay_below_the_published_baseline_and_say_why(tmp
     assert "| Source | partial |" in details
     assert ("| Not ranked | a partial (smoke) run: local data override (EVALUATOR_DATA_DIR): not the official "
             "datasets; at most 1 questions per dataset (EVALUATOR_LIMIT) |") in details
+
+
+def test_a_result_stored_as_sample_reads_as_partial_everywhere(tmp_path):
+    """Smoke runs were stored as source "sample" with their reasons in provenance.sample: such a stored record
+    stays readable, and reads as partial on the board, in the API and in its details."""
+    store = LocalStore(tmp_path / "store")
+    import_published(store)
+    old = {"id": "result-old", "challenge": "finance", "team": "Old Smoke", "source": "sample", "average": 99.0,
+           "scores": {"fpb": 99.0}, "date": "2025-12-01",
+           "provenance": {"sample": ["at most 2 questions per dataset (EVALUATOR_LIMIT)"], "limit": 2}}
+    (tmp_path / "store" / "results" / "result-old.json").write_text(json.dumps(old), encoding="utf-8")
+    frame = Boards(store).frame("finance")
+    row = frame[frame["team"] == "Old Smoke"].iloc[0]
+    assert row["source"] == "partial" and pd.isna(row["rank"]) and row.name == len(frame) - 1
+    _, _, read_details = board_api(Boards(store), store)
+    stored = read_details("result-old")["result"]
+    assert stored["source"] == "partial" and stored["provenance"]["partial"] == old["provenance"]["sample"]
+    details = lookup_details(store, "result-old")
+    assert "| Not ranked | a partial (smoke) run: at most 2 questions per dataset (EVALUATOR_LIMIT) |" in details
+    assert "| Partial run, because | at most 2 questions per dataset (EVALUATOR_LIMIT) |" in details

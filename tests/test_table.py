@@ -90,9 +90,8 @@ def test_parse_date_accepts_published_and_iso_formats():
         parse_date("last week")
 
 
-@pytest.mark.parametrize("stored_source", ["partial", "sample"])  # "sample": how older records say it
-def test_a_partial_run_is_shown_as_partial_unranked_after_the_ranked_rows_in_both_directions(stored_source):
-    frame = board_frame(NLP, [result("s", "Sample", 99.0, source=stored_source),
+def test_a_partial_run_is_shown_as_partial_unranked_after_the_ranked_rows_in_both_directions():
+    frame = board_frame(NLP, [result("s", "Sample", 99.0, source="partial"),
                               result("v", "Real", 10.0), result("p", "Paper", 20.0, source="published")])
     assert frame["source"].tolist() == ["published", "verified", "partial"]
     assert frame["rank"].tolist()[:2] == [1, 2] and frame["rank"].isna().tolist() == [False, False, True]
