@@ -91,6 +91,21 @@ _TaskDumper.add_representer(
 )
 
 
+def generation_kwargs(bench: Benchmark, evaluation: dict[str, Any]) -> dict[str, Any]:
+    """lm-eval generation kwargs of one Code column: sampling with its temperature and top_p, top_k off, a total
+    length of ``max_length`` tokens, stopping at the benchmark's stop sequences."""
+    max_length = int(evaluation["max_length"])
+    return {
+        "until": list(bench.stop_sequences),
+        "do_sample": True,
+        "temperature": float(evaluation["temperature"]),
+        "top_p": float(evaluation["top_p"]),
+        "top_k": 0,
+        "max_gen_toks": max_length,
+        "max_length": max_length,
+    }
+
+
 def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Path | None = None, *,
                 commit: str | None = None) -> dict:
     """The lm-eval task config for one board column (its challenge ``evaluation`` block). The dataset is read
@@ -109,7 +124,6 @@ def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Pat
         revision = local_revision(path)
         source = {"dataset_path": "json", "dataset_name": None,
                   "dataset_kwargs": {"data_files": {"test": str(path)}}}
-    max_length = int(evaluation["max_length"])
     return {
         "task": TASK_PREFIX + column_key,
         **{k: v for k, v in source.items() if v is not None},
@@ -117,15 +131,7 @@ def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Pat
         "output_type": "generate_until",
         "doc_to_text": _Function(f"evaluator.code_lm.prompt_{suffix}"),
         "doc_to_target": "",
-        "generation_kwargs": {
-            "until": list(bench.stop_sequences),
-            "do_sample": True,
-            "temperature": float(evaluation["temperature"]),
-            "top_p": float(evaluation["top_p"]),
-            "top_k": 0,
-            "max_gen_toks": max_length,
-            "max_length": max_length,
-        },
+        "generation_kwargs": generation_kwargs(bench, evaluation),
         "process_results": _Function(f"evaluator.code_lm.process_{suffix}"),
         "metric_list": [{"metric": "pass@1", "aggregation": _Function("evaluator.code_lm.pass_at_1"),
                          "higher_is_better": True}],

@@ -70,7 +70,6 @@ def code_column_definition(column: ScoreColumn) -> dict[str, Any]:
     generation settings and the execution time limits."""
     bench = BENCHMARKS[column.evaluation["benchmark"]]
     row = task_probes.CODE_ROWS[bench.key]
-    config = code_lm.task_config(column.key, column.evaluation, commit=bench.revision or "unpinned")
     return {
         "key": column.key,
         "metric": column.metric,
@@ -78,7 +77,7 @@ def code_column_definition(column: ScoreColumn) -> dict[str, Any]:
                  "revision": bench.revision},
         "prompt": bench.prompt(row),
         "programs": [bench.program(row, completion) for completion in task_probes.COMPLETIONS],
-        "generation": config["generation_kwargs"],
+        "generation": code_lm.generation_kwargs(bench, column.evaluation),
         "execution": {"language": bench.language, "timeout_s": PYTHON_TIMEOUT_S if bench.language == "python"
                       else MULTIPLE_TIMEOUT_S},
     }
