@@ -19,8 +19,6 @@ from evaluator.code_benchmarks import BENCHMARKS
 from evaluator.execution import MULTIPLE_TIMEOUT_S, PYTHON_TIMEOUT_S
 from leaderboard.challenges import Challenge, ScoreColumn
 
-SUITE_RULES = tasks.SUITE_RULES
-
 
 def canonical_hash(value: Any) -> str:
     """sha256 of ``value`` as canonical JSON (sorted keys, no whitespace, unicode kept)."""
@@ -34,7 +32,7 @@ def _data(column: ScoreColumn) -> dict[str, Any]:
 
 
 def _generation(suite: str) -> dict[str, Any]:
-    rule = SUITE_RULES.get(suite)
+    rule = tasks.SUITE_RULES.get(suite)
     if rule == "sentiment":
         return {**tasks.FINANCE_GENERATION, "sampling": "the model's generation_config"}
     if rule is not None:
@@ -46,7 +44,7 @@ def _generation(suite: str) -> dict[str, Any]:
 
 
 def _scoring(suite: str, probe_docs: list[dict[str, Any]]) -> Any:
-    rule = SUITE_RULES.get(suite)
+    rule = tasks.SUITE_RULES.get(suite)
     if rule is not None:
         return [[rule, [[tasks.parse_output(rule, doc, out), tasks.verdict(rule, doc, out)]
                         for out in task_probes.OUTPUTS]] for doc in probe_docs]

@@ -21,7 +21,7 @@ from evaluator.lm_run import run_task
 from evaluator.scoring import unweighted_average
 from leaderboard.challenges import Challenge, ScoreColumn
 
-SUITE_RULES = tasks.SUITE_RULES
+SUITE_RULES = tasks.SUITE_RULES  # suite -> scoring rule (bench/ reads it here)
 MERGING_SUITES = ("cosmos_qa", "xsum")
 
 ProgressFn = Callable[[int, int, str], None]
