@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from evaluator.code_benchmarks import BENCHMARKS, Benchmark, local_file
+from evaluator.data import dataset_commit, local_revision
 from evaluator.execution import run_program
 from evaluator.redaction import redact
 from evaluator.sandbox import ERROR, Outcome, SandboxUnavailable
@@ -90,20 +91,39 @@ _TaskDumper.add_representer(
 )
 
 
-def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Path | None = None) -> dict:
-    """The lm-eval task config for one board column (its challenge ``evaluation`` block)."""
+def generation_kwargs(bench: Benchmark, evaluation: dict[str, Any]) -> dict[str, Any]:
+    """lm-eval generation kwargs of one Code column: sampling with its temperature and top_p, top_k off, a total
+    length of ``max_length`` tokens, stopping at the benchmark's stop sequences."""
+    max_length = int(evaluation["max_length"])
+    return {
+        "until": list(bench.stop_sequences),
+        "do_sample": True,
+        "temperature": float(evaluation["temperature"]),
+        "top_p": float(evaluation["top_p"]),
+        "top_k": 0,
+        "max_gen_toks": max_length,
+        "max_length": max_length,
+    }
+
+
+def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Path | None = None, *,
+                commit: str | None = None) -> dict:
+    """The lm-eval task config for one board column (its challenge ``evaluation`` block). The dataset is read
+    at a commit sha: ``commit`` when the caller resolved it already, else the benchmark's pin or where its
+    moving ref points now; a local override records its file's hash instead (``metadata.dataset_revision``)."""
     bench = BENCHMARKS[evaluation["benchmark"]]
     suffix = bench.key.replace("-", "_")
     if data_dir is None:
+        revision = commit or dataset_commit({"dataset": bench.dataset_path, "revision": bench.revision})
         source = {"dataset_path": bench.dataset_path, "dataset_name": bench.dataset_name,
-                  "dataset_kwargs": {"revision": bench.revision} if bench.revision else {}}
+                  "dataset_kwargs": {"revision": revision}}
     else:
         path = local_file(data_dir, bench.key)
         if not path.is_file():
             raise FileNotFoundError(f"local data for {bench.key} is missing: {path}")
+        revision = local_revision(path)
         source = {"dataset_path": "json", "dataset_name": None,
                   "dataset_kwargs": {"data_files": {"test": str(path)}}}
-    max_length = int(evaluation["max_length"])
     return {
         "task": TASK_PREFIX + column_key,
         **{k: v for k, v in source.items() if v is not None},
@@ -111,20 +131,12 @@ def task_config(column_key: str, evaluation: dict[str, Any], data_dir: str | Pat
         "output_type": "generate_until",
         "doc_to_text": _Function(f"evaluator.code_lm.prompt_{suffix}"),
         "doc_to_target": "",
-        "generation_kwargs": {
-            "until": list(bench.stop_sequences),
-            "do_sample": True,
-            "temperature": float(evaluation["temperature"]),
-            "top_p": float(evaluation["top_p"]),
-            "top_k": 0,
-            "max_gen_toks": max_length,
-            "max_length": max_length,
-        },
+        "generation_kwargs": generation_kwargs(bench, evaluation),
         "process_results": _Function(f"evaluator.code_lm.process_{suffix}"),
         "metric_list": [{"metric": "pass@1", "aggregation": _Function("evaluator.code_lm.pass_at_1"),
                          "higher_is_better": True}],
         "unsafe_code": True,
-        "metadata": {"version": 1.0, "benchmark": bench.key},
+        "metadata": {"version": 1.0, "benchmark": bench.key, "dataset_revision": revision},
     }
 
 

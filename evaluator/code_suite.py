@@ -35,7 +35,8 @@ def run_code_suite(
     """Evaluate ``lm`` on every ``suite: code`` column of ``challenge``.
 
     Returns ``{"scores": {column: pass@1 %}, "counts": {column: problems}, "records": {column: [...]},
-    "task_configs": {task: yaml text}, "sandbox": {"isolated": bool, "how": str}}``; each record holds
+    "task_configs": {task: yaml text}, "revisions": {column: dataset revision read}, "sandbox": {"isolated": bool,
+    "how": str}}``; each record holds
     the problem id, prompt, raw output, executed program and verdict. ``on_progress(done, total,
     column)`` is called before each column and once at the end (with ``done == total``).
     Raises :class:`evaluator.sandbox.SandboxUnavailable` when generated code cannot be confined here and
@@ -68,6 +69,7 @@ def run_code_suite(
         "counts": counts,
         "records": records,
         "task_configs": texts,
+        "revisions": {c.key: config["metadata"]["dataset_revision"] for c, config in zip(columns, configs)},
         "sandbox": {"isolated": isolated, "how": how},
     }
 

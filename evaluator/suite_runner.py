@@ -3,15 +3,12 @@ suite (``evaluator.code_suite``, which executes programs in the sandbox), both r
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
+from evaluator.definition_hash import task_definition_hash
+from evaluator.scoring import unweighted_average
 from evaluator.suites import ProgressFn, SuiteResult, run_challenge
 from leaderboard.challenges import Challenge
-from evaluator.scoring import unweighted_average
-
-CODE_MODULES = ("code_suite.py", "code_lm.py", "code_benchmarks.py", "execution.py", "code_runners.py", "sandbox.py")
 
 
 def is_code_challenge(challenge: Challenge) -> bool:
@@ -24,17 +21,6 @@ def lm_window(challenge: Challenge) -> int | None:
     None: the model's own window (columns without a length)."""
     lengths = [c.evaluation["max_length"] for c in challenge.columns if "max_length" in c.evaluation]
     return 2 * max(lengths) if lengths else None
-
-
-def code_definition_hash(challenge: Challenge, task_configs: dict[str, str]) -> str:
-    here = Path(__file__).parent
-    payload = {
-        "challenge": challenge.id,
-        "columns": [{"key": c.key, "metric": c.metric, "evaluation": c.evaluation} for c in challenge.columns],
-        "task_configs": task_configs,
-        "sources": {name: hashlib.sha256((here / name).read_bytes()).hexdigest() for name in CODE_MODULES},
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def run_suite(challenge: Challenge, lm, data_dir: str | Path | None = None, limit: int | None = None,
@@ -50,6 +36,7 @@ def run_suite(challenge: Challenge, lm, data_dir: str | Path | None = None, limi
         average=unweighted_average(out["scores"][c.key] for c in challenge.columns),
         sample_counts=out["counts"],
         records=out["records"],
-        task_hash=code_definition_hash(challenge, out["task_configs"]),
+        task_hash=task_definition_hash(challenge),
         settings={"sandbox": out["sandbox"]},
+        dataset_revisions=out["revisions"],
     )

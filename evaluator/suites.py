@@ -9,8 +9,6 @@ reported per dataset; ``lm`` is reused throughout, so one loaded base serves man
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,19 +16,13 @@ from typing import Any
 
 from evaluator import data, tasks
 from evaluator import docs as docs_mod
+from evaluator.definition_hash import task_definition_hash
 from evaluator.lm_run import run_task
 from evaluator.scoring import unweighted_average
 from leaderboard.challenges import Challenge, ScoreColumn
 
-SUITE_RULES = {
-    "mmlu": "mcq",
-    "medical_mcq": "mcq",
-    "pubmedqa": "yes_no_maybe",
-    "finance_sentiment": "sentiment",
-}
+SUITE_RULES = tasks.SUITE_RULES  # suite -> scoring rule (bench/ reads it here)
 MERGING_SUITES = ("cosmos_qa", "xsum")
-# The modules whose text decides prompts, generation and scoring: part of the definition hash.
-_DEFINITION_MODULES = ("prompts.py", "docs.py", "scoring.py", "tasks.py", "data.py", "suites.py")
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -46,6 +38,7 @@ class SuiteResult:
     records: dict[str, list[dict[str, Any]]] = field(repr=False)
     task_hash: str
     settings: dict[str, Any] = field(default_factory=dict)
+    dataset_revisions: dict[str, str] = field(default_factory=dict)  # column key -> the commit its rows were read at
 
 
 def supported(challenge: Challenge) -> bool:
@@ -57,29 +50,18 @@ def _suite(column: ScoreColumn) -> str:
     return column.evaluation.get("suite", "")
 
 
-def task_definition_hash(challenge: Challenge) -> str:
-    """sha256 over the columns' evaluation blocks and the source of the modules defining the tasks.
-
-    Any change to a prompt, a rule, a generation setting or a dataset pin changes it.
-    """
-    here = Path(__file__).parent
-    payload = {
-        "challenge": challenge.id,
-        "columns": [
-            {"key": c.key, "metric": c.metric, "evaluation": c.evaluation} for c in challenge.columns
-        ],
-        "sources": {
-            name: hashlib.sha256((here / name).read_bytes()).hexdigest() for name in _DEFINITION_MODULES
-        },
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+def load_column(column: ScoreColumn, data_dir: Path | None = None,
+                limit: int | None = None) -> tuple[list[dict], str]:
+    """The documents one column is evaluated on (first ``limit`` of them for smoke runs) and the dataset
+    revision they were read at (see :func:`evaluator.data.load_rows`)."""
+    loaded = data.load_rows(column.key, column.evaluation, data_dir)
+    built = docs_mod.build_docs(column.evaluation, loaded.rows)
+    return (built if limit is None else built[:limit]), loaded.revision
 
 
 def column_docs(column: ScoreColumn, data_dir: Path | None = None, limit: int | None = None) -> list[dict]:
     """The documents one column is evaluated on (first ``limit`` of them for smoke runs)."""
-    rows = data.load_rows(column.key, column.evaluation, data_dir)
-    built = docs_mod.build_docs(column.evaluation, rows)
-    return built if limit is None else built[:limit]
+    return load_column(column, data_dir, limit)[0]
 
 
 def _build_task(challenge: Challenge, column: ScoreColumn, col_docs: list[dict], lm):
@@ -148,9 +130,9 @@ def run_challenge(
     if not supported(challenge):
         raise ValueError(f"challenge {challenge.id!r} has columns without a suite here")
     data_path = Path(data_dir) if data_dir is not None else None
-    scores, counts, records = {}, {}, {}
+    scores, counts, records, revisions = {}, {}, {}, {}
     for done, column in enumerate(challenge.columns, start=1):
-        col_docs = column_docs(column, data_path, limit)
+        col_docs, revisions[column.key] = load_column(column, data_path, limit)
         task = _build_task(challenge, column, col_docs, lm)
         out = run_task(lm, _task_manager(), task)
         name = task.config.task
@@ -174,4 +156,5 @@ def run_challenge(
         records=records,
         task_hash=task_definition_hash(challenge),
         settings=settings,
+        dataset_revisions=revisions,
     )

@@ -23,9 +23,15 @@ from lm_eval.api.task import ConfigurableTask
 
 from evaluator import scoring
 
+# Text suite of a challenge column (its evaluation block's ``suite``) -> the scoring rule of its documents.
+SUITE_RULES = {"mmlu": "mcq", "medical_mcq": "mcq", "pubmedqa": "yes_no_maybe", "finance_sentiment": "sentiment"}
 OFFICIAL_BATCH_SIZE = 16
 FINANCE_MAX_LENGTH = 512
 XSUM_MAX_GEN_TOKS = 64
+# lm-eval generation kwargs per kind of task (part of the task definition hash, evaluator.definition_hash)
+GREEDY_TO_GOLD = {"until": [], "do_sample": False}  # plus max_gen_toks per document: gold_token_budgets
+FINANCE_GENERATION = {"until": [], "max_length": FINANCE_MAX_LENGTH}  # plus the model's own sampling settings
+XSUM_GENERATION = {"until": ["\n"], "do_sample": False, "max_gen_toks": XSUM_MAX_GEN_TOKS}
 
 
 def gold_token_budgets(docs: list[dict[str, Any]], tokenizer) -> list[int]:
@@ -106,11 +112,11 @@ def _config(name: str, docs: list[dict[str, Any]], **extra) -> dict[str, Any]:
 def generation_task(name: str, rule: str, docs: list[dict[str, Any]], lm) -> DocTask:
     """A generate_until task scored by ``rule`` (``mcq``, ``yes_no_maybe`` or ``sentiment``)."""
     if rule == "sentiment":
-        generation = {"until": [], "max_length": FINANCE_MAX_LENGTH, **model_default_generation(lm.model)}
+        generation = {**FINANCE_GENERATION, **model_default_generation(lm.model)}
     else:
         budgets = gold_token_budgets(docs, lm.tokenizer)
         docs = [{**doc, "max_gen_toks": budget} for doc, budget in zip(docs, budgets, strict=True)]
-        generation = {"until": [], "do_sample": False}
+        generation = dict(GREEDY_TO_GOLD)
     config = _config(
         name,
         docs,
@@ -143,7 +149,7 @@ def rouge_task(name: str, docs: list[dict[str, Any]]) -> DocTask:
         docs,
         output_type="generate_until",
         doc_to_target="gold",
-        generation_kwargs={"until": ["\n"], "do_sample": False, "max_gen_toks": XSUM_MAX_GEN_TOKS},
+        generation_kwargs=dict(XSUM_GENERATION),
         process_results=lambda doc, results: {"rougeL": rouge_l(results[0], doc["gold"])},
         metric_list=[{"metric": "rougeL", "aggregation": "mean", "higher_is_better": True}],
     )

@@ -81,8 +81,9 @@ class WorkerConfig:
         )
 
 
-def sample_reasons(config: WorkerConfig) -> list[str]:
-    """Why this worker's results are samples, not comparable with real evaluations (empty: they are real)."""
+def partial_reasons(config: WorkerConfig) -> list[str]:
+    """Why this worker's results are partial (smoke runs), not comparable with real evaluations (empty: they are
+    full evaluations). Partial results are stored with ``source: "partial"`` and never ranked."""
     reasons = []
     if config.data_dir is not None:
         reasons.append("local data override (EVALUATOR_DATA_DIR): not the official datasets")
@@ -202,12 +203,12 @@ class Worker:
         except LoadError as error:
             raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
         duration = time.monotonic() - started
-        sample = sample_reasons(self.config)
+        partial = partial_reasons(self.config)
         result = {
             "id": result_id_for(request["id"]),
             "request_id": request["id"],
             "challenge": challenge.id,
-            "source": "sample" if sample else "evaluated",
+            "source": "partial" if partial else "evaluated",
             "team": request.get("team"),
             "name": request["repo_id"],
             "model_repo": request["repo_id"],
@@ -223,12 +224,12 @@ class Worker:
             "provenance": {
                 **environment_facts(self.pool.options),
                 "task_definition_hash": suite.task_hash,
-                "dataset_revisions": {c.key: c.evaluation.get("revision") for c in challenge.columns},
+                "dataset_revisions": suite.dataset_revisions,
                 "sample_counts": suite.sample_counts,
                 "settings": suite.settings,
                 "batch_size": suite.settings.get("batch_size"),
                 "limit": self.config.limit,
-                "sample": sample or None,
+                "partial": partial or None,
                 "duration_s": round(duration, 1),
                 "peak_memory_mb": peak_memory_mb(),
                 "worker": self.config.worker_id,

@@ -16,6 +16,7 @@ from leaderboard.challenges import Challenge
 from leaderboard.columns import board_columns
 from leaderboard.export import board_csv
 from leaderboard.table import PAGE_SIZES, SOURCES, BoardQuery, filter_mask, parse_date, query_page, sort_frame
+from submissions.record_contract import LEGACY_SOURCES
 from submissions.store import Store
 from uikit.api import json_cell, refused
 
@@ -41,7 +42,8 @@ def board_query(challenge: Challenge, query: str, base_models: list[str] | None,
     for value in base_models or ():
         if not value.startswith(("family:", "model:")):
             raise ValueError(f"base_models entry '{value}' must start with 'family:' or 'model:'.")
-    unknown = sorted(set(sources or ()) - set(SOURCES))
+    sources = [LEGACY_SOURCES.get(s, s) for s in sources or ()]
+    unknown = sorted(set(sources) - set(SOURCES))
     if unknown:
         raise ValueError(f"sources: unknown source '{unknown[0]}': use {' and/or '.join(SOURCES)}.")
     for name, value in (("comm_min", comm_min), ("comm_max", comm_max)):
@@ -86,7 +88,8 @@ def board_api(boards: Boards, store: Store):
         """One page of a board. challenge: a challenge id (general_nlp, finance, medical, code, merging).
         query: words that must all appear in team / name / model / base model. base_models: 'family:<name>' or
         'model:<repo id>' values (any of them matches). comm_min / comm_max: communication cost range in GB.
-        date_from / date_to: YYYY-MM-DD or dd.mm.yy. sources: 'published' and/or 'verified' (empty: both).
+        date_from / date_to: YYYY-MM-DD or dd.mm.yy. sources: any of 'published', 'verified', 'partial' (empty:
+        all; 'sample', the old name of 'partial', is read as 'partial').
         sort_by: a column key (rank, team, average, a score key, ...). Returns the rows of the page, the
         paging (total rows matching, page, pages) and a notice when the results may be out of date."""
         board = _challenge(boards, challenge)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ class Challenge:
     columns: tuple[ScoreColumn, ...]
     limits: Limits
     board: BoardStyle
-    version: str  # short hash of the definition: requests record the rules they were checked against
+    version: str  # short hash of the rules (rules_version): requests record the rules they were checked against
     rank_by: str = "average"
     checks: Checks = Checks()
 
@@ -135,8 +135,9 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
     )
     style = _board_style(raw.get("board") or {}, family, source)
     checks = _checks(raw.get("checks") or {}, source)
+    challenge_id = need(raw, "id", "challenge")
     return Challenge(
-        id=need(raw, "id", "challenge"),
+        id=challenge_id,
         title=need(raw, "title", "challenge"),
         family=family,
         order=int(raw.get("order", 100)),
@@ -147,7 +148,7 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         columns=columns,
         limits=limits,
         board=style,
-        version=rules_version(raw),
+        version=rules_version(challenge_id, family, columns, limits),
         checks=checks,
     )
 
@@ -181,12 +182,21 @@ def _board_style(raw: dict[str, Any], family: str, source: str) -> BoardStyle:
     return BoardStyle(**style)
 
 
-def rules_version(raw: dict[str, Any]) -> str:
-    """A short hash of everything in the definition but how its board looks (``board``) and the organisers'
-    warning tolerances (``checks``): requests record the rules they were checked against, and a new search
-    example or tolerance is not a new rule."""
-    rules = {key: value for key, value in raw.items() if key not in ("board", "checks")}
-    return hashlib.sha256(json.dumps(rules, sort_keys=True, default=str).encode()).hexdigest()[:12]
+def rules_version(challenge_id: str, family: str, columns: tuple[ScoreColumn, ...], limits: Limits) -> str:
+    """A short hash of the rules a submission is checked and scored by: the limits, the scored columns (key,
+    metric, what each is evaluated on) and the ranking by their average. Parsed values are hashed as canonical
+    JSON, so how the YAML is written (``13e9`` or ``13.0e9``, flow or block style, comments) does not count, and
+    neither do the title, tagline, task text, labels or how the board looks: a reworded tagline is not a rule."""
+    rules = {
+        "challenge": challenge_id,
+        "family": family,
+        "columns": [{"key": c.key, "metric": c.metric,
+                     "evaluation": {k: v for k, v in c.evaluation.items() if v is not None}} for c in columns],
+        "rank_by": "average",
+        "limits": asdict(limits),
+    }
+    text = json.dumps(rules, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def load_challenges(directory: Path = DEFINITIONS_DIR) -> dict[str, Challenge]:

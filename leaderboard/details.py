@@ -7,7 +7,7 @@ from html import escape
 from urllib.parse import quote
 
 from leaderboard.challenges import challenges
-from leaderboard.provenance_view import provenance_rows
+from leaderboard.provenance_view import partial_reasons, provenance_rows
 from leaderboard.render import format_delta
 from leaderboard.table import display_source, latest_rechecks, recheck_gap
 from submissions.store import Record, Store
@@ -22,6 +22,11 @@ def _text(value) -> str:
     return escape(str(value)).replace("|", "&#124;")
 
 
+def _why_partial(record: Record) -> str:
+    reasons = partial_reasons(record.get("provenance") or {}) or ["the evaluator marked it partial"]
+    return "a partial (smoke) run: " + "; ".join(reasons)
+
+
 def details_markdown(record: Record | None, samples: Record | None = None, linked: Record | None = None) -> str:
     """``linked``: for a published row its latest re-check, for a re-check the published row it re-checks."""
     if record is None:
@@ -30,8 +35,10 @@ def details_markdown(record: Record | None, samples: Record | None = None, linke
     if challenge is None:
         return "This result belongs to a challenge this Space does not run."
     lines = [f"## {escape(challenge.title)}: {escape(record.get('team') or record.get('name') or '')}", ""]
+    source = display_source(record.get("source"))  # the word the board shows
     facts = [
-        ("Source", display_source(record.get("source"))),  # the word the board shows
+        ("Source", source),
+        ("Not ranked", _why_partial(record) if source == "partial" else None),
         ("Adapter / model", record.get("model_repo")),
         ("Commit", record.get("model_commit")),
         ("Base model", record.get("base_model")),

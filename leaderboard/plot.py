@@ -24,9 +24,9 @@ def _missing_note(missing: int) -> str | None:
 
 def efficiency_figure(challenge: Challenge, frame: pd.DataFrame) -> go.Figure:
     """Scatter of every ranked entry with a known cost (log-scale x); the front = best score for its budget.
-    Sample runs are not ranked, so they are not plotted. A board where no entry has a cost gets an empty figure
+    Partial runs are not ranked, so they are not plotted. A board where no entry has a cost gets an empty figure
     that says so."""
-    frame = frame[frame["source"] != "sample"]
+    frame = frame[frame["source"] != "partial"]
     costed = (frame["comm_gb"].notna() & (frame["comm_gb"] > 0)).to_numpy()
     points = frame[costed]
     on_front = np.array(pareto_front(points["comm_gb"].tolist(), points["average"].tolist()), dtype=bool)

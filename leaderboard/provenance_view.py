@@ -12,6 +12,7 @@ from leaderboard.challenges import Challenge
 
 # field -> label, in display order; "dtype" and "quantization" become one "Precision" row
 LABELS = {
+    "partial": "Partial run, because",
     "device": "Device",
     "versions": "Package versions",
     "dataset_revisions": "Dataset commits",
@@ -27,6 +28,12 @@ LABELS = {
     "imported_from": "Imported from",
 }
 PER_COLUMN = ("dataset_revisions", "sample_counts")  # keyed by score column: shown with the column labels
+
+
+def partial_reasons(provenance: dict[str, Any]) -> list[str]:
+    """Why a result is partial (a smoke run), as the worker recorded it; empty for a full evaluation."""
+    reasons = provenance.get("partial") or []
+    return [str(r) for r in reasons] if isinstance(reasons, list) else [str(reasons)]
 
 
 def plain(value: Any) -> str:

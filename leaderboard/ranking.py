@@ -15,13 +15,13 @@ def assign_ranks(frame: pd.DataFrame) -> pd.DataFrame:
     Ties on the average go to the earlier date (who got there first), then to the record id, which keeps
     imported rows in their published order. Ranks are unique, as on the published boards.
 
-    Rows whose ``source`` is ``sample`` (runs on sample data or a question limit) get no rank (``<NA>``) and
+    Rows whose ``source`` is ``partial`` (smoke runs: local data or a question limit) get no rank (``<NA>``) and
     follow the ranked rows: their scores are not comparable with real evaluations.
     """
     ordered = frame.sort_values(
         ["average", "date", "id"], ascending=[False, True, True], na_position="last", kind="stable"
     ).reset_index(drop=True)
-    unranked = (ordered["source"] == "sample") if "source" in ordered.columns else pd.Series(False, ordered.index)
+    unranked = (ordered["source"] == "partial") if "source" in ordered.columns else pd.Series(False, ordered.index)
     ordered = pd.concat([ordered[~unranked], ordered[unranked]], ignore_index=True)
     ranked = int((~unranked).sum())
     ordered["rank"] = pd.array(list(range(1, ranked + 1)) + [pd.NA] * (len(ordered) - ranked), dtype="Int64")

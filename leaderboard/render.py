@@ -50,7 +50,7 @@ def cell_text(column: BoardColumn, row: pd.Series, decimals: int) -> str:
     if column.kind == "delta":
         return format_delta(value, decimals)
     if column.kind == "rank":
-        return "—" if pd.isna(value) else str(int(value))  # sample rows are not ranked
+        return "—" if pd.isna(value) else str(int(value))  # partial rows are not ranked
     return str(value)
 
 
@@ -60,7 +60,8 @@ def _safe_url(url: str) -> str | None:
 
 SOURCE_TITLES = {
     "published": "self-reported, imported from the published board",
-    "sample": "a sample run (sample data or a question limit): not comparable, never ranked",
+    "partial": "a partial (smoke) run on local data or a question limit: not comparable, never ranked; "
+               "the details say why",
 }
 
 
@@ -128,7 +129,7 @@ BOARD_CSS = """
 .src { border-radius: 8px; padding: 1px 7px; font-size: 12px; }
 .src-published { background: #eef2ff; color: #3730a3; }
 .src-verified { background: #dcfce7; color: #166534; }
-.src-sample { background: #fef3c7; color: #92400e; }
+.src-partial { background: #fef3c7; color: #92400e; }
 .recheck-flag { color: #b91c1c; font-weight: 600; }
 .board-notice { padding: 6px 10px; margin-bottom: 6px; border-radius: 6px; background: #fef9c3; color: #713f12;
   font-size: 13px; }

@@ -18,14 +18,14 @@ from leaderboard.columns import board_columns
 from leaderboard.ranking import assign_ranks, model_family
 from submissions.store import Record
 
-SOURCES = ("published", "verified", "sample")
+SOURCES = ("published", "verified", "partial")
 PAGE_SIZES = (25, 50, 100)
 
 
 def display_source(source: str | None) -> str:
     """The one word the board and the details page show for a record's ``source``: imported (published), a
-    sample run (sample) or evaluated (verified)."""
-    return source if source in ("published", "sample") else "verified"
+    smoke run (partial: a question limit or local data) or evaluated (verified)."""
+    return source if source in ("published", "partial") else "verified"
 
 
 def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
@@ -182,7 +182,7 @@ def add_sort_keys(frame: pd.DataFrame) -> pd.DataFrame:
 def sorted_positions(frame: pd.DataFrame, positions: np.ndarray, key: str, descending: bool) -> np.ndarray:
     """Row positions ordered by ``key``: numbers numerically, text case-insensitively, blanks last in both
     directions, ties in rank order (the frame is kept in rank order and the sort is stable)."""
-    if key == "rank" and descending:  # unranked (sample) rows stay last
+    if key == "rank" and descending:  # unranked (partial) rows stay last
         unranked = frame["rank"].isna().to_numpy()[positions]
         return np.concatenate([positions[~unranked][::-1], positions[unranked]])
     if key == "rank" or key not in frame.columns:

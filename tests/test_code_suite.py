@@ -14,6 +14,7 @@ from transformers import AutoTokenizer, LlamaForCausalLM
 from evaluator.code_benchmarks import BENCHMARKS
 from evaluator.code_lm import task_config, write_task
 from evaluator.code_suite import run_code_suite
+from evaluator.data import local_revision
 from evaluator.sandbox import UNSAFE_ENV, SandboxUnavailable
 from leaderboard.challenges import challenges
 from tests.code_fixtures import write_data_dir
@@ -72,6 +73,7 @@ def test_limit_and_missing_local_data(tiny_lm, tmp_path):
     data_dir = write_data_dir(tmp_path / "data", HUMANEVAL_IDS)
     result = run_code_suite(humaneval_only, tiny_lm, data_dir=data_dir, limit=1)
     assert result["counts"] == {"humaneval": 1} and len(result["records"]["humaneval"]) == 1
+    assert result["revisions"] == {"humaneval": local_revision(data_dir / "humaneval.jsonl")}
     (data_dir / "multiple-cpp.jsonl").unlink()
     with pytest.raises(FileNotFoundError, match="multiple-cpp"):
         run_code_suite(code, tiny_lm, data_dir=data_dir)
@@ -80,8 +82,10 @@ def test_limit_and_missing_local_data(tiny_lm, tmp_path):
 def test_task_yaml_round_trips_through_lm_evals_loader(tmp_path):
     challenge = challenges()["code"]
     for column in challenge.columns:
-        path = write_task(tmp_path, task_config(column.key, column.evaluation))
+        path = write_task(tmp_path, task_config(column.key, column.evaluation, commit="c0ffee" * 6 + "c0ff"))
         loaded = load_yaml(path, resolve_func=True)
+        assert loaded["dataset_kwargs"] == {"revision": "c0ffee" * 6 + "c0ff"}  # read at a commit, not a ref
+        assert loaded["metadata"]["dataset_revision"] == "c0ffee" * 6 + "c0ff"
         bench = BENCHMARKS[column.evaluation["benchmark"]]
         assert loaded["generation_kwargs"]["until"] == list(bench.stop_sequences)
         assert loaded["generation_kwargs"]["max_length"] == column.evaluation["max_length"]

@@ -27,8 +27,8 @@ def test_missing_scores_show_a_dash():
 WORKER_PROVENANCE = {  # as evaluator/worker.py writes it
     "versions": {"torch": "2.13.0", "transformers": "5.1.0", "peft": "0.18.0", "lm_eval": "0.4.13"},
     "device": "NVIDIA H200", "dtype": "float32", "quantization": "4-bit (bitsandbytes)",
-    "task_definition_hash": "3f2a9c", "dataset_revisions": {"fpb": "refs/convert/parquet", "fiqa": None,
-                                                            "tfns": "0a1b2c3d"},
+    "task_definition_hash": "3f2a9c", "dataset_revisions": {"fpb": "5e0c6a1f" * 5, "fiqa": "d41b" * 10,
+                                                            "tfns": "0a1b2c3d" * 5},
     "sample_counts": {"fpb": 1212, "fiqa": 275, "tfns": 2388}, "settings": {"batch_size": 8, "max_length": 512},
     "batch_size": 8, "limit": None, "duration_s": 78.4, "peak_memory_mb": 10240.5, "worker": "gpu-1",
     "rules_version": "d1a211a2c15b", "a_field_added_later": {"x": 1},
@@ -56,7 +56,7 @@ def test_provenance_is_a_readable_table_with_the_raw_record_folded_away():
     for row in ("| Precision | float32, 4-bit (bitsandbytes) |",
                 "| Device | NVIDIA H200 |",
                 "| Package versions | torch 2.13.0 · transformers 5.1.0 · peft 0.18.0 · lm_eval 0.4.13 |",
-                "| Dataset commits | FPB refs/convert/parquet · FIQA — · TFNS 0a1b2c3d |",
+                f"| Dataset commits | FPB {'5e0c6a1f' * 5} · FIQA {'d41b' * 10} · TFNS {'0a1b2c3d' * 5} |",
                 "| Samples | FPB 1,212 · FIQA 275 · TFNS 2,388 |",
                 "| Duration | 1 min 18 s |",
                 "| Peak memory | 10,240 MB |",
@@ -73,3 +73,21 @@ def test_a_smoke_run_says_so_and_odd_values_stay_text():
     text = details_markdown({**result("r5", "T", 1.0, challenge="finance"), "provenance": provenance})
     assert "| Questions per dataset | 5 (a smoke run, not a full evaluation) |" in text
     assert "| Device | &lt;b&gt;cpu&lt;/b&gt; &#124; x |" in text and "| Duration | 3.2 s |" in text
+
+
+PARTIAL_REASONS = ["local data override (EVALUATOR_DATA_DIR): not the official datasets",
+                   "at most 1 questions per dataset (EVALUATOR_LIMIT)"]
+
+
+def test_a_partial_result_says_why_beside_its_source():
+    record = {**result("r6", "T", 99.0, challenge="finance", source="partial"),
+              "provenance": {"partial": PARTIAL_REASONS, "limit": 1}}
+    lines = details_markdown(record).splitlines()
+    assert "| Source | partial |" in lines
+    assert (f"| Not ranked | a partial (smoke) run: {PARTIAL_REASONS[0]}; {PARTIAL_REASONS[1]} |") in lines
+    assert f"| Partial run, because | {PARTIAL_REASONS[0]}, {PARTIAL_REASONS[1]} |" in lines
+
+
+def test_a_full_evaluation_has_no_partial_rows():
+    record = {**result("r8", "T", 50.0, challenge="finance"), "provenance": WORKER_PROVENANCE}
+    assert "Not ranked" not in details_markdown(record) and "Partial" not in details_markdown(record)

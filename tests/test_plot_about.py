@@ -48,10 +48,10 @@ def test_plot_with_one_costed_entry_puts_it_on_the_front():
     assert "1 entry without a communication cost is not shown" in figure.layout.annotations[0].text
 
 
-def test_sample_runs_stay_off_the_plot_and_its_front():
-    """A sample run (local data, a question limit) is not ranked, so it must not take the Pareto front either."""
+def test_partial_runs_stay_off_the_plot_and_its_front():
+    """A partial run (local data, a question limit) is not ranked, so it must not take the Pareto front either."""
     records = [result("real", "Real Team", 50.0, comm_gb=2.0),
-               result("demo", "Sample", 99.0, comm_gb=1.0, source="sample")]
+               result("demo", "Sample", 99.0, comm_gb=1.0, source="partial")]
     figure = efficiency_figure(challenges()["general_nlp"], Boards(records=records).frame("general_nlp"))
     entries, front = figure.data
     assert list(front.x) == [2.0] and list(entries.x) == []

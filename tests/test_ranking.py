@@ -22,15 +22,15 @@ def test_missing_average_ranks_last():
     assert assign_ranks(frame)["id"].tolist() == ["y", "x"]
 
 
-def test_sample_runs_are_never_ranked_among_real_rows():
+def test_partial_runs_are_never_ranked_among_real_rows():
     frame = pd.DataFrame({
-        "id": ["sample-best", "real-low", "published-high", "sample-low"],
+        "id": ["partial-best", "real-low", "published-high", "partial-low"],
         "average": [99.0, 10.0, 50.0, 1.0],
         "date": ["2025-01-01"] * 4,
-        "source": ["sample", "verified", "published", "sample"],
+        "source": ["partial", "verified", "published", "partial"],
     })
     ranked = assign_ranks(frame)
-    assert ranked["id"].tolist() == ["published-high", "real-low", "sample-best", "sample-low"]
+    assert ranked["id"].tolist() == ["published-high", "real-low", "partial-best", "partial-low"]
     assert ranked["rank"].tolist()[:2] == [1, 2] and ranked["rank"].iloc[2:].isna().all()
 
 

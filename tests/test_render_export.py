@@ -49,12 +49,12 @@ def test_csv_neutralizes_formulas_and_keeps_numbers():
     assert rows[1][-2] == "02.01.25"
 
 
-def test_a_sample_row_shows_its_badge_and_no_rank():
-    frame = board_frame(NLP, [result("s", "Sampler", 5.0, source="sample"), result("v", "Real", 1.0)])
+def test_a_partial_row_shows_its_badge_and_no_rank():
+    frame = board_frame(NLP, [result("s", "Sampler", 5.0, source="partial"), result("v", "Real", 1.0)])
     html = render_page(NLP, query_page(frame, BoardQuery()), BoardQuery(), visible_keys(NLP, None))
     sample_row = html[html.index("Sampler") - 400:html.index("Sampler")]
     assert 'data-col="rank"' in sample_row or "data-col=rank" in sample_row
     assert ">—<" in sample_row and "nan" not in html
-    assert 'class="src src-sample"' in html and "never ranked" in html
+    assert 'class="src src-partial"' in html and "never ranked" in html and "src-sample" not in html
     rows = list(csv.reader(io.StringIO(board_csv(NLP, frame, visible_keys(NLP, None)))))
     assert [r[0] for r in rows[1:]] == ["1", ""]

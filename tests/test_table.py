@@ -90,10 +90,10 @@ def test_parse_date_accepts_published_and_iso_formats():
         parse_date("last week")
 
 
-def test_a_sample_run_is_shown_as_sample_unranked_after_the_ranked_rows_in_both_directions():
-    frame = board_frame(NLP, [result("s", "Sample", 99.0, source="sample"),
+def test_a_partial_run_is_shown_as_partial_unranked_after_the_ranked_rows_in_both_directions():
+    frame = board_frame(NLP, [result("s", "Sample", 99.0, source="partial"),
                               result("v", "Real", 10.0), result("p", "Paper", 20.0, source="published")])
-    assert frame["source"].tolist() == ["published", "verified", "sample"]
+    assert frame["source"].tolist() == ["published", "verified", "partial"]
     assert frame["rank"].tolist()[:2] == [1, 2] and frame["rank"].isna().tolist() == [False, False, True]
     assert teams(frame, sort_key="rank", sort_desc=True) == ["Real", "Paper", "Sample"]
     assert teams(frame, sources=("published", "verified")) == ["Paper", "Real"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -53,15 +54,17 @@ def test_evaluates_oldest_first_and_the_result_reaches_the_board(tmp_path, model
     assert all(0.0 <= v <= 100.0 for v in result["scores"].values())
     assert result["average"] == pytest.approx(sum(result["scores"].values()) / 3)
     provenance = result["provenance"]
-    assert result["source"] == "sample" and len(provenance["sample"]) == 2  # local data + a limit: a sample run
+    assert result["source"] == "partial" and len(provenance["partial"]) == 2  # local data + a limit: a smoke run
     assert provenance["versions"]["lm_eval"] == "0.4.13" and provenance["device"] == "cpu"
     assert provenance["sample_counts"] == {"stem": 1, "social_sciences": 1, "humanities": 1}
     assert len(provenance["task_definition_hash"]) >= 12 and provenance["duration_s"] > 0
-    assert provenance["dataset_revisions"] == {"stem": None, "social_sciences": None, "humanities": None}
+    mmlu_file = FIXTURES / "mmlu.jsonl"  # the three columns read one local file: its hash is what they read
+    read_at = f"local:mmlu.jsonl@sha256:{hashlib.sha256(mmlu_file.read_bytes()).hexdigest()}"
+    assert provenance["dataset_revisions"] == {"stem": read_at, "social_sciences": read_at, "humanities": read_at}
     details = store.get("details", result["id"])
     assert len(details["samples"]["stem"]) == 1
     row = Boards(store).frame("general_nlp").iloc[0]
-    assert (row["team"], row["source"], row["details_url"]) == ("Tiny Team", "sample", f"?details={result['id']}")
+    assert (row["team"], row["source"], row["details_url"]) == ("Tiny Team", "partial", f"?details={result['id']}")
     assert w.run_once() == "newer" and w.run_once() is None
     assert w.pool.loads == {next(iter(w.pool.loads)): 1}  # the base was loaded once for both requests
 

@@ -21,7 +21,7 @@ def refused(message: str) -> gr.Error:
 
 def json_cell(value: Any) -> Any:
     """A frame cell as JSON: numpy numbers as Python numbers, no value (NaN, pandas' NA, e.g. the rank of an
-    unranked sample row) as None."""
+    unranked partial row) as None."""
     if value is pd.NA or value is None:
         return None
     if hasattr(value, "item"):

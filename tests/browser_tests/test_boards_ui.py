@@ -19,8 +19,13 @@ def page(tmp_path_factory):
                       challenge="finance", fpb=40.0, fiqa=60.0, tfns=51.5)
     verified["provenance"] = {"device": "cpu", "dtype": "float32", "duration_s": 78.4,
                               "versions": {"torch": "2.13.0"}}
+    partial = result("partial-med-1", "Smoke Team", 99.0, date="2026-02-02", challenge="medical", pubmedqa=99.0)
+    partial["source"] = "partial"
+    partial["provenance"] = {"partial": ["at most 1 questions per dataset (EVALUATOR_LIMIT)"],
+                             "dataset_revisions": {"pubmedqa": "5e0c6a1f" * 5}}
     store = LocalStore(data)
     store.put("results", verified)
+    store.put("results", partial)
     for conversation in ("c1", "c2"):  # votes on a board the arena would not open on by itself
         store.put("votes", make_vote(board="medical", conversation_id=conversation, a={"entry": "x", "label": "Xena"},
                                      b={"entry": "y", "label": "Yuri"}, outcome="a", voter="session-1",
@@ -128,6 +133,23 @@ def test_source_filter_and_verified_row_details(page):
     assert not raw.is_visible()  # the stored JSON is folded away
     page.locator("#details details summary").click()
     assert '"duration_s": 78.4' in raw.inner_text()
+    page.goto(page.base_url)
+    page.wait_for_selector("#general_nlp-table table")
+
+
+def test_a_partial_row_is_unranked_last_and_its_details_say_why_and_what_data(page):
+    open_board(page, "medical", "Medical")
+    assert column(page, "medical", "team")[-1] == "Smoke Team"  # its 99.0 would top the board if it counted
+    assert column(page, "medical", "source")[-1] == "partial" and column(page, "medical", "rank")[-1] == "—"
+    badge = page.locator("#medical-table tr", has_text="Smoke Team").locator("td[data-col=source] span")
+    assert "never ranked" in badge.get_attribute("title")
+    link = page.locator("#medical-table tr", has_text="Smoke Team").locator("td[data-col=source] a")
+    page.goto(page.base_url + "/" + link.get_attribute("href"))
+    page.wait_for_selector("#details h2")
+    text = page.locator("#details").inner_text()
+    assert "Source\tpartial" in text
+    assert "Not ranked\ta partial (smoke) run: at most 1 questions per dataset (EVALUATOR_LIMIT)" in text
+    assert f"Dataset commits\tPubMedQA {'5e0c6a1f' * 5}" in text
     page.goto(page.base_url)
     page.wait_for_selector("#general_nlp-table table")
 

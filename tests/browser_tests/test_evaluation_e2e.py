@@ -55,7 +55,7 @@ def test_submission_is_evaluated_and_lands_on_the_board(tmp_path):
                 "[...document.querySelectorAll('#general_nlp-table td[data-col=team]')].map(td => td.innerText)"
                 ".join() === 'E2E Team'")
             row = page.locator("#general_nlp-table tbody tr").first
-            assert row.locator("td[data-col=source]").inner_text() == "sample"  # local data + a limit
+            assert row.locator("td[data-col=source]").inner_text() == "partial"  # local data + a limit
             assert row.locator("td[data-col=comm_gb]").inner_text() == "0.4 GB"
             average = float(row.locator("td[data-col=average]").inner_text())
             assert 0.0 <= average <= 100.0

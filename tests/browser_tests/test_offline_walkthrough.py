@@ -1,7 +1,7 @@
 """README "Try it offline", step by step: the app started as `scripts/run.sh` starts it (its `start_local_hub`:
 the bundled local Hub with samples, HF_ENDPOINT, sample data, a question limit), a sample adapter submitted
 to General NLP in the browser, seen PENDING -> RUNNING -> FINISHED in the Queue tab, then on the board marked
-"sample" without a rank, and its details opened. Only run.sh's installs are skipped."""
+"partial" without a rank, and its details opened (saying why). Only run.sh's installs are skipped."""
 
 import os
 import signal
@@ -85,18 +85,20 @@ def walk(page, url, challenge, title) -> tuple[list, float]:
     assert "RUNNING" in states, seen  # loading the model and building the tasks take seconds
     assert all(status == "starting" or status.startswith(("dataset ", "all ")) for state, status in seen
                if state == "RUNNING"), seen
-    # Step 4: the board shows the row marked sample, without a rank; its badge opens the details
+    # Step 4: the board shows the row marked partial, without a rank; its badge opens the details, which say why
     page.get_by_role("tab", name=title, exact=True).click()
     page.click(f"#{challenge}-refresh")
     page.wait_for_function(f"document.querySelector('#{challenge}-table').innerText.includes('My Team')")
     row = page.locator(f"#{challenge}-table tbody tr", has_text="My Team").first
-    assert row.locator("td[data-col=source]").inner_text() == "sample"
+    assert row.locator("td[data-col=source]").inner_text() == "partial"
     assert row.locator("td[data-col=rank]").inner_text() == "—"
     link = row.locator("td[data-col=source] a").get_attribute("href")
     page.goto(url + "/" + link)
     page.wait_for_selector("#details h2")
     details = page.locator("#details").inner_text()
     assert adapter in details and "EVALUATOR_DATA_DIR" in details
+    assert "a partial (smoke) run: local data override (EVALUATOR_DATA_DIR)" in details  # why, beside the source
+    assert "local:" in details and "@sha256:" in details  # the dataset revisions read, in the provenance
     return seen, time.monotonic() - started
 
 
