@@ -301,7 +301,7 @@ class Worker:
     def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef, options: LoadOptions,
                    report_progress, check):
         """Run the suite on base + adapter; on out-of-memory, retry with half the batch size."""
-        from lm_eval.models.huggingface import HFLM
+        from evaluator.lm_run import OfficialHFLM
 
         total = len(challenge.columns)
         report_progress({"done": 0, "total": total, "column": challenge.columns[0].label})
@@ -316,8 +316,8 @@ class Worker:
                 with self.pool.use(base, [adapter], options=options) as lease:
                     hook = lease.model.get_input_embeddings().register_forward_pre_hook(lambda *_: check())
                     try:
-                        lm = HFLM(pretrained=lease.model, tokenizer=lease.tokenizer, batch_size=batch_size,
-                                  max_length=lm_window(challenge))
+                        lm = OfficialHFLM(pretrained=lease.model, tokenizer=lease.tokenizer,
+                                          batch_size=batch_size, max_length=lm_window(challenge))
                         suite = run_suite(challenge, lm, data_dir=self.config.data_dir, limit=self.config.limit,
                                           on_progress=on_progress)
                     finally:
