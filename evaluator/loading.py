@@ -329,8 +329,10 @@ def adapter_effect(pool: ModelPool, base: ModelRef, adapter: ModelRef, probe: st
         with torch.inference_mode():
             return lease.model(input_ids=ids).logits[0, -1].float()
 
-    with pool.use(base, options=options) as lease:
-        bare = logits(lease)
+    # both through the peft wrapper: on a 4-bit base, wrapping alone moves the logits a little (bitsandbytes'
+    # CPU backend), which would hide an adapter that changes nothing
     with pool.use(base, [adapter], options=options) as lease:
         tuned = logits(lease)
+        with lease.model.disable_adapter():
+            bare = logits(lease)
     return float((tuned - bare).abs().max())
