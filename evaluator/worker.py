@@ -239,6 +239,7 @@ class Worker:
             "date": self.clock().date().isoformat(),
             "provenance": {
                 **environment_facts(options),
+                "precision_official": self.config.precision is None,
                 "task_definition_hash": suite.task_hash,
                 "dataset_revisions": {c.key: c.evaluation.get("revision") for c in challenge.columns},
                 "sample_counts": suite.sample_counts,

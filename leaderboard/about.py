@@ -12,6 +12,10 @@ def _window(days: int) -> str:
     return {1: "per day", 7: "per week (any rolling 7 days)"}.get(days, f"per {days} days")
 
 
+def _prompts(batch_size: int) -> str:
+    return "one prompt" if batch_size == 1 else f"{batch_size} prompts"
+
+
 def about_markdown(challenge: Challenge) -> str:
     lim = challenge.limits
     datasets = "\n".join(
@@ -65,6 +69,8 @@ def about_markdown(challenge: Challenge) -> str:
 ### Where the numbers come from
 - **published**: self-reported results imported as published from [the published board]({challenge.published_url}).
 - **verified**: scored by this Space's evaluator with the protocol above; the row links to its details.
+  Models are loaded as the official evaluation script loads them:
+  **{challenge.precision.describe()}**, {_prompts(challenge.precision.batch_size)} per generate call.
 
 _Rules version `{challenge.version}` (submissions record the version they were checked against)._
 """

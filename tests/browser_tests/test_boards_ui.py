@@ -104,6 +104,8 @@ def test_plot_and_about_tabs(page):
     about.wait_for(state="visible")
     text = about.inner_text()
     assert "13 B parameters" in text and "200 GB" in text and re.search(r"at most 2 submissions per team", text)
+    assert re.search(r"official evaluation script loads them:\s+4-bit FP4 \(bitsandbytes, float32 compute\), "
+                     r"float32, one prompt per generate call", text)
 
 
 def test_source_filter_and_verified_row_details(page):
