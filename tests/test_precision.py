@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, GenerationConfig
+from lm_eval.api.instance import Instance
+from lm_eval.models.huggingface import HFLM
+from transformers import AutoTokenizer, GenerationConfig, LlamaForCausalLM
 
 from evaluator import queue, tasks
 from evaluator.lm_run import OfficialHFLM, run_task
@@ -145,9 +147,6 @@ def chatty(models, tmp_path_factory):
 
 def generated_tokens(lm_class, path: Path, prompt: str, budget: int) -> tuple[int, str]:
     """How many tokens one generate_until request produced (forward passes with one new position each)."""
-    from lm_eval.api.instance import Instance
-    from transformers import LlamaForCausalLM
-
     model = LlamaForCausalLM.from_pretrained(path).eval()
     assert model.generation_config.max_new_tokens == 7
     steps = []
@@ -160,14 +159,11 @@ def generated_tokens(lm_class, path: Path, prompt: str, budget: int) -> tuple[in
 
 
 def test_a_models_own_generation_config_does_not_change_the_answer_budget(chatty):
-    from lm_eval.models.huggingface import HFLM
-
     prompt = "Answer the following multiple choice question."
     assert generated_tokens(HFLM, chatty, prompt, 2)[0] == 7  # what lm-eval alone does: the model's 7
     steps, output = generated_tokens(OfficialHFLM, chatty, prompt, 2)
     assert steps == 2
-    from transformers import LlamaForCausalLM  # the official call: generate(max_new_tokens=<gold length>)
-
+    # the official call: generate(max_new_tokens=<tokens of the gold>)
     tokenizer = AutoTokenizer.from_pretrained(chatty)
     ids = tokenizer(prompt, return_tensors="pt").input_ids
     official = LlamaForCausalLM.from_pretrained(chatty).eval().generate(ids, max_new_tokens=2, do_sample=False)
@@ -178,8 +174,6 @@ def test_a_models_own_generation_config_does_not_change_the_answer_budget(chatty
 def official_finance_outputs(path: Path, prompts: list[str], batch_size: int) -> list[str]:
     """The Finance script's loop, in our words: batches of ``batch_size`` prompts in dataset order, padded on
     the left, ``generate(max_length=512)``, the decoded continuation of each row."""
-    from transformers import LlamaForCausalLM
-
     model = LlamaForCausalLM.from_pretrained(path).eval()
     tokenizer = AutoTokenizer.from_pretrained(path, padding_side="left")
     outputs = []
@@ -195,10 +189,8 @@ def official_finance_outputs(path: Path, prompts: list[str], batch_size: int) ->
 def test_finance_generates_in_the_official_batches_in_dataset_order(models, tmp_path):
     """Prompts of different lengths: lm-eval alone would batch them by length, so padding (and with it the
     512-token budget) would fall differently; in the official batches every output is the official one."""
-    from transformers import LlamaForCausalLM
-
     base, _ = models
-    words = "profit rose sharply after the earnings report and shares".split()
+    words = ["profit", "rose", "sharply", "after", "the", "earnings", "report", "and", "shares"]
     write_jsonl(tmp_path / "fpb.jsonl", [{"sentence": " ".join(words[: 1 + (i * 7) % len(words)]) + ".",
                                           "label": i % 3} for i in range(24)])
     column = challenges()["finance"].columns[0]
