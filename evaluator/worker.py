@@ -91,16 +91,18 @@ class WorkerConfig:
         )
 
 
-def sample_reasons(config: WorkerConfig, challenge: Challenge) -> list[str]:
+def sample_reasons(config: WorkerConfig, challenge: Challenge, batch_size: int | None = None) -> list[str]:
     """Why this worker's results for ``challenge`` are samples, not comparable with real evaluations (empty:
-    they are real)."""
+    they are real). ``batch_size``: the one the suite ran with (default: the one it starts with)."""
     reasons = []
     if config.precision is not None:
         reasons.append(f"precision override ({OVERRIDE_ENV}={config.precision}): not the official precision "
                        f"({challenge.precision.describe()})")
-    if config.batch_size is not None and config.batch_size != challenge.precision.batch_size:
-        reasons.append(f"batch size override (EVALUATOR_BATCH_SIZE={config.batch_size}): the official script "
-                       f"generates {challenge.precision.batch_size} prompt(s) at a time")
+    official = challenge.precision.batch_size
+    used = batch_size or config.batch_size or official
+    if used != official:
+        reasons.append(f"batch size {used} (EVALUATOR_BATCH_SIZE, or halved after running out of memory): the "
+                       f"official script generates {official} prompt(s) per call")
     if config.data_dir is not None:
         reasons.append("local data override (EVALUATOR_DATA_DIR): not the official datasets")
     if config.limit is not None:
@@ -220,7 +222,7 @@ class Worker:
         except LoadError as error:
             raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
         duration = time.monotonic() - started
-        sample = sample_reasons(self.config, challenge)
+        sample = sample_reasons(self.config, challenge, suite.settings["batch_size"])
         result = {
             "id": result_id_for(request["id"]),
             "request_id": request["id"],

@@ -131,7 +131,11 @@ def test_overrides_are_checked_and_explained():
     assert sample_reasons(WorkerConfig(), general) == []
     assert sample_reasons(WorkerConfig(batch_size=1), general) == []  # the official batch size
     [reason] = sample_reasons(WorkerConfig.from_env({"EVALUATOR_BATCH_SIZE": "8"}), general)
-    assert "EVALUATOR_BATCH_SIZE=8" in reason
+    assert reason.startswith("batch size 8 (EVALUATOR_BATCH_SIZE")
+    finance = challenges()["finance"]
+    [reason] = sample_reasons(WorkerConfig(), finance, batch_size=2)  # halved after running out of memory
+    assert "batch size 2" in reason and "4 prompt(s) per call" in reason
+    assert sample_reasons(WorkerConfig(), finance, batch_size=4) == []
 
 
 @pytest.fixture(scope="module")
