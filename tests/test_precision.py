@@ -16,11 +16,11 @@ from evaluator import queue, tasks
 from evaluator.lm_run import OfficialHFLM, run_task
 from evaluator.loading import LoadOptions, ModelPool, ModelRef
 from evaluator.precision import PrecisionUnavailable, load_options
-from evaluator.suites import _task_manager, column_docs
+from evaluator.suites import _task_manager, column_docs, run_challenge
 from evaluator.worker import Worker, WorkerConfig, result_id_for, sample_reasons
 from leaderboard.challenges import challenges
 from submissions.store import LocalStore
-from tests.eval_helpers import FIXTURES, tiny_paths, write_jsonl
+from tests.eval_helpers import FIXTURES, hflm, tiny_paths, write_jsonl
 
 # what the official scripts load (DESIGN.md §3, evaluator/SUITES.md "Precision"): 4-bit type, compute, dtype
 OFFICIAL = {
@@ -210,3 +210,22 @@ def test_finance_generates_in_the_official_batches_in_dataset_order(models, tmp_
     by_length = sorted(range(len(docs)), key=lambda i: -len(docs[i]["prompt"]))
     resorted = official_finance_outputs(base, [docs[i]["prompt"] for i in by_length], batch_size=4)
     assert [resorted[by_length.index(i)] for i in range(len(docs))] != official
+
+
+def test_general_nlp_generates_as_the_official_loop_one_prompt_per_call(models):
+    """The official MMLU loop, in our words: each prompt alone (no padding), ``generate`` with as many new
+    tokens as the gold of its batch of 16 has, greedy, EOS as pad; the suite at the definition's batch size
+    produces the same output for every question."""
+    base, adapter = models
+    challenge = challenges()["general_nlp"]
+    lm = hflm(base, adapter, batch_size=challenge.precision.batch_size)
+    result = run_challenge(challenge, lm, data_dir=FIXTURES)
+    for column in challenge.columns:
+        records = result.records[column.key]
+        budgets = tasks.gold_token_budgets(column_docs(column, FIXTURES), lm.tokenizer)
+        for record, budget in zip(records, budgets, strict=True):
+            ids = lm.tokenizer.encode(record["prompt"], return_tensors="pt")
+            with torch.no_grad():
+                out = lm.model.generate(inputs=ids, max_new_tokens=budget, do_sample=False,
+                                        pad_token_id=lm.tokenizer.eos_token_id)
+            assert record["output"] == lm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
