@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from evaluator.worker import Worker, WorkerConfig
+from leaderboard.challenges import DTYPES
 from submissions.store_factory import open_store
 
 
@@ -22,11 +23,15 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between polls of the queue")
     parser.add_argument("--limit", type=int, help="questions per dataset (smoke runs)")
     parser.add_argument("--data-dir", type=Path, help="local data override: a folder of <column>.jsonl files")
-    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--batch-size", type=int, help="prompts per generate call instead of the official number "
+                        "(results are then marked partial)")
+    parser.add_argument("--precision", choices=DTYPES, help="load models in this dtype instead of the challenge's "
+                        "official precision, e.g. for a quick CPU run (results are then marked partial)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = WorkerConfig.from_env()
-    overrides = {"limit": args.limit, "data_dir": args.data_dir, "batch_size": args.batch_size}
+    overrides = {"limit": args.limit, "data_dir": args.data_dir, "batch_size": args.batch_size,
+                 "precision": args.precision}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
     worker = Worker(open_store(), config=config)
     while True:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from typing import Any
 
 from evaluator import code_lm, docs, task_probes, tasks
@@ -88,9 +89,11 @@ def task_definition(challenge: Challenge) -> dict[str, Any]:
         "columns": [code_column_definition(c) if c.evaluation.get("suite") == "code" else column_definition(c)
                     for c in challenge.columns],
         "aggregate": challenge.rank_by,
+        "precision": {**asdict(challenge.precision), "source": None},  # how the script loads; not where it says so
     }
 
 
 def task_definition_hash(challenge: Challenge) -> str:
-    """sha256 of :func:`task_definition`: changes with a prompt, rule, generation setting or data pin only."""
+    """sha256 of :func:`task_definition`: changes with a prompt, rule, generation setting, precision or data pin
+    only."""
     return canonical_hash(task_definition(challenge))

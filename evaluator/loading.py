@@ -10,9 +10,11 @@ holds that model's lock, so a concurrent request can neither evict the adapters 
 into the model mid-forward; other models stay usable meanwhile. Serving one model from one request at a time
 is also what keeps a GPU from being oversubscribed.
 
-Loading follows the official FlowerTune evaluation: 4-bit (bitsandbytes) on CUDA when available, else
-bf16 on CUDA and fp32 (or bf16) on CPU. ``trust_remote_code`` is never enabled, and Hub repos must be pinned
-to a commit sha, because a score or a vote has to refer to exactly one set of weights.
+How weights are loaded is a :class:`LoadOptions`: the evaluator derives it from the challenge's official
+precision (:mod:`evaluator.precision`) and passes it to each ``use``; the arena, which is not scored, uses the
+pool's default (:meth:`LoadOptions.auto`). A model loaded under other options is reloaded, never reused.
+``trust_remote_code`` is never enabled, and Hub repos must be pinned to a commit sha, because a score or a
+vote has to refer to exactly one set of weights.
 """
 
 from __future__ import annotations
@@ -86,16 +88,23 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How weights are placed: device, dtype and whether to quantize to 4 bits."""
+    """How weights are placed: device, dtype, 4-bit quantization and the pad token.
+
+    ``quant_type`` and ``compute_dtype`` (None: ``dtype``) apply with ``load_in_4bit``. ``pad_token``: ``"eos"``
+    uses EOS when the tokenizer has no pad token; ``"add"`` adds ``[PAD]`` when it has none or it equals EOS
+    and resizes the embeddings (the official Finance script)."""
 
     device: str = "cpu"
     dtype: torch.dtype = torch.float32
     load_in_4bit: bool = False
+    quant_type: str = "fp4"
+    compute_dtype: torch.dtype | None = None
+    pad_token: str = "eos"
 
     @classmethod
     def auto(cls, cpu_dtype: torch.dtype = torch.float32) -> "LoadOptions":
-        """4-bit bf16 on CUDA when bitsandbytes is installed (as the official FlowerTune runs), bf16 on
-        CUDA without it, ``cpu_dtype`` on CPU."""
+        """For unscored use (the arena): 4-bit with bf16 compute on CUDA when bitsandbytes is installed, bf16
+        on CUDA without it, ``cpu_dtype`` on CPU."""
         if torch.cuda.is_available():
             return cls("cuda", torch.bfloat16, importlib.util.find_spec("bitsandbytes") is not None)
         return cls("cpu", cpu_dtype, False)
@@ -106,7 +115,8 @@ class LoadOptions:
             from transformers import BitsAndBytesConfig
 
             kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_compute_dtype=self.dtype
+                load_in_4bit=True, bnb_4bit_quant_type=self.quant_type,
+                bnb_4bit_compute_dtype=self.compute_dtype or self.dtype,
             )
         if self.device != "cpu":
             kwargs["device_map"] = {"": self.device}
@@ -138,6 +148,7 @@ class _Entry:
     users: int = 0
     model: Any = None  # the transformers model, wrapped in a PeftModel once an adapter is attached
     tokenizer: Any = None
+    options: LoadOptions | None = None  # what ``model`` was loaded with
     adapters: "OrderedDict[str, ModelRef]" = field(default_factory=OrderedDict)  # LRU order, oldest first
     resident: tuple[ModelRef, ...] = ()  # a copy of ``adapters`` that readers without the lock may take
 
@@ -165,8 +176,11 @@ class ModelPool:
         self.loads: dict[ModelRef, int] = {}  # how many times each model was read from disk or Hub
 
     @contextmanager
-    def use(self, ref: ModelRef, adapters: Sequence[ModelRef | None] = ()) -> Iterator[Lease]:
-        """Hold ``ref`` (loaded if needed) with ``adapters`` attached, for the duration of the block."""
+    def use(self, ref: ModelRef, adapters: Sequence[ModelRef | None] = (),
+            options: LoadOptions | None = None) -> Iterator[Lease]:
+        """Hold ``ref`` (loaded with ``options``, default the pool's, if needed) with ``adapters`` attached, for
+        the duration of the block."""
+        options = options or self.options
         wanted = [a for a in dict.fromkeys(adapters) if a is not None]
         if len(wanted) > self.max_adapters:
             raise LoadError(f"{len(wanted)} adapters requested at once; this pool holds at most {self.max_adapters}")
@@ -175,8 +189,13 @@ class ModelPool:
         entry = self._checkout(ref)
         try:
             with entry.lock:
+                if entry.model is not None and entry.options != options:  # loaded another way: load anew
+                    entry.model = entry.tokenizer = None
+                    entry.adapters.clear()
+                    entry.resident = ()
                 if entry.model is None:
-                    entry.model, entry.tokenizer = self._load(ref)
+                    entry.model, entry.tokenizer = self._load(ref, options)
+                    entry.options = options
                 # resident ones first, so that loading the others never evicts an adapter this call needs
                 try:
                     for adapter in sorted(wanted, key=lambda a: a.adapter_name not in entry.adapters):
@@ -234,17 +253,21 @@ class ModelPool:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 
-    def _load(self, ref: ModelRef) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    def _load(self, ref: ModelRef, options: LoadOptions) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         try:
             tokenizer = AutoTokenizer.from_pretrained(
                 ref.repo, trust_remote_code=False, **ref.hub_kwargs(), **self._hub
             )
             model = AutoModelForCausalLM.from_pretrained(
-                ref.repo, **ref.hub_kwargs(), **self._hub, **self.options.from_pretrained_kwargs()
+                ref.repo, **ref.hub_kwargs(), **self._hub, **options.from_pretrained_kwargs()
             )
         except (OSError, ValueError) as error:
             raise LoadError(f"could not load model {ref}: {error}") from error
-        if tokenizer.pad_token is None:
+        if options.pad_token == "add" and (tokenizer.pad_token is None
+                                           or tokenizer.pad_token_id == tokenizer.eos_token_id):
+            tokenizer.add_special_tokens({"pad_token": "[PAD]"})
+            model.resize_token_embeddings(len(tokenizer))
+        elif tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         model.eval()
         self.loads[ref] = self.loads.get(ref, 0) + 1
@@ -292,7 +315,8 @@ def _is_peft(model: Any) -> bool:
     return isinstance(model, PeftModel)
 
 
-def adapter_effect(pool: ModelPool, base: ModelRef, adapter: ModelRef, probe: str = "The answer is:") -> float:
+def adapter_effect(pool: ModelPool, base: ModelRef, adapter: ModelRef, probe: str = "The answer is:",
+                   options: LoadOptions | None = None) -> float:
     """The largest absolute change the adapter makes to the next-token logits of a probe prompt.
 
     0.0 means it changes nothing: a silent failure seen in the field (e.g. a LoRA saved before training, whose
@@ -305,8 +329,10 @@ def adapter_effect(pool: ModelPool, base: ModelRef, adapter: ModelRef, probe: st
         with torch.inference_mode():
             return lease.model(input_ids=ids).logits[0, -1].float()
 
-    with pool.use(base) as lease:
-        bare = logits(lease)
-    with pool.use(base, [adapter]) as lease:
+    # both through the peft wrapper: on a 4-bit base, wrapping alone moves the logits a little (bitsandbytes'
+    # CPU backend), which would hide an adapter that changes nothing
+    with pool.use(base, [adapter], options=options) as lease:
         tuned = logits(lease)
+        with lease.model.disable_adapter():
+            bare = logits(lease)
     return float((tuned - bare).abs().max())

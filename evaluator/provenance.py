@@ -8,8 +8,9 @@ from importlib.metadata import PackageNotFoundError, version
 import torch
 
 from evaluator.loading import LoadOptions
+from evaluator.precision import describe
 
-PACKAGES = ("torch", "transformers", "peft", "lm_eval", "datasets", "huggingface_hub")
+PACKAGES = ("torch", "transformers", "peft", "lm_eval", "datasets", "huggingface_hub", "bitsandbytes")
 
 
 def package_versions() -> dict[str, str]:
@@ -23,13 +24,9 @@ def package_versions() -> dict[str, str]:
 
 
 def environment_facts(options: LoadOptions) -> dict:
+    """Versions, device and the precision the models were actually loaded with (``options``)."""
     device = torch.cuda.get_device_name(0) if options.device.startswith("cuda") else "cpu"
-    return {
-        "versions": package_versions(),
-        "device": device,
-        "dtype": str(options.dtype).removeprefix("torch."),
-        "quantization": "4-bit (bitsandbytes)" if options.load_in_4bit else None,
-    }
+    return {"versions": package_versions(), "device": device, **describe(options)}
 
 
 def reset_peak_memory() -> None:

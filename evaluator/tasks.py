@@ -8,7 +8,8 @@ prepared. Generation settings follow the official scripts:
   default batch size) for the whole batch; that is reproduced here so PubMedQA's ``maybe`` gets
   the same budget as upstream.
 - ``sentiment`` (Finance): the model's own generation defaults, ``max_length`` 512 counted over
-  the (left-padded) prompt plus the generation, as upstream's ``generate(max_length=512)``.
+  the (left-padded) prompt plus the generation, as upstream's ``generate(max_length=512)``, in
+  upstream's batches (``lm.batch_size`` prompts in dataset order, see ``lm_run.OfficialHFLM``).
 - ``loglikelihood_choice`` (cosmos_qa): lm-eval ``multiple_choice``, accuracy by summed log-likelihood.
 - ``rouge`` (xsum): greedy generation until a newline, ROUGE-L F1 against the reference summary.
 """
@@ -22,6 +23,7 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.task import ConfigurableTask
 
 from evaluator import scoring
+from evaluator.lm_run import DATASET_BATCH
 
 # Text suite of a challenge column (its evaluation block's ``suite``) -> the scoring rule of its documents.
 SUITE_RULES = {"mmlu": "mcq", "medical_mcq": "mcq", "pubmedqa": "yes_no_maybe", "finance_sentiment": "sentiment"}
@@ -85,15 +87,19 @@ def rouge_l(prediction: str, reference: str) -> float:
     return 100.0 * scorer.score(reference, prediction)["rougeL"].fmeasure
 
 
+PER_DOC_GENERATION = ("max_gen_toks", DATASET_BATCH)
+
+
 class DocTask(ConfigurableTask):
-    """A ConfigurableTask whose documents may carry their own ``max_gen_toks``."""
+    """A ConfigurableTask whose documents may carry their own ``max_gen_toks`` and ``dataset_batch``."""
 
     def construct_requests(self, doc, ctx, **kwargs):
-        if self.OUTPUT_TYPE != "generate_until" or "max_gen_toks" not in doc:
+        own = {key: int(doc[key]) for key in PER_DOC_GENERATION if key in doc}
+        if self.OUTPUT_TYPE != "generate_until" or not own:
             return super().construct_requests(doc, ctx, **kwargs)
         kwargs.pop("apply_chat_template", None)
         kwargs.pop("chat_template", None)
-        gen = {**self.config.generation_kwargs, "max_gen_toks": int(doc["max_gen_toks"])}
+        gen = {**self.config.generation_kwargs, **own}
         return Instance(request_type="generate_until", doc=doc, arguments=(ctx, gen), idx=0, **kwargs)
 
 
@@ -113,6 +119,7 @@ def generation_task(name: str, rule: str, docs: list[dict[str, Any]], lm) -> Doc
     """A generate_until task scored by ``rule`` (``mcq``, ``yes_no_maybe`` or ``sentiment``)."""
     if rule == "sentiment":
         generation = {**FINANCE_GENERATION, **model_default_generation(lm.model)}
+        docs = [{**doc, DATASET_BATCH: i // int(lm.batch_size)} for i, doc in enumerate(docs)]
     else:
         budgets = gold_token_budgets(docs, lm.tokenizer)
         docs = [{**doc, "max_gen_toks": budget} for doc, budget in zip(docs, budgets, strict=True)]

@@ -31,10 +31,17 @@ from pathlib import Path
 from evaluator import queue
 from evaluator.claim_watch import ClaimLost, ClaimWatch
 from evaluator.failures import EVALUATOR, SUBMISSION, EvaluationFailed, classify
-from evaluator.loading import LoadError, ModelPool, ModelRef, adapter_effect
+from evaluator.loading import (
+    LoadError,
+    LoadOptions,
+    ModelPool,
+    ModelRef,
+    adapter_effect,
+)
+from evaluator.precision import OVERRIDE_ENV, PrecisionUnavailable, load_options
 from evaluator.provenance import environment_facts, peak_memory_mb, reset_peak_memory
 from evaluator.suite_runner import lm_window, run_suite
-from leaderboard.challenges import Challenge, challenges
+from leaderboard.challenges import DTYPES, Challenge, challenges
 from submissions.store import Record, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -57,13 +64,20 @@ class WorkerConfig:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
     data_dir: Path | None = None  # local data override (tests, air-gapped GPU boxes)
     limit: int | None = None  # questions per dataset, for smoke runs
-    batch_size: int = 8
+    batch_size: int | None = None  # prompts per generate call; None: the challenge's official batch size
+    precision: str | None = None  # a dtype forced instead of the challenge's official precision (quick CPU runs)
     heartbeat_s: float = 30.0
     stale_after_s: float = 600.0
     max_attempts: int = 3
     load_retries: int = 2  # after an out-of-memory error while loading the base or probing the adapter
     write_retries: int = 3  # when the store refuses the final writes
     write_backoff_s: float = 5.0
+
+    def __post_init__(self):
+        if self.precision is not None and self.precision not in DTYPES:
+            raise ValueError(f"{OVERRIDE_ENV} must be one of {DTYPES}, not {self.precision!r}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"the batch size must be at least 1, not {self.batch_size}")
 
     @classmethod
     def from_env(cls, environ=os.environ) -> "WorkerConfig":
@@ -73,7 +87,8 @@ class WorkerConfig:
         return cls(
             data_dir=Path(environ["EVALUATOR_DATA_DIR"]) if environ.get("EVALUATOR_DATA_DIR") else None,
             limit=number("EVALUATOR_LIMIT", None, int),
-            batch_size=number("EVALUATOR_BATCH_SIZE", 8, int),
+            batch_size=number("EVALUATOR_BATCH_SIZE", None, int),
+            precision=environ.get(OVERRIDE_ENV) or None,
             heartbeat_s=number("EVALUATOR_HEARTBEAT_S", 30.0),
             stale_after_s=number("EVALUATOR_STALE_AFTER_S", 600.0),
             max_attempts=number("EVALUATOR_MAX_ATTEMPTS", 3, int),
@@ -81,10 +96,20 @@ class WorkerConfig:
         )
 
 
-def partial_reasons(config: WorkerConfig) -> list[str]:
-    """Why this worker's results are partial (smoke runs), not comparable with real evaluations (empty: they are
-    full evaluations). Partial results are stored with ``source: "partial"`` and never ranked."""
+def partial_reasons(config: WorkerConfig, challenge: Challenge, batch_size: int | None = None) -> list[str]:
+    """Why this worker's results for ``challenge`` are partial (smoke runs, or not at the official precision or
+    batch), not comparable with real evaluations (empty: they are full evaluations). Partial results are stored
+    with ``source: "partial"`` and never ranked. ``batch_size``: the one the suite ran with (default: the one it
+    starts with)."""
     reasons = []
+    if config.precision is not None:
+        reasons.append(f"precision override ({OVERRIDE_ENV}={config.precision}): not the official precision "
+                       f"({challenge.precision.describe()})")
+    official = challenge.precision.batch_size
+    used = batch_size or config.batch_size or official
+    if used != official:
+        reasons.append(f"batch size {used} (EVALUATOR_BATCH_SIZE, or halved after running out of memory): the "
+                       f"official script generates {official} prompt(s) per call")
     if config.data_dir is not None:
         reasons.append("local data override (EVALUATOR_DATA_DIR): not the official datasets")
     if config.limit is not None:
@@ -192,18 +217,19 @@ class Worker:
             raise EvaluationFailed(f"this Space has no challenge '{request['challenge']}'")
         base = ModelRef(request["base_model"], request.get("base_commit"))
         adapter = ModelRef(request["repo_id"], request.get("commit"))
+        options = self._load_options(challenge)
         started = time.monotonic()
         reset_peak_memory()
-        if self._load_and_probe(base, adapter) == 0.0:
+        if self._load_and_probe(base, adapter, options) == 0.0:
             raise EvaluationFailed("adapter had no effect: the model's output did not change on a probe prompt "
                                    "(were the LoRA weights trained and saved?)")
         check()
         try:
-            suite = self._run_suite(challenge, base, adapter, report_progress, check)
+            suite = self._run_suite(challenge, base, adapter, options, report_progress, check)
         except LoadError as error:
             raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
         duration = time.monotonic() - started
-        partial = partial_reasons(self.config)
+        partial = partial_reasons(self.config, challenge, suite.settings["batch_size"])
         result = {
             "id": result_id_for(request["id"]),
             "request_id": request["id"],
@@ -222,7 +248,8 @@ class Worker:
             "average": suite.average,
             "date": self.clock().date().isoformat(),
             "provenance": {
-                **environment_facts(self.pool.options),
+                **environment_facts(options),
+                "precision_official": self.config.precision is None,
                 "task_definition_hash": suite.task_hash,
                 "dataset_revisions": suite.dataset_revisions,
                 "sample_counts": suite.sample_counts,
@@ -239,7 +266,16 @@ class Worker:
         details = {"id": result["id"], "request_id": request["id"], "samples": suite.records}
         return result, details
 
-    def _load_and_probe(self, base: ModelRef, adapter: ModelRef) -> float:
+    def _load_options(self, challenge: Challenge) -> LoadOptions:
+        """The challenge's official precision (or the operator's override); a worker that cannot load it fails
+        the request, caused by the evaluator, rather than score at another precision."""
+        try:
+            return load_options(challenge.precision, override=self.config.precision)
+        except PrecisionUnavailable as error:
+            raise EvaluationFailed(f"{error}. This does not count against your submission limit.",
+                                   EVALUATOR) from error
+
+    def _load_and_probe(self, base: ModelRef, adapter: ModelRef, options: LoadOptions) -> float:
         """Load the base, attach the adapter and return its effect on a probe prompt.
 
         Out of memory frees every idle model and retries, ``load_retries`` times, as the suite retries with a
@@ -248,10 +284,10 @@ class Worker:
         for retry in range(self.config.load_retries + 1):
             stage = "base"
             try:
-                with self.pool.use(base):
+                with self.pool.use(base, options=options):
                     pass
                 stage = "adapter"
-                return adapter_effect(self.pool, base, adapter)
+                return adapter_effect(self.pool, base, adapter, options=options)
             except LoadError as error:
                 if not _is_out_of_memory(error):
                     if stage == "base":
@@ -273,9 +309,10 @@ class Worker:
         raise EvaluationFailed(f"the adapter {adapter} does not fit in memory beside its base model, which does",
                                SUBMISSION) from oom
 
-    def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef, report_progress, check):
+    def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef, options: LoadOptions,
+                   report_progress, check):
         """Run the suite on base + adapter; on out-of-memory, retry with half the batch size."""
-        from lm_eval.models.huggingface import HFLM
+        from evaluator.lm_run import OfficialHFLM
 
         total = len(challenge.columns)
         report_progress({"done": 0, "total": total, "column": challenge.columns[0].label})
@@ -284,14 +321,14 @@ class Worker:
             following = challenge.columns[done].label if done < total else None
             report_progress({"done": done, "total": total, "column": following})
 
-        batch_size = self.config.batch_size
+        batch_size = self.config.batch_size or challenge.precision.batch_size
         while True:
             try:
-                with self.pool.use(base, [adapter]) as lease:
+                with self.pool.use(base, [adapter], options=options) as lease:
                     hook = lease.model.get_input_embeddings().register_forward_pre_hook(lambda *_: check())
                     try:
-                        lm = HFLM(pretrained=lease.model, tokenizer=lease.tokenizer, batch_size=batch_size,
-                                  max_length=lm_window(challenge))
+                        lm = OfficialHFLM(pretrained=lease.model, tokenizer=lease.tokenizer,
+                                          batch_size=batch_size, max_length=lm_window(challenge))
                         suite = run_suite(challenge, lm, data_dir=self.config.data_dir, limit=self.config.limit,
                                           on_progress=on_progress)
                     finally:

@@ -20,6 +20,10 @@ def _recheck_line(challenge: Challenge) -> str:
             f"{challenge.checks.recheck_tolerance:g} points; the published numbers stay as published.\n")
 
 
+def _prompts(batch_size: int) -> str:
+    return "one prompt" if batch_size == 1 else f"{batch_size} prompts"
+
+
 def about_markdown(challenge: Challenge) -> str:
     lim = challenge.limits
     datasets = "\n".join(
@@ -76,6 +80,9 @@ def about_markdown(challenge: Challenge) -> str:
 ### Where the numbers come from
 - **published**: self-reported results imported as published from [the published board]({challenge.published_url}).
 - **verified**: scored by this Space's evaluator with the protocol above; the row links to its details.
+  Models are loaded as the official evaluation script loads them:
+  **{challenge.precision.describe()}**, {_prompts(challenge.precision.batch_size)} per generate call.
+
 {_recheck_line(challenge)}
 _Rules version `{challenge.version}` (submissions record the version they were checked against)._
 """

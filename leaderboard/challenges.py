@@ -35,6 +35,44 @@ class ScoreColumn:
     evaluation: dict[str, Any] = field(default_factory=dict)
 
 
+DTYPES = ("float32", "float16", "bfloat16")
+PAD_TOKENS = ("eos", "add")  # see Precision.pad_token
+QUANT_TYPES = ("fp4", "nf4")
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """bitsandbytes k-bit loading: ``BitsAndBytesConfig(load_in_4bit=True)`` defaults are FP4 with float32
+    compute."""
+
+    bits: int
+    type: str
+    compute_dtype: str
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How the official script loads the model and batches its prompts (``evaluation_precision``).
+
+    ``pad_token``: ``eos`` uses EOS when the tokenizer has no pad token; ``add`` adds a new ``[PAD]`` token
+    when it has none or it equals EOS, and resizes the embeddings (the Finance script). ``batch_size``: how
+    many prompts one ``generate`` call takes (1: one prompt at a time, unpadded). ``source``: the script.
+    """
+
+    dtype: str
+    quantization: Quantization | None
+    pad_token: str
+    batch_size: int
+    source: str
+
+    def describe(self) -> str:
+        """E.g. '4-bit FP4 (bitsandbytes, float32 compute), float32' or 'float16, no quantization'."""
+        if self.quantization is None:
+            return f"{self.dtype}, no quantization"
+        q = self.quantization
+        return f"{q.bits}-bit {q.type.upper()} (bitsandbytes, {q.compute_dtype} compute), {self.dtype}"
+
+
 @dataclass(frozen=True)
 class Limits:
     submission_kind: str  # adapter | merge
@@ -80,6 +118,7 @@ class Challenge:
     limits: Limits
     board: BoardStyle
     version: str  # short hash of the rules (rules_version): requests record the rules they were checked against
+    precision: Precision
     rank_by: str = "average"
     checks: Checks = Checks()
 
@@ -136,6 +175,7 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
     style = _board_style(raw.get("board") or {}, family, source)
     checks = _checks(raw.get("checks") or {}, source)
     challenge_id = need(raw, "id", "challenge")
+    precision = _precision(need(raw, "evaluation_precision", "challenge"), source)
     return Challenge(
         id=challenge_id,
         title=need(raw, "title", "challenge"),
@@ -150,6 +190,37 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         board=style,
         version=rules_version(challenge_id, family, columns, limits),
         checks=checks,
+        precision=precision,
+    )
+
+
+def _precision(raw: dict[str, Any], source: str) -> Precision:
+    where = "evaluation_precision"
+
+    def choice(value: Any, allowed: tuple[str, ...], field: str) -> str:
+        if value not in allowed:
+            raise DefinitionError(f"{source}: {where}.{field} must be one of {allowed}, not {value!r}")
+        return value
+
+    unknown = set(raw) - {"dtype", "quantization", "pad_token", "batch_size", "source"}
+    if unknown:
+        raise DefinitionError(f"{source}: unknown key(s) {sorted(unknown)} in {where}")
+    quantization = None
+    if raw.get("quantization") is not None:
+        q = raw["quantization"]
+        if q.get("bits") != 4:
+            raise DefinitionError(f"{source}: {where}.quantization.bits must be 4, not {q.get('bits')!r}")
+        quantization = Quantization(4, choice(q.get("type"), QUANT_TYPES, "quantization.type"),
+                                    choice(q.get("compute_dtype"), DTYPES, "quantization.compute_dtype"))
+    batch_size = raw.get("batch_size")
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise DefinitionError(f"{source}: {where}.batch_size must be a positive integer, not {batch_size!r}")
+    return Precision(
+        dtype=choice(raw.get("dtype"), DTYPES, "dtype"),
+        quantization=quantization,
+        pad_token=choice(raw.get("pad_token"), PAD_TOKENS, "pad_token"),
+        batch_size=batch_size,
+        source=str(raw.get("source", "")),
     )
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from leaderboard.challenges import Challenge
 
-# field -> label, in display order; "dtype" and "quantization" become one "Precision" row
+# field -> label, in display order; the PRECISION fields become one "Precision" row
+PRECISION = ("dtype", "quantization", "pad_token", "precision_official")
 LABELS = {
     "partial": "Partial run, because",
     "device": "Device",
@@ -83,10 +84,24 @@ def provenance_rows(challenge: Challenge, provenance: dict[str, Any]) -> list[tu
     """(label, text) rows: precision first, then the known fields in order, then any other field by name.
     Fields without a value are left out."""
     rows = []
-    precision = [str(provenance[k]) for k in ("dtype", "quantization") if provenance.get(k) not in (None, "")]
+    precision = _precision_text(challenge, provenance)
     if precision:
-        rows.append(("Precision", ", ".join(precision)))
-    present = {k: v for k, v in provenance.items() if v is not None and k not in ("dtype", "quantization")}
+        rows.append(("Precision", precision))
+    present = {k: v for k, v in provenance.items() if v is not None and k not in PRECISION}
     rows += [(label, _field_text(challenge, key, present[key])) for key, label in LABELS.items() if key in present]
     rows += [(key, _field_text(challenge, key, value)) for key, value in present.items() if key not in LABELS]
     return rows
+
+
+def _precision_text(challenge: Challenge, provenance: dict[str, Any]) -> str:
+    """What the models were loaded as, and whether that is the challenge's official precision (when the
+    record says; results from before it was recorded do not)."""
+    text = ", ".join(str(provenance[k]) for k in PRECISION[:2] if provenance.get(k) not in (None, ""))
+    if provenance.get("pad_token"):
+        text += f"; pad token: {provenance['pad_token']}"
+    official = provenance.get("precision_official")
+    if text and official is True:
+        text += " (the official precision)"
+    elif text and official is False:
+        text += f" (not the official precision: {challenge.precision.describe()})"
+    return text

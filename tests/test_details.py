@@ -26,7 +26,8 @@ def test_missing_scores_show_a_dash():
 
 WORKER_PROVENANCE = {  # as evaluator/worker.py writes it
     "versions": {"torch": "2.13.0", "transformers": "5.1.0", "peft": "0.18.0", "lm_eval": "0.4.13"},
-    "device": "NVIDIA H200", "dtype": "float32", "quantization": "4-bit (bitsandbytes)",
+    "device": "NVIDIA H200", "dtype": "float16", "quantization": None, "pad_token": "[PAD] added when missing or "
+    "equal to EOS", "precision_official": True,
     "task_definition_hash": "3f2a9c", "dataset_revisions": {"fpb": "5e0c6a1f" * 5, "fiqa": "d41b" * 10,
                                                             "tfns": "0a1b2c3d" * 5},
     "sample_counts": {"fpb": 1212, "fiqa": 275, "tfns": 2388}, "settings": {"batch_size": 8, "max_length": 512},
@@ -53,7 +54,7 @@ def test_provenance_is_a_readable_table_with_the_raw_record_folded_away():
     text = details_markdown(record)
     provenance = text[text.index("### Provenance"):]
     table, raw = provenance.split("<details>")
-    for row in ("| Precision | float32, 4-bit (bitsandbytes) |",
+    for row in ("| Precision | float16; pad token: [PAD] added when missing or equal to EOS (the official precision) |",
                 "| Device | NVIDIA H200 |",
                 "| Package versions | torch 2.13.0 · transformers 5.1.0 · peft 0.18.0 · lm_eval 0.4.13 |",
                 f"| Dataset commits | FPB {'5e0c6a1f' * 5} · FIQA {'d41b' * 10} · TFNS {'0a1b2c3d' * 5} |",
@@ -66,6 +67,15 @@ def test_provenance_is_a_readable_table_with_the_raw_record_folded_away():
         assert row in table.splitlines(), row
     assert "{" not in table and "Limit" not in table  # no JSON in the table; an unset limit is not a row
     assert raw.startswith("<summary>") and '"duration_s": 78.4' in raw and raw.rstrip().endswith("</details>")
+
+
+def test_details_say_when_a_result_was_not_loaded_at_the_official_precision():
+    provenance = {"dtype": "float32", "quantization": None, "precision_official": False}
+    text = details_markdown({**result("r6", "T", 1.0, challenge="general_nlp"), "provenance": provenance})
+    assert ("| Precision | float32 (not the official precision: 4-bit FP4 (bitsandbytes, float32 compute), "
+            "float32) |") in text.splitlines()
+    older = details_markdown({**result("r7", "T", 1.0, challenge="general_nlp"), "provenance": {"dtype": "float32"}})
+    assert "| Precision | float32 |" in older.splitlines()  # recorded before the flag: no claim either way
 
 
 def test_a_smoke_run_says_so_and_odd_values_stay_text():

@@ -26,6 +26,9 @@ def test_about_is_generated_from_the_definition():
                  "Validation Performance"):
         assert fact in merging
     assert "200 GB" not in merging
+    assert "**4-bit FP4 (bitsandbytes, float32 compute), float32**, one prompt per generate call" in nlp
+    finance = about_markdown(challenges()["finance"])
+    assert "**float16, no quantization**, 4 prompts per generate call" in finance
 
 
 def test_plot_of_a_board_without_communication_costs_says_so_instead_of_failing():

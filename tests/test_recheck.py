@@ -119,7 +119,7 @@ def published_seed(line: int = 1) -> dict[str, str]:
 def test_the_board_shows_verified_and_delta_beside_the_published_numbers(store, verified, delta, flagged):
     store.put("results", recheck_result("result-old", 10.0, date="2026-03-01"))
     store.put("results", recheck_result("result-new", verified))
-    store.put("results", recheck_result("result-partial", 0.0, source="sample", date="2026-03-12"))
+    store.put("results", recheck_result("result-partial", 0.0, source="partial", date="2026-03-12"))
     nlp = challenges()["general_nlp"]
     frame = board_frame(nlp, store.all("results"))
     assert not frame["id"].str.startswith("result-").any()  # a re-check is no row of its own

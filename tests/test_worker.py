@@ -65,8 +65,13 @@ def test_evaluates_oldest_first_and_the_result_reaches_the_board(tmp_path, model
     assert len(details["samples"]["stem"]) == 1
     row = Boards(store).frame("general_nlp").iloc[0]
     assert (row["team"], row["source"], row["details_url"]) == ("Tiny Team", "partial", f"?details={result['id']}")
+    assert (provenance["dtype"], provenance["quantization"]) == ("float32", "4-bit FP4 (bitsandbytes, float32 compute)")
+    assert provenance["batch_size"] == 1 and provenance["precision_official"] is True  # one prompt per call
     assert w.run_once() == "newer" and w.run_once() is None
-    assert w.pool.loads == {next(iter(w.pool.loads)): 1}  # the base was loaded once for both requests
+    finance = store.get("results", result_id_for("newer"))["provenance"]
+    assert (finance["dtype"], finance["quantization"], finance["batch_size"]) == ("float16", None, 4)
+    # once per official precision (General NLP 4-bit, Finance float16): never reused at the other one
+    assert w.pool.loads == {next(iter(w.pool.loads)): 2}
 
 
 def test_adapter_without_effect_fails_with_a_reason(tmp_path, models):

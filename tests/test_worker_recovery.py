@@ -176,9 +176,9 @@ class OutOfMemoryPool(ModelPool):
             self.raised += 1
             raise torch.cuda.OutOfMemoryError(OOM_MESSAGE)
 
-    def _load(self, ref):
+    def _load(self, ref, options):
         self._out_of_memory("load")
-        return super()._load(ref)
+        return super()._load(ref, options)
 
     def _attach(self, entry, adapter):
         self._out_of_memory("attach")

@@ -18,7 +18,7 @@ def page(tmp_path_factory):
     verified = result("evaluated-fin-1", "<b>Bold</b> Team", 50.5, comm_gb=3.5, date="2026-02-01",
                       challenge="finance", fpb=40.0, fiqa=60.0, tfns=51.5)
     verified["provenance"] = {"device": "cpu", "dtype": "float32", "duration_s": 78.4,
-                              "versions": {"torch": "2.13.0"}}
+                              "versions": {"torch": "2.13.0"}, "precision_official": False}
     partial = result("partial-med-1", "Smoke Team", 99.0, date="2026-02-02", challenge="medical", pubmedqa=99.0)
     partial["source"] = "partial"
     partial["provenance"] = {"partial": ["at most 1 questions per dataset (EVALUATOR_LIMIT)"],
@@ -109,6 +109,8 @@ def test_plot_and_about_tabs(page):
     about.wait_for(state="visible")
     text = about.inner_text()
     assert "13 B parameters" in text and "200 GB" in text and re.search(r"at most 2 submissions per team", text)
+    assert re.search(r"official evaluation script loads them:\s+4-bit FP4 \(bitsandbytes, float32 compute\), "
+                     r"float32, one prompt per generate call", text)
 
 
 def test_source_filter_and_verified_row_details(page):
@@ -129,6 +131,7 @@ def test_source_filter_and_verified_row_details(page):
     assert "Source\tverified" in text  # the board's word for it (was "evaluated")
     provenance = page.locator("#details table").nth(2)
     assert "1 min 18 s" in provenance.inner_text() and "torch 2.13.0" in provenance.inner_text()
+    assert "Precision\tfloat32 (not the official precision: float16, no quantization)" in provenance.inner_text()
     raw = page.locator("#details details pre")
     assert not raw.is_visible()  # the stored JSON is folded away
     page.locator("#details details summary").click()
