@@ -139,6 +139,23 @@ def test_a_dataset_change_changes_both(tmp_path, change):
     assert after[0] != before[0] and after[1] != before[1]
 
 
+@pytest.mark.parametrize("change", [
+    lambda r: r["evaluation_precision"].update(dtype="bfloat16"),
+    lambda r: r["evaluation_precision"].update(batch_size=8),
+    lambda r: r["evaluation_precision"].update(pad_token="eos"),
+])
+def test_a_precision_change_changes_the_task_hash_only(tmp_path, change):
+    """How the model is loaded and batched decides answers (bfloat16 flips near ties), so it is the task's."""
+    before, after = versions_after(tmp_path, "finance", change)
+    assert after[0] != before[0] and after[1] == before[1]
+
+
+def test_where_the_precision_was_read_is_not_part_of_the_task(tmp_path):
+    before, after = versions_after(tmp_path, "finance",
+                                   lambda r: r["evaluation_precision"].update(source="another citation"))
+    assert after == before
+
+
 def test_the_definition_holds_the_rendered_prompts_and_rules():
     """What is hashed is readable data: the MMLU prompt as sent, and the quirks of the MCQ rule."""
     stem = task_definition(challenges()["general_nlp"])["columns"][0]

@@ -1,4 +1,6 @@
-"""A float32 replay of real MMLU questions through the worker equals a replay of the official General NLP loop.
+"""A replay of real MMLU questions through the worker equals a replay of the official General NLP loop, in float32
+(``EVALUATOR_PRECISION=float32``) and at the official precision (4-bit FP4, float32 compute, through
+bitsandbytes' CPU backend).
 
 The "official loop" below is written here from the protocol as DESIGN.md section 3 states it (prompt template,
 the ``?`` rule, the question/answer wrapper, greedy generation of as many new tokens as the gold letter has,
@@ -16,7 +18,8 @@ from datetime import UTC, datetime
 import pytest
 import torch
 
-from evaluator.loading import LoadOptions, ModelPool, ModelRef
+from evaluator.loading import ModelPool, ModelRef
+from evaluator.precision import load_options
 from evaluator.worker import Worker, WorkerConfig
 from leaderboard.challenges import challenges
 from submissions.store import LocalStore
@@ -73,12 +76,13 @@ class FedTokens:
             self.steps += [tuple(row.tolist()) for row in ids]
 
 
-def official_replay(base, adapter, rows: list[dict]) -> list[dict]:
+def official_replay(base, adapter, rows: list[dict], four_bit: bool) -> list[dict]:
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForCausalLM.from_pretrained(base, torch_dtype=torch.float32)
+    quantized = {"quantization_config": BitsAndBytesConfig(load_in_4bit=True)} if four_bit else {}  # its defaults
+    model = AutoModelForCausalLM.from_pretrained(base, torch_dtype=torch.float32, **quantized)
     model = PeftModel.from_pretrained(model, adapter, torch_dtype=torch.float32).eval()
     fed = FedTokens(model.get_base_model().model)
     replay = []
@@ -133,18 +137,21 @@ def setup(tmp_path_factory):
     return root, base, adapter, rows
 
 
-def test_float32_worker_replay_equals_the_official_loop(setup):
+@pytest.mark.parametrize("override", ["float32", None], ids=["float32", "official-4bit"])
+def test_worker_replay_equals_the_official_loop(setup, override):
     root, base, adapter, rows = setup
-    pool = ModelPool(options=LoadOptions("cpu", torch.float32, False))
-    with pool.use(ModelRef(str(base), None), [ModelRef(str(adapter), None)]) as lease:  # loaded once, then reused
-        assert lease.model.dtype == torch.float32
+    options = load_options(challenges()["general_nlp"].precision, override=override)  # as the worker loads
+    assert options.load_in_4bit == (override is None)
+    pool = ModelPool(options=options)
+    with pool.use(ModelRef(str(base), None), [ModelRef(str(adapter), None)], options=options) as lease:
+        assert lease.model.dtype == torch.float32  # loaded once, then reused by the worker
         fed = FedTokens(lease.model.get_base_model().model)
-    store = LocalStore(root / "store")
+    store = LocalStore(root / f"store-{override or 'official'}")
     store.put("requests", {"id": "replay", "challenge": "general_nlp", "repo_id": str(adapter), "commit": None,
                            "base_model": str(base), "base_commit": None, "team": "Replay", "comm_gb": 1.0,
                            "code_url": "https://github.com/t/t", "submitted_at": "2026-03-10T10:00:00+00:00",
                            "state": "PENDING", "attempts": 0})
-    worker = Worker(store, pool, WorkerConfig(worker_id="w-replay", data_dir=root / "data"),
+    worker = Worker(store, pool, WorkerConfig(worker_id="w-replay", data_dir=root / "data", precision=override),
                     clock=lambda: datetime(2026, 3, 10, 12, tzinfo=UTC))
     assert worker.run_once() == "replay"
     fed.handle.remove()
@@ -152,7 +159,7 @@ def test_float32_worker_replay_equals_the_official_loop(setup):
     result = store.get("results", "result-replay")
     samples = store.get("details", "result-replay")["samples"]
 
-    official = official_replay(base, adapter, rows)
+    official = official_replay(base, adapter, rows, four_bit=override is None)
     columns = [c.key for c in challenges()["general_nlp"].columns]
     by_column = {key: [o for o, row in zip(official, rows, strict=True) if row["subject"] == subject]
                  for key, subject in zip(columns, SUBJECTS, strict=True)}
@@ -165,8 +172,8 @@ def test_float32_worker_replay_equals_the_official_loop(setup):
         assert [s["generation"]["max_gen_toks"] for s in ours] == [len(o["new_tokens"]) for o in theirs]
         official_score = 100.0 * sum(o["correct"] for o in theirs) / len(theirs)
         assert result["scores"][key] == pytest.approx(official_score, abs=1e-9)
-    # the token ids fed to the model: the worker batches (left-padded, reordered by length), so compare the
-    # prompts fed as a multiset, and the decoding steps (the tokens fed back) likewise
+    # the token ids fed to the model: lm-eval may reorder the questions, so compare the prompts fed as a
+    # multiset, and the decoding steps (the tokens fed back) likewise
     assert Counter(fed.prompts) == Counter(o["fed"] for o in official)
     pad = lease.tokenizer.pad_token_id  # a batch feeds padding for the sequences that are already done
     fed_back = Counter(token for step in fed.steps for token in step if token != pad)
