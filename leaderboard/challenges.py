@@ -35,6 +35,16 @@ class ScoreColumn:
     evaluation: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class HiddenTest:
+    """Test columns scored but kept private until an organiser reveals them (the merging track). Their data's
+    location is private too: the environment variable ``source_env`` names a private dataset repo or a folder of
+    ``<column key>.jsonl`` files."""
+
+    source_env: str
+    columns: tuple[ScoreColumn, ...]
+
+
 DTYPES = ("float32", "float16", "bfloat16")
 PAD_TOKENS = ("eos", "add")  # see Precision.pad_token
 QUANT_TYPES = ("fp4", "nf4")
@@ -121,6 +131,7 @@ class Challenge:
     precision: Precision
     rank_by: str = "average"
     checks: Checks = Checks()
+    hidden_test: HiddenTest | None = None  # its columns stay private until revealed
 
     @property
     def score_keys(self) -> tuple[str, ...]:
@@ -144,19 +155,27 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
     family = need(raw, "family", "challenge")
     if family not in FAMILIES:
         raise DefinitionError(f"{source}: family must be one of {FAMILIES}, not {family!r}")
-    columns = tuple(
-        ScoreColumn(
-            key=need(c, "key", "column"),
-            label=need(c, "label", "column"),
-            dataset=need(c, "dataset", "column"),
-            metric=need(c, "metric", "column"),
-            evaluation=dict(c.get("evaluation") or {}),
+    def score_columns(items: list[dict[str, Any]]) -> tuple[ScoreColumn, ...]:
+        return tuple(
+            ScoreColumn(
+                key=need(c, "key", "column"),
+                label=need(c, "label", "column"),
+                dataset=need(c, "dataset", "column"),
+                metric=need(c, "metric", "column"),
+                evaluation=dict(c.get("evaluation") or {}),
+            )
+            for c in items
         )
-        for c in need(raw, "columns", "challenge")
-    )
-    keys = [c.key for c in columns]
-    if len(set(keys)) != len(keys) or not keys:
-        raise DefinitionError(f"{source}: column keys must be unique and non-empty: {keys}")
+
+    columns = score_columns(need(raw, "columns", "challenge"))
+    hidden = raw.get("hidden_test")
+    hidden_test = None
+    if hidden is not None:
+        hidden_test = HiddenTest(need(hidden, "source_env", "hidden_test"),
+                                 score_columns(need(hidden, "columns", "hidden_test")))
+    keys = [c.key for c in columns] + [c.key for c in (hidden_test.columns if hidden_test else ())]
+    if len(set(keys)) != len(keys) or not columns:
+        raise DefinitionError(f"{source}: column keys (hidden test's included) must be unique and non-empty: {keys}")
     if raw.get("rank_by", "average") != "average":
         raise DefinitionError(f"{source}: only rank_by: average is supported")
     lim = need(raw, "limits", "challenge")
@@ -170,7 +189,7 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         comm_gb_max=float(lim["comm_gb_max"]) if lim.get("comm_gb_max") is not None else None,
         code_url_required=bool(lim.get("code_url_required", False)),
         gpu_hours_max=float(lim["gpu_hours_max"]) if lim.get("gpu_hours_max") is not None else None,
-        hidden_test=bool(lim.get("hidden_test", False)),
+        hidden_test=hidden_test is not None,
     )
     style = _board_style(raw.get("board") or {}, family, source)
     checks = _checks(raw.get("checks") or {}, source)
@@ -190,6 +209,7 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         board=style,
         version=rules_version(challenge_id, family, columns, limits),
         checks=checks,
+        hidden_test=hidden_test,
         precision=precision,
     )
 
