@@ -39,7 +39,7 @@ def test_opening_a_store_beside_live_writers_never_fails(tmp_path):
 
     def write() -> int:
         count = 0
-        while not stop:
+        while not stop or count < 5:  # every id written at least once, however loaded the machine
             store.put("details", {"id": f"v{count % 5}", "n": count})
             count += 1
         return count
