@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from submissions.hub_store import HubStore
 from submissions.store import LocalStore, Store, StoreError

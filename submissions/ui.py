@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 import gradio as gr
 
@@ -116,7 +116,7 @@ def queue_tab(store: Store, note: str | None = None) -> None:
     def show(team: str, challenge_id: str) -> str:
         return queue_page(store, team or "", challenge_id or "")
 
-    def on_shown(team: str, challenge_id: str, event: gr.EventData):  # noqa: ANN202 - a Gradio callback
+    def on_shown(team: str, challenge_id: str, event: gr.EventData):
         """The table came into view (refresh it, start polling) or went out of it (stop polling)."""
         if (event._data or {}).get("shown"):
             return show(team, challenge_id), gr.Timer(active=True)
