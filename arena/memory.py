@@ -22,6 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from huggingface_hub import HfApi
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    NotASafetensorsRepoError,
+    SafetensorsParsingError,
+)
 
 from evaluator.loading import LoadOptions, ModelRef
 
@@ -114,9 +120,6 @@ def local_parameter_count(folder: Path) -> int | None:
 
 def hub_parameter_count(ref: ModelRef) -> int | None:
     """Parameters of a Hub model at its pinned commit, from the Hub's safetensors totals or headers."""
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError, NotASafetensorsRepoError, SafetensorsParsingError
-
     api = HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None)
     try:
         info = api.model_info(ref.repo, revision=ref.revision, files_metadata=False)
