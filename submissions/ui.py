@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -100,10 +101,11 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
 def queue_tab(store: Store, note: str | None = None) -> None:
     """``note``: shown above the table (e.g. that evaluations run on workers elsewhere)."""
     options = [("All challenges", "")] + [(c.title, c.id) for c in challenges().values()]
+    interval = queue_refresh_s()
     with gr.Tab("Queue", id="tab-queue", elem_id="tab-queue"):
         gr.Markdown("Every request and its state, newest first: **PENDING** (with its place in the queue) → "
                     "**RUNNING** (with progress) → **FINISHED** or **FAILED** (with the reason). Refreshes when "
-                    "you open the tab and every 10 seconds while it is shown.")
+                    f"you open the tab and every {interval:g} seconds while it is shown.")
         if note:
             gr.Markdown(f"ℹ️ {note}", elem_id="queue-evaluator-note")
         with gr.Row():
@@ -111,7 +113,7 @@ def queue_tab(store: Store, note: str | None = None) -> None:
             challenge = gr.Dropdown(options, value="", label="Challenge", elem_id="queue-challenge")
             refresh = gr.Button("↻ Refresh", size="sm", scale=0, elem_id="queue-refresh")
         table = gr.HTML("", css_template=BOARD_CSS, js_on_load=REPORT_SHOWN_JS, elem_id="queue-table")
-        timer = gr.Timer(queue_refresh_s(), active=False)
+        timer = gr.Timer(interval, active=False)
 
     def show(team: str, challenge_id: str) -> str:
         return queue_page(store, team or "", challenge_id or "")
@@ -128,8 +130,16 @@ def queue_tab(store: Store, note: str | None = None) -> None:
 
 
 def queue_refresh_s(environ: Mapping[str, str] = os.environ) -> float:
-    """Seconds between refreshes of a shown Queue tab (``QUEUE_REFRESH_S``, default 10)."""
-    return float(environ.get("QUEUE_REFRESH_S") or 10)
+    """Seconds between refreshes of a shown Queue tab (``QUEUE_REFRESH_S``, default 10); ValueError naming the
+    variable when it is not a positive number."""
+    text = environ.get("QUEUE_REFRESH_S", "").strip() or "10"
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"QUEUE_REFRESH_S must be a positive number of seconds; got {text!r}")
+    return seconds
 
 
 # The Queue tab polls only while a visitor can see it: this reports to the server whenever the table is shown or

@@ -11,6 +11,7 @@ from evaluator.scheduler import evaluator_enabled
 from submissions.hub_store import HubStore
 from submissions.store import LocalStore, StoreError
 from submissions.store_factory import NO_DURABLE_STORE, open_store
+from submissions.ui import queue_refresh_s
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE = {"SPACE_ID": "org/space"}
@@ -72,3 +73,10 @@ def test_the_app_on_a_space_without_a_store_exits_with_the_message(tmp_path):
     assert done.returncode != 0
     assert f"Not starting: {NO_DURABLE_STORE}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_queue_refresh_interval_is_read_and_checked():
+    assert queue_refresh_s({}) == 10.0 and queue_refresh_s({"QUEUE_REFRESH_S": "2.5"}) == 2.5
+    for bad in ("often", "0", "-3", "inf"):
+        with pytest.raises(ValueError, match="QUEUE_REFRESH_S must be a positive number of seconds"):
+            queue_refresh_s({"QUEUE_REFRESH_S": bad})
