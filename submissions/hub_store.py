@@ -284,9 +284,10 @@ class HubStore(Store):
             raise HubUnreachable(f"the Hub could not be reached: {error or type(error).__name__}") from error
 
     def _commit(self, repo: str, changes: dict[str, bytes | None], head: str) -> None:
-        """Commit ``changes`` (path -> content, None to delete) on ``head``, waiting at most ``commit_timeout_s`` (the client itself would wait for
-        ever). A commit still under way when we stop waiting can land only on ``head``, so the next attempt,
-        which either sees it or commits on the same parent, can never apply the writes twice."""
+        """Commit ``changes`` (path -> content; None: delete the file) on ``head``, waiting at most
+        ``commit_timeout_s`` (the client itself would wait for ever). A commit still under way when we stop
+        waiting can land only on ``head``, so the next attempt, which either sees it or commits on the same
+        parent, can never apply the writes twice."""
         outcome: dict[str, BaseException] = {}
 
         def run() -> None:
