@@ -36,9 +36,10 @@ def _number(text: str) -> float | None:
     return float(text) if text else None
 
 
-def published_records(challenge: Challenge, csv_path: Path) -> list[Record]:
+def published_records(challenge: Challenge, csv_path: Path, unreadable: set[str] | None = None) -> list[Record]:
     """One record per row; a row that cannot be read, or whose id is missing or taken by an earlier row, is left
-    out with a logged reason (the others still show)."""
+    out with a logged reason (the others still show). The record ids of rows left out are added to
+    ``unreadable`` (when their id can be read), so an import keeps what it stored for them."""
     records: list[Record] = []
     first_row: dict[str, int] = {}
     with csv_path.open(newline="", encoding="utf-8") as handle:
@@ -49,6 +50,9 @@ def published_records(challenge: Challenge, csv_path: Path) -> list[Record]:
                     raise ValueError(f"id {row['id']!r} is already used by row {first_row[record['id']]}")
             except (ValueError, KeyError, TypeError) as error:
                 log.warning("published row %d of %s left out: %s", line_no, csv_path.name, error)
+                row_id = (row.get("id") or "").strip()
+                if unreadable is not None and ROW_ID.match(row_id):
+                    unreadable.add(f"published-{challenge.id}-{row_id}")
                 continue
             first_row[record["id"]] = line_no
             records.append(record)
@@ -89,12 +93,12 @@ def _record(challenge: Challenge, row: dict[str, str]) -> Record:
     }
 
 
-def all_published_records(directory: Path = PUBLISHED_DIR) -> list[Record]:
+def all_published_records(directory: Path = PUBLISHED_DIR, unreadable: set[str] | None = None) -> list[Record]:
     records = []
     for challenge in challenges().values():
         path = directory / f"{challenge.id}.csv"
         if path.exists():
-            records.extend(published_records(challenge, path))
+            records.extend(published_records(challenge, path, unreadable))
     return records
 
 
@@ -110,15 +114,17 @@ class PublishedImport:
 def import_published(store: Store, directory: Path = PUBLISHED_DIR) -> PublishedImport:
     """Make the store's published records exactly the rows of the CSVs in ``directory``, in one write: a new
     row is added, an edited row replaces its record, and a published record whose row is gone is removed.
-    Rows that are unchanged are not written again, so importing twice changes nothing. A set-aside file (see
-    :mod:`submissions.store`) is left for the operator."""
-    wanted = {record["id"]: record for record in all_published_records(directory)}
+    Rows that are unchanged are not written again, so importing twice changes nothing. A row that cannot be read
+    (logged) keeps its stored record, and a set-aside file (see :mod:`submissions.store`) is left for the
+    operator."""
+    unreadable: set[str] = set()
+    wanted = {record["id"]: record for record in all_published_records(directory, unreadable)}
 
     def decide(snapshot: dict[str, Record]) -> tuple[list[Record], list[str], PublishedImport]:
         writes = [record for record_id, record in wanted.items()
                   if snapshot.get(record_id) != record and not store.set_aside.get("results", record_id)]
         gone = [record_id for record_id, record in snapshot.items()
-                if record.get("source") == "published" and record_id not in wanted]
+                if record.get("source") == "published" and record_id not in wanted and record_id not in unreadable]
         added = sum(record["id"] not in snapshot for record in writes)
         return writes, gone, PublishedImport(added, len(writes) - added, len(gone))
 

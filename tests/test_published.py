@@ -161,6 +161,16 @@ def test_a_removed_row_goes_away_from_the_board(store, tmp_path):
     assert store.get("results", "evaluated-1") == verified  # only published records are the import's
 
 
+def test_an_edit_that_cannot_be_read_keeps_the_stored_row(store, tmp_path, caplog):
+    csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["beta"])
+    import_published(store, csvs)
+    write_csv(csvs, ROWS["alpha"], ROWS["beta"].replace("50.00,50.00,50.00,50.00", "fifty,50.00,50.00,50.00"))
+    with caplog.at_level(logging.WARNING, logger="leaderboard.published"):
+        assert import_published(store, csvs) == PublishedImport(added=0, replaced=0, removed=0)
+    assert "row 2 of general_nlp.csv left out" in caplog.text
+    assert shown(store) == [(1, "Alpha", 60.0), (2, "Beta", 50.0)]
+
+
 def test_rows_keyed_by_line_number_are_replaced_by_their_stable_ids(tmp_path):
     """A store imported before rows had ids holds ``published-<challenge>-001``…: they give way to the rows."""
     store = LocalStore(tmp_path / "store")
