@@ -22,8 +22,8 @@ def app(tmp_path_factory):
         for dataset in ("org/requests", "org/results"):
             hub.add_dataset(dataset)
         env = {"HF_ENDPOINT": hub.url, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
-               "HF_TOKEN": HubServer.token, "SYSTEM": "spaces", "SPACE_ID": "org/space", **SPACE_OAUTH, "EVALUATOR_ENABLED": "",
-               "ARENA_DEMO": "off", "QUEUE_REFRESH_S": str(REFRESH_S)}
+               "HF_TOKEN": HubServer.token, "SYSTEM": "spaces", "SPACE_ID": "org/space", **SPACE_OAUTH,
+               "EVALUATOR_ENABLED": "", "ARENA_DEMO": "off", "QUEUE_REFRESH_S": str(REFRESH_S)}
         data = tmp_path_factory.mktemp("queue") / "data"
         with running_app(data, env) as url, chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
