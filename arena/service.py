@@ -173,15 +173,14 @@ class ArenaService:
                 return ("The demo models are built on the first message (about a minute and a half on 2 CPU cores, "
                         "once).")
             return ""
-        count = len(self.entries(board))
+        count, too_big = len(self.entries(board)), self.too_big(board)
+        memory = (f"{len(too_big)} more {'is' if len(too_big) == 1 else 'are'} left out: "
+                  f"{too_big[0][1].message(too_big[0][0].label)}" if too_big else "")
         if count < 2:
-            too_big = self.too_big(board)
-            memory = (f" {len(too_big)} more {'is' if len(too_big) == 1 else 'are'} left out: "
-                      f"{too_big[0][1].message(too_big[0][0].label)}" if too_big else "")
             return (f"This board has {count} entr{'y' if count == 1 else 'ies'} the arena can serve (verified "
-                    f"results pinned to a commit).{memory} Pick another board"
+                    f"results pinned to a commit). {memory + ' ' if memory else ''}Pick another board"
                     + (" or the demo." if self.demo else "."))
-        return ""
+        return f"ℹ️ {memory}" if memory else ""
 
     def new_battle(self, board: str, a_id: str | None, b_id: str | None, anonymous: bool,
                    rng: random.Random | None = None) -> Battle:

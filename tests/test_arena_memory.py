@@ -73,6 +73,19 @@ def test_a_7b_base_in_fp32_is_not_offered_on_a_16_gb_machine(tmp_path, hub_serve
     assert in_4_bits.board_note("general_nlp") == ""
 
 
+def test_a_board_with_entries_to_serve_still_says_which_are_left_out(tmp_path, tiny, hub_server, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+    commit = hub_server.add_model("org/big-base", {"model.safetensors": header_only_safetensors(SEVEN_B)})
+    records = [entry(1, str(tiny["base"]), "b" * 40, str(tiny["a"])),
+               entry(2, str(tiny["base"]), "b" * 40, str(tiny["b"])),
+               entry(3, "org/big-base", commit, "team3/adapter")]
+    service = service_on(tmp_path, records, CPU_FP32, memory_gb=16)
+    assert [e.id for e in service.entries("general_nlp")] == ["result-req-2", "result-req-1"]
+    assert service.board_note("general_nlp") == (
+        "ℹ️ 1 more is left out: Team 3 · team3/adapter needs about 34 GB of memory (ARENA_MEMORY_GB) at the "
+        "arena's precision, and this machine has 16 GB: it is not served here.")
+
+
 def test_a_tiny_model_answers_within_its_budget_and_is_refused_below_it(tmp_path, tiny):
     records = [entry(1, str(tiny["base"]), "b" * 40, str(tiny["a"])),
                entry(2, str(tiny["base"]), "b" * 40, str(tiny["b"]))]
