@@ -13,7 +13,7 @@ import gradio as gr
 
 from arena.api import arena_api
 from arena.ui import arena_tabs
-from evaluator.scheduler import evaluator_enabled, start_scheduler
+from evaluator.scheduler import ELSEWHERE, evaluator_enabled, start_scheduler
 from leaderboard.api import board_api
 from leaderboard.boards import Boards
 from leaderboard.details_ui import details_tab
@@ -55,7 +55,7 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
                 board_tab(challenge, boards)
             on_space = bool(os.environ.get("SPACE_ID"))
             submit_tab(store, hub, with_login=on_space)
-            queue_tab(store)
+            queue_tab(store, note=None if evaluator_enabled() else ELSEWHERE)
             arena = arena_tabs(store)
             details_tab(store, demo, tabs, queue_recheck=recheck_handler(store, hub))
         for endpoint in (*board_api(boards, store), submit_api(store, hub, require_sign_in=on_space), queue_api(store),
@@ -66,10 +66,15 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
 
 
 def main() -> None:
-    store = open_store()
+    try:
+        store = open_store()
+    except StoreError as error:  # a misconfigured Space: say what to set instead of a traceback
+        raise SystemExit(f"Not starting: {error}") from None
     demo = build_app(store)
     if evaluator_enabled():
         start_scheduler(store)
+    else:
+        log.warning("the evaluator is off in this app. %s", ELSEWHERE)
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

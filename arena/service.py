@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 from arena.demo import DEMO_BOARD, DEMO_TITLE, Demo, DemoUnavailable
 from arena.generation import Turn, stream_pair
 from arena.limits import LimitError, Limits, RateLimiter, check_message, clamp_sampling
+from arena.memory import Fit, MemoryCheck
 from arena.pairing import ArenaEntry, default_pair, random_pair, servable_entries
 from arena.salt import SaltUnavailable, check_salt_source, voter_salt
 from arena.tally import ArenaBoard, arena_board
@@ -78,14 +79,17 @@ class Frame:
 
 class ArenaService:
     """``salt``: the voter-id salt; None keeps one in the store's private collection (read on the first vote,
-    see :mod:`arena.salt`). ``stream``: what answers a pair; by default the peft path on ``pool``."""
+    see :mod:`arena.salt`). ``stream``: what answers a pair; by default the peft path on ``pool``. ``memory``:
+    what tells whether a board's models fit here (default on the peft path: this machine's memory; none when
+    another ``stream`` answers, which runs the models elsewhere)."""
 
     def __init__(self, store: Store, pool: ModelPool | None = None, demo: Demo | None = None,
                  limits: Limits = Limits(), vote_rules: VoteRules = VoteRules(), salt: str | None = None,
-                 stream: StreamPair | None = None):
+                 stream: StreamPair | None = None, memory: MemoryCheck | None = None):
         self.store = store
         self.pool = pool or ModelPool(max_adapters=8, max_models=2, options=LoadOptions.auto())
         self.stream = stream or partial(stream_pair, self.pool)
+        self.memory = memory or (MemoryCheck(self.pool.options) if stream is None else None)
         self.demo = demo
         self.limits = limits
         self.vote_rules = vote_rules
@@ -114,7 +118,9 @@ class ArenaService:
         pool = ModelPool(max_adapters=int(environ.get("ARENA_MAX_ADAPTERS") or 8),
                          max_models=int(environ.get("ARENA_MAX_MODELS") or 2), options=LoadOptions.auto())
         demo = Demo.from_env(data_dir, environ) if stream is None else None
-        return cls(store, pool=pool, demo=demo, vote_rules=rules, salt=configured or None, stream=stream)
+        memory = MemoryCheck(pool.options, environ) if stream is None else None
+        return cls(store, pool=pool, demo=demo, vote_rules=rules, salt=configured or None, stream=stream,
+                   memory=memory)
 
     # --- boards and entries -------------------------------------------------------------------------------
     def boards(self) -> list[tuple[str, str]]:
@@ -123,9 +129,22 @@ class ArenaService:
         return found + ([(DEMO_TITLE, DEMO_BOARD)] if self.demo else [])
 
     def entries(self, board: str) -> list[ArenaEntry]:
+        """The board's entries the arena serves here: servable, and fitting in this machine's memory."""
         if board == DEMO_BOARD:
             return self.demo.entries() if self.demo else []
-        return servable_entries(self.store.all("results"), board)
+        return [entry for entry in servable_entries(self.store.all("results"), board) if self._fit(entry).fits]
+
+    def too_big(self, board: str) -> list[tuple[ArenaEntry, Fit]]:
+        """The board's servable entries left out because their model does not fit in memory here."""
+        if board == DEMO_BOARD:
+            return []
+        fits = [(entry, self._fit(entry)) for entry in servable_entries(self.store.all("results"), board)]
+        return [(entry, fit) for entry, fit in fits if not fit.fits]
+
+    def _fit(self, *entries: ArenaEntry) -> Fit:
+        if self.memory is None:
+            return Fit(True, None, None, "memory")
+        return self.memory.fit(entry.side.model for entry in entries)
 
     def default_board(self) -> str:
         """The first challenge with two servable entries, else the demo, else the first challenge."""
@@ -154,11 +173,14 @@ class ArenaService:
                 return ("The demo models are built on the first message (about a minute and a half on 2 CPU cores, "
                         "once).")
             return ""
-        count = len(self.entries(board))
+        count, too_big = len(self.entries(board)), self.too_big(board)
+        memory = (f"{len(too_big)} more {'is' if len(too_big) == 1 else 'are'} left out: "
+                  f"{too_big[0][1].message(too_big[0][0].label)}" if too_big else "")
         if count < 2:
             return (f"This board has {count} entr{'y' if count == 1 else 'ies'} the arena can serve (verified "
-                    "results pinned to a commit); pick another board" + (" or the demo." if self.demo else "."))
-        return ""
+                    f"results pinned to a commit). {memory + ' ' if memory else ''}Pick another board"
+                    + (" or the demo." if self.demo else "."))
+        return f"ℹ️ {memory}" if memory else ""
 
     def new_battle(self, board: str, a_id: str | None, b_id: str | None, anonymous: bool,
                    rng: random.Random | None = None) -> Battle:
@@ -169,13 +191,21 @@ class ArenaService:
             raise ArenaError(self.board_note(board) or "This board has fewer than two entries to compare.")
         if anonymous:
             a, b = random_pair(entries, rng or random.Random())
+            self._check_pair_fits(board, a, b)
             return Battle(board, a, b, anonymous=True)
         by_id = {e.id: e for e in entries}
         top = default_pair(entries)
         a, b = by_id.get(a_id or "", top[0]), by_id.get(b_id or "", top[1])
         if a.id == b.id:
             raise ArenaError("Pick two different entries.")
+        self._check_pair_fits(board, a, b)
         return Battle(board, a, b, anonymous=False)
+
+    def _check_pair_fits(self, board: str, a: ArenaEntry, b: ArenaEntry) -> None:
+        """Each entry fits (or it would not be offered); two full models side by side may not."""
+        fit = self._fit(a, b) if board != DEMO_BOARD else Fit(True, None, None, "memory")
+        if not fit.fits:
+            raise ArenaError(fit.message("This pair (two full models side by side)"))
 
     # --- answering ----------------------------------------------------------------------------------------
     def stop_event(self, session: str) -> threading.Event:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Mapping
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -13,9 +13,29 @@ from submissions.store import Store
 DEFAULT_INTERVAL_S = 60.0
 
 
-def evaluator_enabled(environ: Mapping[str, str] = os.environ) -> bool:
-    """Off with ``EVALUATOR_ENABLED=0`` (a UI-only replica; workers run elsewhere)."""
-    return environ.get("EVALUATOR_ENABLED", "1").strip().lower() not in ("0", "false", "no", "off")
+ELSEWHERE = ("Evaluations run on GPU workers (`python -m evaluator` with this Space's store settings), not in "
+             "this app: a request stays PENDING until a worker claims it.")
+
+
+def evaluator_enabled(environ: Mapping[str, str] = os.environ, has_gpu: Callable[[], bool] | None = None) -> bool:
+    """Whether the app runs the evaluator in process.
+
+    ``EVALUATOR_ENABLED`` decides when set (``0`` for a UI-only replica, ``1`` to force it on). Unset, it is on,
+    except on a Space without a GPU (``SPACE_ID`` set, no CUDA): there the first submission would load a base
+    model in fp32 on the CPU and take the Space down, so workers run ``python -m evaluator`` elsewhere.
+    """
+    configured = environ.get("EVALUATOR_ENABLED", "").strip().lower()
+    if configured:
+        return configured not in ("0", "false", "no", "off")
+    if not environ.get("SPACE_ID"):
+        return True
+    return (has_gpu or _cuda_available)()
+
+
+def _cuda_available() -> bool:
+    import torch  # only asked on a Space without EVALUATOR_ENABLED
+
+    return torch.cuda.is_available()
 
 
 def start_scheduler(store: Store, environ: Mapping[str, str] = os.environ) -> BackgroundScheduler:

@@ -1,10 +1,15 @@
 """The boards' data: result records from the store, one ranked frame per challenge, rebuilt only when the
-results collection changes. The store's version token is asked at most every ``recheck_s`` seconds (on the
-Hub it is an HTTP call), or at once when a visitor presses Refresh, so sorting and filtering never wait on
-the store."""
+results collection changes.
+
+Reads never wait on the store once there is something to show (stale-while-revalidate): a read serves the
+frames built last, and when they are older than ``recheck_s`` seconds it starts one refresh in the background
+(the store's version token, and the records if it changed; on the Hub these are HTTP calls). Only the first
+read, with nothing built yet, waits for the store. A visitor's Refresh waits for the new frames at most
+``refresh_wait_s`` seconds, then is served what there is."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -14,36 +19,71 @@ from leaderboard.challenges import Challenge, challenges
 from leaderboard.table import board_frame
 from submissions.store import Record, Store
 
+log = logging.getLogger(__name__)
+
 
 class Boards:
-    def __init__(self, store: Store | None = None, records: list[Record] | None = None, recheck_s: float = 10.0):
+    def __init__(self, store: Store | None = None, records: list[Record] | None = None, recheck_s: float = 10.0,
+                 refresh_wait_s: float = 2.0):
         """Read results from ``store``, or serve a fixed list of ``records`` (benchmarks, previews)."""
         if (store is None) == (records is None):
             raise ValueError("give either a store or a list of records")
         self.store = store
         self._fixed = records
-        self._lock = threading.Lock()
-        self.recheck_s = recheck_s
+        self.recheck_s, self.refresh_wait_s = recheck_s, refresh_wait_s
+        self._lock = threading.Lock()  # guards the fields below; never held while the store is asked
+        self._first_read = threading.Lock()  # the one read that may block: nothing is built yet
         self._version: str | None = None
         self._checked_at = -float("inf")
         self._frames: dict[str, pd.DataFrame] = {}
+        self._refreshing: threading.Event | None = None  # set when the refresh under way ends
 
     @property
     def challenges(self) -> dict[str, Challenge]:
         return challenges()
 
     def frame(self, challenge_id: str, refresh: bool = False) -> pd.DataFrame:
+        """The ranked frame of ``challenge_id`` as last built; ``refresh``: a visitor asked for new data."""
         with self._lock:
-            if not refresh and time.monotonic() - self._checked_at < self.recheck_s:
-                return self._frames[challenge_id]
-            version = "fixed" if self.store is None else self.store.version("results")
-            self._checked_at = time.monotonic()
-            if version != self._version:
-                records = self._fixed if self.store is None else self.store.all("results")
-                self._frames = {cid: board_frame(c, records) for cid, c in self.challenges.items()}
-                self._version = version
+            built = bool(self._frames)
+            due = self.store is not None and (refresh or time.monotonic() - self._checked_at >= self.recheck_s)
+            refreshing = self._refreshing
+            if built and due and refreshing is None:
+                refreshing = self._refreshing = threading.Event()
+                threading.Thread(target=self._refresh_in_background, args=(refreshing,), name="boards-refresh",
+                                 daemon=True).start()
+        if not built:
+            with self._first_read:
+                if not self._frames:
+                    self._read()
+        elif refresh and refreshing is not None:
+            refreshing.wait(self.refresh_wait_s)
+        with self._lock:
             return self._frames[challenge_id]
 
     def notice(self) -> str | None:
         """A note for visitors when the results shown may be out of date (the store could not be reached)."""
         return None if self.store is None else self.store.stale_note("results")
+
+    def _read(self) -> None:
+        """Ask the store (the slow part) and rebuild the frames if the results changed."""
+        version = "fixed" if self.store is None else self.store.version("results")
+        if version != self._version:
+            records = self._fixed if self.store is None else self.store.all("results")
+            frames = {cid: board_frame(c, records) for cid, c in self.challenges.items()}
+            with self._lock:
+                self._frames, self._version = frames, version
+        with self._lock:
+            self._checked_at = time.monotonic()
+
+    def _refresh_in_background(self, done: threading.Event) -> None:
+        try:
+            self._read()
+        except Exception:  # visitors keep the frames they have; the log says why
+            log.exception("refreshing the boards failed; serving the results read before")
+            with self._lock:
+                self._checked_at = time.monotonic()  # asked again after recheck_s, not on every read
+        finally:
+            with self._lock:
+                self._refreshing = None
+            done.set()

@@ -1,13 +1,17 @@
 """Import the published boards (``leaderboard/published/*.csv``) as result records.
 
 The published numbers are self-reported and copied as published; each becomes one result record with
-``source: "published"`` and a deterministic id, so importing again never duplicates a row.
+``source: "published"`` keyed by the row's ``id`` column (a stable name, never its line number), so inserting a
+row shifts nothing, and :func:`import_published` makes the store's published records exactly the CSV rows:
+an edited row replaces its record, a removed row's record goes away.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from leaderboard.challenges import Challenge, challenges
 from submissions.store import Record, Store
 
 PUBLISHED_DIR = Path(__file__).parent / "published"
+ROW_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,120}$")
 log = logging.getLogger(__name__)
 
 
@@ -31,21 +36,39 @@ def _number(text: str) -> float | None:
     return float(text) if text else None
 
 
-def published_records(challenge: Challenge, csv_path: Path) -> list[Record]:
-    """One record per row; a row that cannot be read is left out with a logged reason (the others still show)."""
-    records = []
+def published_records(challenge: Challenge, csv_path: Path, unreadable: set[str] | None = None) -> list[Record]:
+    """One record per row; a row that cannot be read, or whose id is missing or taken by an earlier row, is left
+    out with a logged reason (the others still show). The record ids of rows left out are added to
+    ``unreadable`` (when their id can be read), so an import keeps what it stored for them."""
+    records: list[Record] = []
+    first_row: dict[str, int] = {}
     with csv_path.open(newline="", encoding="utf-8") as handle:
         for line_no, row in enumerate(csv.DictReader(handle), start=1):
             try:
-                records.append(_record(challenge, line_no, row))
+                record = _record(challenge, row)
+                if record["id"] in first_row:
+                    raise ValueError(f"id {row['id']!r} is already used by row {first_row[record['id']]}")
             except (ValueError, KeyError, TypeError) as error:
                 log.warning("published row %d of %s left out: %s", line_no, csv_path.name, error)
+                row_id = (row.get("id") or "").strip()
+                if unreadable is not None and ROW_ID.match(row_id):
+                    unreadable.add(f"published-{challenge.id}-{row_id}")
+                continue
+            first_row[record["id"]] = line_no
+            records.append(record)
     return records
 
 
-def _record(challenge: Challenge, line_no: int, row: dict[str, str]) -> Record:
+def _row_id(row: dict[str, str]) -> str:
+    row_id = (row.get("id") or "").strip()
+    if not ROW_ID.match(row_id):
+        raise ValueError(f"id {row_id!r} is not a stable row id (lower-case letters, digits, '.', '_', '-')")
+    return row_id
+
+
+def _record(challenge: Challenge, row: dict[str, str]) -> Record:
     return {
-        "id": f"published-{challenge.id}-{line_no:03d}",
+        "id": f"published-{challenge.id}-{_row_id(row)}",
         "request_id": None,
         "challenge": challenge.id,
         "source": "published",
@@ -66,20 +89,43 @@ def _record(challenge: Challenge, line_no: int, row: dict[str, str]) -> Record:
         "provenance": {
             "imported_from": challenge.published_url,
             "published_rank": int(row["rank"]) if row.get("rank") else None,
-            "published_row": line_no,
         },
     }
 
 
-def all_published_records(directory: Path = PUBLISHED_DIR) -> list[Record]:
+def all_published_records(directory: Path = PUBLISHED_DIR, unreadable: set[str] | None = None) -> list[Record]:
     records = []
     for challenge in challenges().values():
         path = directory / f"{challenge.id}.csv"
         if path.exists():
-            records.extend(published_records(challenge, path))
+            records.extend(published_records(challenge, path, unreadable))
     return records
 
 
-def import_published(store: Store) -> int:
-    """Write the published rows that are not in the results store yet; returns how many were added."""
-    return store.put_missing("results", all_published_records())
+@dataclass(frozen=True)
+class PublishedImport:
+    """What an import changed in the results store."""
+
+    added: int
+    replaced: int
+    removed: int
+
+
+def import_published(store: Store, directory: Path = PUBLISHED_DIR) -> PublishedImport:
+    """Make the store's published records exactly the rows of the CSVs in ``directory``, in one write: a new
+    row is added, an edited row replaces its record, and a published record whose row is gone is removed.
+    Rows that are unchanged are not written again, so importing twice changes nothing. A row that cannot be read
+    (logged) keeps its stored record, and a set-aside file (see :mod:`submissions.store`) is left for the
+    operator."""
+    unreadable: set[str] = set()
+    wanted = {record["id"]: record for record in all_published_records(directory, unreadable)}
+
+    def decide(snapshot: dict[str, Record]) -> tuple[list[Record], list[str], PublishedImport]:
+        writes = [record for record_id, record in wanted.items()
+                  if snapshot.get(record_id) != record and not store.set_aside.get("results", record_id)]
+        gone = [record_id for record_id, record in snapshot.items()
+                if record.get("source") == "published" and record_id not in wanted and record_id not in unreadable]
+        added = sum(record["id"] not in snapshot for record in writes)
+        return writes, gone, PublishedImport(added, len(writes) - added, len(gone))
+
+    return store.rewrite("results", decide)

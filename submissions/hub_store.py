@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, RepoFolder, hf_hub_url
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, RepoFile, RepoFolder, hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
@@ -45,8 +45,8 @@ from submissions.snapshot_cache import SnapshotCache
 from submissions.store import (
     _ID_PATTERN,
     COLLECTIONS,
-    Decision,
     Record,
+    Rewrite,
     SetAside,
     SetAsideList,
     Store,
@@ -160,7 +160,7 @@ class HubStore(Store):
         shown = f"showing data read at {_clock(read_at)}" if read_at else "no data could be read yet"
         return f"Could not reach the Hub at {_clock(outage[0])}; {shown}. It may be out of date."
 
-    def transact(self, collection: str, decide: Decision[T]) -> T:
+    def rewrite(self, collection: str, decide: Rewrite[T]) -> T:
         repo = self._repo(collection)
         faults = FaultBudget(self.fault_attempts, self.fault_budget_s, self.fault_backoff_s)
         with self._repo_locks[repo]:
@@ -173,8 +173,8 @@ class HubStore(Store):
                     continue
                 self._confirmed(collection)
                 faults.maybe_written = False  # a commit that landed earlier is in this snapshot
-                writes, value = decide(copy.deepcopy(snapshot))  # the cached records stay untouched
-                changes = self._changes(collection, writes, snapshot)
+                writes, removals, value = decide(copy.deepcopy(snapshot))  # the cached records stay untouched
+                changes = self._changes(collection, writes, removals, snapshot)
                 if not changes:  # nothing changes: the snapshot is the state `value` was decided on
                     return value
                 self._refuse_set_aside(collection, writes)
@@ -202,7 +202,8 @@ class HubStore(Store):
                 # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
                 # all, it made no commit, and the branch already holds exactly these writes.)
                 with self._cache_lock:  # what we just wrote need not be downloaded again
-                    self._blobs.setdefault(collection, {}).update({_git_blob_sha(c): c for c in changes.values()})
+                    self._blobs.setdefault(collection, {}).update(
+                        {_git_blob_sha(c): c for c in changes.values() if c is not None})
                 return value
         raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}; "
                          "nothing was written")
@@ -282,10 +283,11 @@ class HubStore(Store):
         except httpx2.TransportError as error:
             raise HubUnreachable(f"the Hub could not be reached: {error or type(error).__name__}") from error
 
-    def _commit(self, repo: str, changes: dict[str, bytes], head: str) -> None:
-        """Commit ``changes`` on ``head``, waiting at most ``commit_timeout_s`` (the client itself would wait for
-        ever). A commit still under way when we stop waiting can land only on ``head``, so the next attempt,
-        which either sees it or commits on the same parent, can never apply the writes twice."""
+    def _commit(self, repo: str, changes: dict[str, bytes | None], head: str) -> None:
+        """Commit ``changes`` (path -> content; None: delete the file) on ``head``, waiting at most
+        ``commit_timeout_s`` (the client itself would wait for ever). A commit still under way when we stop
+        waiting can land only on ``head``, so the next attempt, which either sees it or commits on the same
+        parent, can never apply the writes twice."""
         outcome: dict[str, BaseException] = {}
 
         def run() -> None:
@@ -293,7 +295,8 @@ class HubStore(Store):
                 self._call(
                     self.api.create_commit,
                     repo,
-                    [CommitOperationAdd(path, content) for path, content in changes.items()],
+                    [CommitOperationAdd(path, content) if content is not None else CommitOperationDelete(path)
+                     for path, content in changes.items()],
                     commit_message=f"Write {', '.join(changes)}"[:200],
                     repo_type="dataset",
                     revision=self.branch,
@@ -390,12 +393,18 @@ class HubStore(Store):
         return response.content
 
     @staticmethod
-    def _changes(collection: str, writes: list[Record], snapshot: dict[str, Record]) -> dict[str, bytes]:
-        """Path -> content for each record that differs from what is stored (the last write of an id wins)."""
+    def _changes(collection: str, writes: list[Record], removals: list[str],
+                 snapshot: dict[str, Record]) -> dict[str, bytes | None]:
+        """Path -> content for each record that differs from what is stored (the last write of an id wins), and
+        path -> None for each stored record removed (a written id is not removed)."""
         latest = {check_record(collection, record): record for record in writes}
-        return {
+        changes: dict[str, bytes | None] = {
             f"{collection}/{record_id}.json": dump_record(record)
             for record_id, record in sorted(latest.items())
             if snapshot.get(record_id) != record
         }
+        for record_id in sorted(set(removals) - set(latest)):
+            if record_id in snapshot:
+                changes[f"{collection}/{record_id}.json"] = None
+        return changes
 

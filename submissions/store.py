@@ -35,6 +35,8 @@ Record = dict[str, Any]
 T = TypeVar("T")
 # decide(snapshot) -> (records to write, value handed back to the caller)
 Decision = Callable[[dict[str, Record]], tuple[list[Record], T]]
+# decide(snapshot) -> (records to write, ids of stored records to remove, value handed back to the caller)
+Rewrite = Callable[[dict[str, Record]], tuple[list[Record], list[str], T]]
 
 COLLECTIONS = ("requests", "results", "votes", "details", "private")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -135,12 +137,22 @@ class Store(ABC):
     @abstractmethod
     def get(self, collection: str, record_id: str) -> Record | None: ...
 
-    @abstractmethod
     def transact(self, collection: str, decide: Decision[T]) -> T:
         """Run ``decide`` on a consistent snapshot of the collection and write what it returns atomically.
 
         ``decide`` may run more than once (on conflict), so it must have no side effects of its own.
         """
+
+        def no_removals(snapshot: dict[str, Record]) -> tuple[list[Record], list[str], T]:
+            writes, value = decide(snapshot)
+            return writes, [], value
+
+        return self.rewrite(collection, no_removals)
+
+    @abstractmethod
+    def rewrite(self, collection: str, decide: Rewrite[T]) -> T:
+        """:meth:`transact` that may also remove stored records: ``decide`` names ids of the snapshot to remove
+        (an id it does not hold, e.g. a set-aside file, is left alone), and writes and removals land together."""
 
     @abstractmethod
     def version(self, collection: str) -> str:
@@ -228,14 +240,19 @@ class LocalStore(Store):
         folder = self._dir(collection)
         return f"{folder.stat().st_mtime_ns}"
 
-    def transact(self, collection: str, decide: Decision[T]) -> T:
+    def rewrite(self, collection: str, decide: Rewrite[T]) -> T:
         with self._locked(collection):
-            writes, value = decide(self._snapshot(collection))
+            snapshot = self._snapshot(collection)
+            writes, removals, value = decide(snapshot)
             for record in writes:  # every write is checked before the first is made
                 check_record(collection, record)
             self._refuse_set_aside(collection, writes)
             for record in writes:
                 self._write(collection, record)
+            written = {record["id"] for record in writes}
+            for record_id in set(removals) - written:
+                if record_id in snapshot:
+                    (self._dir(collection) / f"{record_id}.json").unlink(missing_ok=True)
             return value
 
     @contextmanager

@@ -3,22 +3,38 @@
 - ``REQUESTS_DATASET`` + ``RESULTS_DATASET`` (+ ``PRIVATE_DATASET``, ``HF_TOKEN``): ``HubStore`` on those
   dataset repos (see :func:`hub_store_from_env`);
 - otherwise ``LocalStore`` in ``$LEADERBOARD_DATA_DIR`` (default ``./data`` beside app.py): no token, no network.
+  On a Space (``SPACE_ID`` set) the default folder would be lost at every restart, so there the local store
+  needs ``LEADERBOARD_DATA_DIR`` named explicitly (``/data``, the Space's persistent storage, or a folder the
+  operator accepts to lose); without it :func:`open_store` refuses with :data:`NO_DURABLE_STORE`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from submissions.hub_store import HubStore
 from submissions.store import LocalStore, Store, StoreError
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+NO_DURABLE_STORE = (
+    "This Space has no durable store, so it does not start: set REQUESTS_DATASET and RESULTS_DATASET (with "
+    "HF_TOKEN, and PRIVATE_DATASET for contact e-mails) to keep requests and results in Hub datasets, or "
+    "LEADERBOARD_DATA_DIR=/data to keep them on the Space's persistent storage (any other folder works too, "
+    "but is lost at restart). Without them it would write to ./data, which a Space loses at every restart."
+)
 
 
 def open_store(environ: Mapping[str, str] = os.environ) -> Store:
-    return hub_store_from_env(environ) or LocalStore(environ.get("LEADERBOARD_DATA_DIR") or DEFAULT_DATA_DIR)
+    """The configured store; :class:`StoreError` (``NO_DURABLE_STORE``) on a Space with none configured."""
+    hub_store = hub_store_from_env(environ)
+    if hub_store is not None:
+        return hub_store
+    data_dir = environ.get("LEADERBOARD_DATA_DIR", "").strip()
+    if not data_dir and environ.get("SPACE_ID"):
+        raise StoreError(NO_DURABLE_STORE)
+    return LocalStore(data_dir or DEFAULT_DATA_DIR)
 
 
 def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Mapping
 
 import gradio as gr
 
@@ -110,22 +112,59 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
                outcome, concurrency_limit=4, api_name="submit_form")
 
 
-def queue_tab(store: Store) -> None:
+def queue_tab(store: Store, note: str | None = None) -> None:
+    """``note``: shown above the table (e.g. that evaluations run on workers elsewhere)."""
     options = [("All challenges", "")] + [(c.title, c.id) for c in challenges().values()]
-    with gr.Tab("Queue", id="tab-queue", elem_id="tab-queue") as tab:
+    interval = queue_refresh_s()
+    with gr.Tab("Queue", id="tab-queue", elem_id="tab-queue"):
         gr.Markdown("Every request and its state, newest first: **PENDING** (with its place in the queue) → "
                     "**RUNNING** (with progress) → **FINISHED** or **FAILED** (with the reason). Refreshes when "
-                    "you open the tab and every 10 seconds.")
+                    f"you open the tab and every {interval:g} seconds while it is shown.")
+        if note:
+            gr.Markdown(f"ℹ️ {note}", elem_id="queue-evaluator-note")
         with gr.Row():
             team = gr.Textbox(label="Your team", placeholder="show only this team's requests", elem_id="queue-team")
             challenge = gr.Dropdown(options, value="", label="Challenge", elem_id="queue-challenge")
             refresh = gr.Button("↻ Refresh", size="sm", scale=0, elem_id="queue-refresh")
-        table = gr.HTML(lambda: queue_page(store), css_template=BOARD_CSS,
-                        js_on_load=None, elem_id="queue-table")
-        timer = gr.Timer(10)
+        table = gr.HTML("", css_template=BOARD_CSS, js_on_load=REPORT_SHOWN_JS, elem_id="queue-table")
+        timer = gr.Timer(interval, active=False)
 
     def show(team: str, challenge_id: str) -> str:
         return queue_page(store, team or "", challenge_id or "")
 
-    for trigger in (tab.select, team.change, challenge.change, refresh.click, timer.tick):
+    def on_shown(team: str, challenge_id: str, event: gr.EventData):
+        """The table came into view (refresh it, start polling) or went out of it (stop polling)."""
+        if (event._data or {}).get("shown"):
+            return show(team, challenge_id), gr.Timer(active=True)
+        return gr.skip(), gr.Timer(active=False)
+
+    table.select(on_shown, [team, challenge], [table, timer], queue=False, show_progress="hidden")
+    for trigger in (team.change, challenge.change, refresh.click, timer.tick):
         trigger(show, [team, challenge], table, queue=False, show_progress="hidden")
+
+
+def queue_refresh_s(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds between refreshes of a shown Queue tab (``QUEUE_REFRESH_S``, default 10); ValueError naming the
+    variable when it is not a positive number."""
+    text = environ.get("QUEUE_REFRESH_S", "").strip() or "10"
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"QUEUE_REFRESH_S must be a positive number of seconds; got {text!r}")
+    return seconds
+
+
+# The Queue tab polls only while a visitor can see it: this reports to the server whenever the table is shown or
+# hidden, by a tab switch (the table's size drops to nothing) or by the page going to the background.
+REPORT_SHOWN_JS = """
+let last = null;
+const report = () => {
+  const shown = document.visibilityState === 'visible' && element.getClientRects().length > 0;
+  if (shown !== last) { last = shown; trigger('select', {shown: shown}); }
+};
+document.addEventListener('visibilitychange', report);
+new ResizeObserver(report).observe(element);
+report();
+"""

@@ -213,13 +213,13 @@ def test_many_set_aside_files_are_summarised_for_the_operator(tmp_path):
 
 def test_a_published_row_that_cannot_be_read_is_left_out(tmp_path, caplog):
     (tmp_path / "general_nlp.csv").write_text(
-        "rank,team,code_url,base_model,comm_gb,average,stem,social_sciences,humanities,date\n"
-        "1,Good,,Qwen,2.9,69.25,66.13,80.76,60.87,14.01.26\n"
-        "2,Bad date,,Qwen,2.9,69.19,66.22,80.56,60.80,yesterday\n"
-        "3,Bad average,,Qwen,2.9,n/a,66.22,80.56,60.80,14.01.26\n", encoding="utf-8")
+        "id,rank,team,code_url,base_model,comm_gb,average,stem,social_sciences,humanities,date\n"
+        "good,1,Good,,Qwen,2.9,69.25,66.13,80.76,60.87,14.01.26\n"
+        "bad-date,2,Bad date,,Qwen,2.9,69.19,66.22,80.56,60.80,yesterday\n"
+        "bad-average,3,Bad average,,Qwen,2.9,n/a,66.22,80.56,60.80,14.01.26\n", encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="leaderboard.published"):
         records = all_published_records(tmp_path)
-    assert [r["team"] for r in records] == ["Good"] and records[0]["id"] == "published-general_nlp-001"
+    assert [r["team"] for r in records] == ["Good"] and records[0]["id"] == "published-general_nlp-good"
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2 and "row 2 of general_nlp.csv left out: time data 'yesterday'" in messages[0]
     assert "row 3 of general_nlp.csv left out: could not convert string to float: 'n/a'" in messages[1]

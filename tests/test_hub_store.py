@@ -342,3 +342,15 @@ def test_each_accepted_submission_is_one_commit(hub: HubServer) -> None:
     assert [kind for kind, _ in results] == ["accepted"] * 80
     assert hub.commit_count("org/requests", "dataset") - before == 80
     assert len(stores[0].all("requests")) == 80
+
+
+def test_rewrite_writes_and_removes_in_one_step(replicas: list[Store]) -> None:
+    store, other = replicas[0], replicas[1]
+    store.put_missing("requests", [req("keep"), req("drop"), req("again")])
+
+    def decide(snapshot: dict[str, Record]) -> tuple[list[Record], list[str], list[str]]:
+        return [req("new"), req("again", team="rewritten")], ["drop", "again", "never-stored"], sorted(snapshot)
+
+    assert store.rewrite("requests", decide) == ["again", "drop", "keep"]
+    assert [r["id"] for r in other.all("requests")] == ["again", "keep", "new"]  # a written id is not removed
+    assert other.get("requests", "again")["team"] == "rewritten" and other.get("requests", "drop") is None

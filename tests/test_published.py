@@ -1,13 +1,26 @@
 """The published rows appear exactly as published: names, numbers, dates, ranks."""
 
+import csv
+import logging
 import re
 from pathlib import Path
 
+import pytest
+
 from leaderboard.boards import Boards
 from leaderboard.challenges import challenges
-from leaderboard.published import all_published_records, import_published
+from leaderboard.published import (
+    PUBLISHED_DIR,
+    PublishedImport,
+    all_published_records,
+    import_published,
+    published_records,
+)
 from leaderboard.render import format_cost, format_date, format_score
+from submissions.hub_store import HubStore
 from submissions.store import LocalStore
+from tests.board_records import result
+from tests.hub_server import HubServer
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
 
@@ -68,12 +81,117 @@ def test_reference_rows_from_the_design_notes():
 
 def test_imported_rows_are_records_marked_published_and_import_is_idempotent(tmp_path):
     store = LocalStore(tmp_path)
-    assert import_published(store) == 19 + 1 + 2 + 1 + 13
-    assert import_published(store) == 0
+    assert import_published(store) == PublishedImport(added=19 + 1 + 2 + 1 + 13, replaced=0, removed=0)
+    assert import_published(store) == PublishedImport(0, 0, 0)
     records = store.all("results")
     assert len(records) == 36
     assert {r["source"] for r in records} == {"published"}
     assert all(r["request_id"] is None and r["provenance"]["imported_from"].startswith("https://")
                for r in records)
-    first = store.get("results", "published-general_nlp-001")
+    first = store.get("results", "published-general_nlp-zeroone.ai-internlm3-8b-instruct-2026-01-14")
     assert first["team"] == "ZeroOne.AI" and first["date"] == "2026-01-14" and first["comm_gb"] == 2.9
+
+
+def test_every_shipped_row_has_its_own_id():
+    for path in PUBLISHED_DIR.glob("*.csv"):
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(records_of(path)) == len(rows), f"a row of {path.name} was left out"
+
+
+HEADER = "id,rank,team,code_url,base_model,comm_gb,average,stem,social_sciences,humanities,date\n"
+ROWS = {
+    "alpha": "alpha,1,Alpha,,Qwen2.5-7B-Instruct,2.9,60.00,60.00,60.00,60.00,14.01.26\n",
+    "beta": "beta,2,Beta,,Qwen2.5-7B-Instruct,1.5,50.00,50.00,50.00,50.00,12.04.25\n",
+    "gamma": "gamma,3,Gamma,,Phi-4,0.7,40.00,40.00,40.00,40.00,09.03.25\n",
+}
+
+
+def write_csv(folder: Path, *rows: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "general_nlp.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
+    return folder
+
+
+def shown(store) -> list[tuple[str, str, float]]:
+    """The General NLP board as a visitor sees it: rank, team, average."""
+    frame = Boards(store, recheck_s=0).frame("general_nlp", refresh=True)
+    return [(int(r.rank), r.team, r.average) for r in frame.itertuples()]
+
+
+@pytest.fixture(params=["local store", "hub store"])
+def store(request, tmp_path):
+    if request.param == "local store":
+        yield LocalStore(tmp_path / "store")
+        return
+    hub = request.getfixturevalue("hub_server")
+    hub.add_dataset("org/results")
+    yield HubStore({"results": "org/results"}, token=HubServer.token, endpoint=hub.url)
+
+
+def test_an_inserted_row_shifts_no_other_row(store, tmp_path):
+    csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["gamma"])
+    import_published(store, csvs)
+    before = {r["id"]: r for r in store.all("results")}
+    write_csv(csvs, ROWS["alpha"], ROWS["beta"], ROWS["gamma"])
+    assert import_published(store, csvs) == PublishedImport(added=1, replaced=0, removed=0)
+    after = {r["id"]: r for r in store.all("results")}
+    assert {k: after[k] for k in before} == before
+    assert shown(store) == [(1, "Alpha", 60.0), (2, "Beta", 50.0), (3, "Gamma", 40.0)]
+
+
+def test_an_edited_row_replaces_its_record(store, tmp_path):
+    csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["beta"])
+    import_published(store, csvs)
+    write_csv(csvs, ROWS["alpha"], ROWS["beta"].replace("Beta,,", "Beta Team,,").replace("50.00,50.00", "70.00,50.00"))
+    assert import_published(store, csvs) == PublishedImport(added=0, replaced=1, removed=0)
+    assert shown(store) == [(1, "Beta Team", 70.0), (2, "Alpha", 60.0)]
+    assert store.get("results", "published-general_nlp-beta")["scores"]["stem"] == 50.0
+
+
+def test_a_removed_row_goes_away_from_the_board(store, tmp_path):
+    csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["beta"], ROWS["gamma"])
+    import_published(store, csvs)
+    verified = result("evaluated-1", "Evaluated", 55.0)
+    store.put("results", verified)
+    write_csv(csvs, ROWS["alpha"], ROWS["gamma"])
+    assert import_published(store, csvs) == PublishedImport(added=0, replaced=0, removed=1)
+    assert shown(store) == [(1, "Alpha", 60.0), (2, "Evaluated", 55.0), (3, "Gamma", 40.0)]
+    assert store.get("results", "published-general_nlp-beta") is None
+    assert store.get("results", "evaluated-1") == verified  # only published records are the import's
+
+
+def test_an_edit_that_cannot_be_read_keeps_the_stored_row(store, tmp_path, caplog):
+    csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["beta"])
+    import_published(store, csvs)
+    write_csv(csvs, ROWS["alpha"], ROWS["beta"].replace("50.00,50.00,50.00,50.00", "fifty,50.00,50.00,50.00"))
+    with caplog.at_level(logging.WARNING, logger="leaderboard.published"):
+        assert import_published(store, csvs) == PublishedImport(added=0, replaced=0, removed=0)
+    assert "row 2 of general_nlp.csv left out" in caplog.text
+    assert shown(store) == [(1, "Alpha", 60.0), (2, "Beta", 50.0)]
+
+
+def test_rows_keyed_by_line_number_are_replaced_by_their_stable_ids(tmp_path):
+    """A store imported before rows had ids holds ``published-<challenge>-001``…: they give way to the rows."""
+    store = LocalStore(tmp_path / "store")
+    old = {**all_published_records()[0], "id": "published-general_nlp-001"}
+    store.put("results", old)
+    outcome = import_published(store)
+    assert outcome.removed == 1 and outcome.added == 36
+    assert store.get("results", "published-general_nlp-001") is None
+    assert [r["team"] for r in store.all("results")].count("ZeroOne.AI") == 2  # General NLP and Medical
+
+
+def test_a_row_without_an_id_or_with_a_taken_one_is_left_out(tmp_path, caplog):
+    csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["beta"].replace("beta,", "alpha,", 1),
+                     ROWS["gamma"].replace("gamma,", ",", 1))
+    with caplog.at_level(logging.WARNING, logger="leaderboard.published"):
+        records = all_published_records(csvs)
+    assert [r["team"] for r in records] == ["Alpha"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert "row 2 of general_nlp.csv left out: id 'alpha' is already used by row 1" in messages[0]
+    assert "row 3 of general_nlp.csv left out: id '' is not a stable row id" in messages[1]
+
+
+def records_of(path: Path):
+    return published_records(challenges()[path.stem], path)

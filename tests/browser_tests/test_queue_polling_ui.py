@@ -1,0 +1,86 @@
+"""The Queue tab asks the store for the queue only while a visitor can see it, and a Space without a GPU says
+that evaluations run on workers elsewhere (in the tab and in its start-up log)."""
+
+import time
+
+import pytest
+
+from tests.browser import chromium, running_app
+from tests.hub_server import HubServer
+from tests.space_oauth import SPACE_OAUTH
+
+pytestmark = pytest.mark.timeout(300)
+
+REFRESH_S = 1.0
+WINDOW_S = 4.5
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The app as a CPU Space runs it: Hub datasets, ``SPACE_ID`` set, ``EVALUATOR_ENABLED`` left unset."""
+    with HubServer() as hub:
+        for dataset in ("org/requests", "org/results"):
+            hub.add_dataset(dataset)
+        env = {"HF_ENDPOINT": hub.url, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
+               "HF_TOKEN": HubServer.token, "SYSTEM": "spaces", "SPACE_ID": "org/space", **SPACE_OAUTH,
+               "EVALUATOR_ENABLED": "", "ARENA_DEMO": "off", "QUEUE_REFRESH_S": str(REFRESH_S)}
+        data = tmp_path_factory.mktemp("queue") / "data"
+        with running_app(data, env) as url, chromium() as browser:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.wait_for_selector("#general_nlp-table table")
+            yield page, hub, data
+
+
+def queue_reads(hub: HubServer) -> int:
+    """How often the app asked the Hub for the requests dataset's head (once per queue refresh)."""
+    return sum(1 for method, path in list(hub.requests) if path.endswith("/datasets/org/requests/refs"))
+
+
+def reads_during(hub: HubServer, seconds: float) -> int:
+    before = queue_reads(hub)
+    time.sleep(seconds)
+    return queue_reads(hub) - before
+
+
+def set_page_visibility(page, state: str) -> None:
+    """What the browser does when the visitor switches to another browser tab or window (and back)."""
+    page.evaluate("""(state) => {
+        Object.defineProperty(document, 'visibilityState', {value: state, configurable: true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""", state)
+
+
+def test_the_queue_is_read_only_while_its_tab_is_shown(app):
+    page, hub, _ = app
+    assert reads_during(hub, WINDOW_S) == 0, "the Queue tab is hidden, yet the queue was read"
+
+    page.get_by_role("tab", name="Queue").click()
+    page.wait_for_selector("#queue-table table", state="visible")
+    shown = reads_during(hub, WINDOW_S)
+    assert shown >= 2, f"a shown Queue tab refreshes every {REFRESH_S} s; it read the queue {shown} times"
+
+    page.get_by_role("tab", name="Finance", exact=True).click()
+    page.wait_for_selector("#finance-table table", state="visible")
+    time.sleep(REFRESH_S)  # a tick already under way may still land
+    assert reads_during(hub, WINDOW_S) == 0, "the Queue tab was left, yet the queue was still read"
+
+    page.get_by_role("tab", name="Queue").click()
+    page.wait_for_selector("#queue-table table", state="visible")
+    assert reads_during(hub, WINDOW_S) >= 2
+
+    set_page_visibility(page, "hidden")
+    time.sleep(REFRESH_S)
+    assert reads_during(hub, WINDOW_S) == 0, "the page is in the background, yet the queue was still read"
+    set_page_visibility(page, "visible")
+    assert reads_during(hub, WINDOW_S) >= 2
+
+
+def test_a_space_without_a_gpu_says_evaluations_run_elsewhere(app):
+    page, _, data = app
+    page.get_by_role("tab", name="Queue").click()
+    note = page.locator("#queue-evaluator-note")
+    note.wait_for(state="visible")
+    assert "python -m evaluator" in note.inner_text() and "PENDING" in note.inner_text()
+    log = "".join(path.read_text() for path in data.parent.glob("app-*.log"))
+    assert "the evaluator is off in this app" in log and "python -m evaluator" in log
