@@ -33,7 +33,7 @@ from tests.tiny_models import build_lora, build_tiny_llama
 
 TOKEN = "a-long-organiser-secret"
 ORGANISER = {"ORGANISER_TOKEN": TOKEN}
-ROW = "published-general_nlp-001"  # ZeroOne.AI, 2.9 GB, 69.25 = 66.13 / 80.76 / 60.87
+ROW = "published-general_nlp-zeroone.ai-internlm3-8b-instruct-2026-01-14"  # ZeroOne.AI, 2.9 GB, 69.25 = 66.13 / 80.76 / 60.87
 FORM = RecheckForm(published_id=ROW, repo_id="team/adapter", base_model="org/small-base", organiser_token=TOKEN)
 
 
@@ -83,7 +83,7 @@ def test_a_recheck_counts_against_no_team_and_duplicates_no_submission(hub, stor
 
 @pytest.mark.parametrize("change, message", [
     ({"published_id": "published-general_nlp-999"}, "is not a published row"),
-    ({"published_id": "published-merging-001"}, "takes no PEFT adapters"),
+    ({"published_id": "published-merging-readapt-median-2024-07-29"}, "takes no PEFT adapters"),
     ({"repo_id": "team/private-adapter"}, "was not found on the Hugging Face Hub, or it is private"),
     ({"repo_id": "team/not-an-adapter"}, "has no adapter_config.json"),
     ({"revision": "v9"}, "Revision 'v9' does not exist"),

@@ -16,7 +16,7 @@ from tests.test_submit_service import SMALL_BASE
 
 pytestmark = pytest.mark.timeout(300)
 TOKEN = "a-long-organiser-secret"
-ROW = "published-general_nlp-001"  # ZeroOne.AI, self-reported average 69.25
+ROW = "published-general_nlp-zeroone.ai-internlm3-8b-instruct-2026-01-14"  # ZeroOne.AI, self-reported average 69.25
 
 
 @pytest.fixture(scope="module")
