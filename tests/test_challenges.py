@@ -23,7 +23,8 @@ def test_flowertune_rules_from_seed():
 
 def test_merging_rules():
     merging = challenges()["merging"]
-    assert merging.limits.base_params_max == 8e9
+    assert 8_030_261_248 < merging.limits.base_params_max == 8.1e9  # Llama-3-8B fits "8 B"
+    assert merging.limits.components_uploaded_before is None
     assert (merging.limits.per_team_count, merging.limits.per_team_days) == (1, 1)
     assert merging.limits.hidden_test
     assert [c.label for c in board_columns(merging) if c.default_visible] == [
