@@ -146,3 +146,18 @@ def test_warning_tolerances_are_read_checked_and_not_a_rules_change(tmp_path: Pa
         (tmp_path / "finance.yaml").write_text(yaml.safe_dump(raw))
         with pytest.raises(DefinitionError, match=message):
             load_challenges(tmp_path)
+
+
+def test_components_cut_off_is_a_checked_date_and_a_rules_change(tmp_path: Path):
+    raw = yaml.safe_load((DEFINITIONS_DIR / "merging.yaml").read_text())
+    (tmp_path / "merging.yaml").write_text(yaml.safe_dump(raw))
+    unset = load_challenges(tmp_path)["merging"]
+    assert unset.version == challenges()["merging"].version  # null: no cut-off, the same rules
+    raw["limits"]["components_uploaded_before"] = "2024-05-31"
+    (tmp_path / "merging.yaml").write_text(yaml.safe_dump(raw))
+    dated = load_challenges(tmp_path)["merging"]
+    assert dated.limits.components_uploaded_before == "2024-05-31" and dated.version != unset.version
+    raw["limits"]["components_uploaded_before"] = "last May"
+    (tmp_path / "merging.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(DefinitionError, match="components_uploaded_before must be a YYYY-MM-DD date or null"):
+        load_challenges(tmp_path)

@@ -74,12 +74,12 @@ def test_recipe_errors_are_listed_with_their_lines_and_nothing_is_stored(hub_ser
     outcome = recipe(hub_server, store, text, team="")
     assert outcome.status == "refused"
     assert outcome.reasons[:3] == [
-        "Recipe line 1: unknown merge method 'avg'. Available: linear, task_arithmetic, ties, dare_ties, dare_linear, "
-        "slerp.",
-        "Recipe line 4: 'org/tiny-llama-b@main' is not pinned to a commit: use the full 40-character commit hash, not "
-        "a branch, tag or short hash.",
-        "Recipe line 5: unknown key 'bogus'. Recipes accept: merge_method, base_model, models, slices, parameters, "
-        "dtype, out_dtype, tokenizer_source.",
+        ("Recipe line 1: unknown merge method 'avg'. Available: linear, task_arithmetic, ties, dare_ties, dare_linear, "
+        "slerp."),
+        ("Recipe line 4: 'org/tiny-llama-b@main' is not pinned to a commit: use the full 40-character commit hash, not "
+        "a branch, tag or short hash."),
+        ("Recipe line 5: unknown key 'bogus'. Recipes accept: merge_method, base_model, models, slices, parameters, "
+        "dtype, out_dtype, tokenizer_source."),
     ]
     assert "Team name is empty." in outcome.reasons
     assert store.all("requests") == [] and store.all("private") == []
@@ -93,14 +93,14 @@ def test_missing_private_or_unknown_components_are_named(hub_server, heads, stor
     assert outcome.status == "refused"
     assert outcome.reasons == [
         f"Revision '{missing}' does not exist in 'org/tiny-llama': give a branch, a tag or a full commit hash.",
-        "Model repo 'org/hidden-llama' was not found on the Hugging Face Hub, or it is private: check the spelling and "
-        "make the repo public.",
-        "Model repo 'org/nowhere' was not found on the Hugging Face Hub, or it is private: check the spelling and make "
-        "the repo public.",
+        ("Model repo 'org/hidden-llama' was not found on the Hugging Face Hub, or it is private: check the spelling and "
+        "make the repo public."),
+        ("Model repo 'org/nowhere' was not found on the Hugging Face Hub, or it is private: check the spelling and make "
+        "the repo public."),
     ]
     unpinned = recipe(hub_server, store, average("org/tiny-llama", f"org/tiny-llama-b@{heads['org/tiny-llama-b']}"))
-    assert unpinned.reasons == ["Recipe line 3: 'org/tiny-llama' is not pinned: write 'org/tiny-llama@<commit>' with "
-                                "the full 40-character commit hash."]
+    assert unpinned.reasons == [("Recipe line 3: 'org/tiny-llama' is not pinned: write 'org/tiny-llama@<commit>' with "
+                                "the full 40-character commit hash.")]
     assert store.all("requests") == []
 
 
@@ -114,8 +114,8 @@ def test_a_component_committed_after_the_cut_off_is_refused(hub_server, heads, s
     with_cut_off(monkeypatch, "2025-01-01")
     late = average(f"org/tiny-llama@{heads['org/tiny-llama']}", f"org/late-llama@{heads['org/late-llama']}")
     outcome = recipe(hub_server, store, late)
-    assert outcome.reasons == [f"'org/late-llama@{heads['org/late-llama']}' was committed on 2025-06-01; components "
-                               "must be uploaded before 2025-01-01."]
+    assert outcome.reasons == [(f"'org/late-llama@{heads['org/late-llama']}' was committed on 2025-06-01; components "
+                               "must be uploaded before 2025-01-01.")]
     early = average(f"org/tiny-llama@{heads['org/tiny-llama']}", f"org/tiny-llama-b@{heads['org/tiny-llama-b']}")
     assert recipe(hub_server, store, early).status == "queued"
 
@@ -148,8 +148,8 @@ def test_one_evaluation_per_team_per_day(hub_server, heads, store):
     assert first.status == "queued"
     again = recipe(hub_server, store, two_loras(heads), now=NOW + timedelta(hours=3), team="  mergers ")
     assert again.status == "refused" and again.reasons == [
-        "Team 'mergers' already has 1 submission(s) to LLM Merging Competition in the last 24 hours (limit 1). The "
-        "next one is possible after 2026-03-11 12:00 UTC."]
+        ("Team 'mergers' already has 1 submission(s) to LLM Merging Competition in the last 24 hours (limit 1). The "
+        "next one is possible after 2026-03-11 12:00 UTC.")]
     store.put("requests", {**store.get("requests", first.request["id"]), "state": "FAILED",
                            "failure": {"reason": "worker ran out of disk", "cause": "evaluator"}})
     retried = recipe(hub_server, store, two_loras(heads), now=NOW + timedelta(hours=4))
@@ -173,12 +173,12 @@ def test_merged_model_repo_is_queued_pinned_and_sized(hub_server, heads, store):
 
 def test_merged_model_with_custom_code_or_without_safetensors_is_refused(hub_server, heads, store):
     remote = send(hub_server, store, kind=MERGED_MODEL, repo_id="team/merged-remote-code")
-    assert remote.reasons == ["'team/merged-remote-code' relies on custom model code (auto_map in config.json, "
+    assert remote.reasons == [("'team/merged-remote-code' relies on custom model code (auto_map in config.json, "
                               "modeling_custom.py); models must load with transformers' own classes (no "
-                              "trust_remote_code): remove the code and auto_map."]
+                              "trust_remote_code): remove the code and auto_map.")]
     pickled = send(hub_server, store, kind=MERGED_MODEL, repo_id="team/merged-bin")
-    assert pickled.reasons == [f"'team/merged-bin' has no .safetensors weights at commit {heads['team/merged-bin'][:7]}: "
-                               "save the merged model with safe_serialization (pickled .bin files are not loaded)."]
+    assert pickled.reasons == [(f"'team/merged-bin' has no .safetensors weights at commit {heads['team/merged-bin'][:7]}: "
+                               "save the merged model with safe_serialization (pickled .bin files are not loaded).")]
     assert send(hub_server, store, kind="zip").reasons[0] == (
         "Choose what you submit: 'merged_model' (merged model repo), 'merge_recipe' (merge recipe).")
     assert store.all("requests") == []
