@@ -38,7 +38,11 @@ def about_markdown(challenge: Challenge) -> str:
     if lim.peft_required:
         rules.append("Submit a **PEFT adapter** checkpoint (a Hub repo with `adapter_config.json` and weights).")
     if lim.submission_kind == "merge":
-        rules.append("Submit a merge of **public** Hub models / LoRA adapters.")
+        rules.append("Submit a merge of **public** Hub models / LoRA adapters: a merged model repo (safetensors, no "
+                     "custom code) or a mergekit recipe with every component pinned to a commit.")
+    if lim.components_uploaded_before:
+        rules.append(f"Every component must have been uploaded (its commit dated) before "
+                     f"**{lim.components_uploaded_before}**.")
     rules.append(f"Base model(s): at most **{_params(lim.base_params_max)} parameters**"
                  + (" in total." if lim.submission_kind == "merge" else "."))
     if lim.comm_gb_max is not None:

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,7 @@ class Limits:
     code_url_required: bool = False
     gpu_hours_max: float | None = None
     hidden_test: bool = False
+    components_uploaded_before: str | None = None  # ISO date: merge components must be committed before it
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ def parse_challenge(raw: dict[str, Any], source: str = "<definition>") -> Challe
         code_url_required=bool(lim.get("code_url_required", False)),
         gpu_hours_max=float(lim["gpu_hours_max"]) if lim.get("gpu_hours_max") is not None else None,
         hidden_test=hidden_test is not None,
+        components_uploaded_before=_iso_date(lim.get("components_uploaded_before"), source),
     )
     style = _board_style(raw.get("board") or {}, family, source)
     checks = _checks(raw.get("checks") or {}, source)
@@ -273,6 +276,17 @@ def _board_style(raw: dict[str, Any], family: str, source: str) -> BoardStyle:
     return BoardStyle(**style)
 
 
+def _iso_date(value: Any, source: str) -> str | None:
+    """``limits.components_uploaded_before``: a date (YAML reads ``2024-05-31`` as one) or null."""
+    if value is None:
+        return None
+    try:
+        return (value if isinstance(value, date) else date.fromisoformat(str(value))).isoformat()
+    except ValueError:
+        raise DefinitionError(f"{source}: limits.components_uploaded_before must be a YYYY-MM-DD date or null, "
+                              f"not {value!r}") from None
+
+
 def rules_version(challenge_id: str, family: str, columns: tuple[ScoreColumn, ...], limits: Limits) -> str:
     """A short hash of the rules a submission is checked and scored by: the limits, the scored columns (key,
     metric, what each is evaluated on) and the ranking by their average. Parsed values are hashed as canonical
@@ -284,7 +298,8 @@ def rules_version(challenge_id: str, family: str, columns: tuple[ScoreColumn, ..
         "columns": [{"key": c.key, "metric": c.metric,
                      "evaluation": {k: v for k, v in c.evaluation.items() if v is not None}} for c in columns],
         "rank_by": "average",
-        "limits": asdict(limits),
+        # a rule added later: left out while unset, so the definitions without it keep their version
+        "limits": {k: v for k, v in asdict(limits).items() if v is not None or k != "components_uploaded_before"},
     }
     text = json.dumps(rules, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

@@ -126,11 +126,18 @@ class HubServer:
         return None
 
     def add_model(
-        self, repo_id: str, files: dict[str, bytes], private: bool = False, gated: bool = False
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        private: bool = False,
+        gated: bool = False,
+        date: datetime | None = None,
+        sha: str | None = None,
     ) -> str:
-        """Create a model repo with one commit holding ``files``; returns that commit's sha."""
+        """Create a model repo with one commit holding ``files``; returns that commit's sha. ``date`` and
+        ``sha`` set the commit's date and hash (a repo "uploaded" long ago, a commit a recipe pins)."""
         self._create(repo_id, "model", private=private, gated=gated)
-        return self.push(repo_id, files, repo_type="model")
+        return self.push(repo_id, files, repo_type="model", date=date, sha=sha)
 
     def add_dataset(self, repo_id: str, files: dict[str, bytes] | None = None, private: bool = False) -> str:
         """Create a dataset repo (first commit holds ``.gitattributes``, like the Hub); returns the head."""
@@ -147,11 +154,13 @@ class HubServer:
         branch: str = "main",
         deletions: tuple[str, ...] = (),
         message: str = "push",
+        date: datetime | None = None,
+        sha: str | None = None,
     ) -> str:
         """Commit ``files`` (added or replaced) and ``deletions`` on ``branch`` (created from main if new)."""
         with self._lock:
             repo = self._repos[(repo_type, repo_id)]
-            return self._commit(repo, branch, files, deletions, message)
+            return self._commit(repo, branch, files, deletions, message, date=date, sha=sha)
 
     def head(self, repo_id: str, repo_type: str = "model", branch: str = "main") -> str:
         with self._lock:
@@ -182,7 +191,14 @@ class HubServer:
             self._repos[(repo_type, repo_id)] = Repo(repo_id, repo_type, private=private, gated=gated)
 
     def _commit(
-        self, repo: Repo, branch: str, files: dict[str, bytes], deletions: tuple[str, ...], message: str
+        self,
+        repo: Repo,
+        branch: str,
+        files: dict[str, bytes],
+        deletions: tuple[str, ...],
+        message: str,
+        date: datetime | None = None,
+        sha: str | None = None,
     ) -> str:
         """Create a commit on ``branch``; the caller holds ``self._lock``."""
         parent_sha = repo.branches.get(branch) or repo.branches.get("main")
@@ -191,8 +207,8 @@ class HubServer:
             tree = {p: c for p, c in tree.items() if p != path and not p.startswith(path.rstrip("/") + "/")}
         tree.update(files)
         self._counter += 1
-        sha = hashlib.sha1(f"{repo.repo_type}/{repo.repo_id}:{self._counter}:{message}".encode()).hexdigest()
-        repo.commits[sha] = Commit(sha, parent_sha, tree, message, datetime.now(timezone.utc))
+        sha = sha or hashlib.sha1(f"{repo.repo_type}/{repo.repo_id}:{self._counter}:{message}".encode()).hexdigest()
+        repo.commits[sha] = Commit(sha, parent_sha, tree, message, date or datetime.now(timezone.utc))
         repo.branches[branch] = sha
         return sha
 

@@ -7,6 +7,8 @@ import gradio as gr
 
 from leaderboard.challenges import challenges
 from submissions.hub_models import HubModels
+from submissions.merge_form import MERGE_RECIPE, MERGED_MODEL, MergeForm
+from submissions.merge_service import submit_merge, takes_merges
 from submissions.queue_view import queue_rows
 from submissions.rules import SubmissionForm
 from submissions.service import submit as submit_form
@@ -30,20 +32,34 @@ def query_problem(challenge: str, page: int, page_size: int) -> str | None:
 def submit_api(store: Store, hub: HubModels, require_sign_in: bool):
     """The ``submit`` endpoint, bound to the app's store and Hub look-ups; ``require_sign_in`` on a Space."""
 
-    def submit(challenge: str, team: str, repo_id: str, revision: str = "main", base_model: str = "",
+    def submit(challenge: str, team: str, repo_id: str = "", revision: str = "main", base_model: str = "",
                code_url: str = "", comm_gb: str = "", num_clients: str = "", num_rounds: str = "",
-               contact_email: str = "", description: str = "", profile: gr.OAuthProfile | None = None) -> dict:
-        """Submit an adapter, checked as the Submit tab checks it. Numbers are text, as typed (comm_gb '2.9').
-        num_clients (clients per round) and num_rounds are optional; given both, comm_gb is compared with
-        2 × adapter size × clients per round × rounds and ``comm_check`` holds the figures (a mismatch is a
-        warning in ``notes``, not a refusal). ``status``: queued | duplicate | refused | unsaved; ``reasons``
-        say why it was refused; ``message`` is the Submit tab's answer as plain text. On a Space the caller
-        must be signed in."""
-        form = SubmissionForm(challenge_id=challenge, team=team, repo_id=repo_id, revision=revision or "main",
-                              base_model=base_model, code_url=code_url, comm_gb=comm_gb, num_clients=num_clients,
-                              num_rounds=num_rounds, contact_email=contact_email, description=description)
-        outcome = submit_form(store, hub, form, account=profile.username if profile is not None else None,
-                              require_account=require_sign_in)
+               contact_email: str = "", description: str = "", kind: str = "", recipe: str = "",
+               profile: gr.OAuthProfile | None = None) -> dict:
+        """Submit an entry, checked as the Submit tab checks it. On a Space the caller must be signed in.
+
+        FlowerTune challenges take a PEFT adapter: repo_id, revision, base_model, code_url, comm_gb (numbers
+        are text, as typed: '2.9'). num_clients (clients per round) and num_rounds are optional; given both,
+        comm_gb is compared with 2 × adapter size × clients per round × rounds and ``comm_check`` holds the
+        figures (a mismatch is a warning in ``notes``, not a refusal).
+
+        The merging challenge takes kind 'merged_model' (repo_id and revision of a merged model repo) or
+        'merge_recipe' (recipe: mergekit's YAML, every component pinned as owner/name@<40-hex commit>); an
+        empty kind means merge_recipe when a recipe is given. base_model, code_url and the numbers are unused.
+
+        ``status``: queued | duplicate | refused | unsaved; ``reasons`` say why it was refused (a recipe's
+        with their line); ``message`` is the Submit tab's answer as plain text."""
+        account = profile.username if profile is not None else None
+        if takes_merges(challenge):
+            form = MergeForm(challenge_id=challenge, kind=kind or (MERGE_RECIPE if recipe.strip() else MERGED_MODEL),
+                             team=team, repo_id=repo_id, revision=revision or "main", recipe=recipe,
+                             contact_email=contact_email, description=description)
+            outcome = submit_merge(store, hub, form, account=account, require_account=require_sign_in)
+        else:
+            form = SubmissionForm(challenge_id=challenge, team=team, repo_id=repo_id, revision=revision or "main",
+                                  base_model=base_model, code_url=code_url, comm_gb=comm_gb, num_clients=num_clients,
+                                  num_rounds=num_rounds, contact_email=contact_email, description=description)
+            outcome = submit_form(store, hub, form, account=account, require_account=require_sign_in)
         request = outcome.request or {}
         return {"status": outcome.status, "message": outcome.message, "request_id": request.get("id"),
                 "position": outcome.position, "reasons": outcome.reasons, "notes": outcome.notes,

@@ -14,6 +14,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -53,6 +54,7 @@ class ResolvedRepo:
     files: tuple[str, ...]
     gated: bool
     safetensors_parameters: int | None = None  # the Hub's own count, when it publishes one
+    committed_at: datetime | None = None  # the Hub's lastModified of that revision: its commit's date
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,20 @@ class HubModels:
             )
         files = tuple(sibling.rfilename for sibling in info.siblings or ())
         parameters = int(info.safetensors.total) if info.safetensors and info.safetensors.total else None
-        return ResolvedRepo(repo_id, revision, info.sha, files, gated, parameters)
+        return ResolvedRepo(repo_id, revision, info.sha, files, gated, parameters, info.last_modified)
+
+    def model_config(self, model: ResolvedRepo) -> dict[str, Any]:
+        """The parsed ``config.json`` of a resolved model."""
+        if "config.json" not in model.files:
+            raise HubCheckError([(f"'{model.repo_id}' has no config.json at commit {model.commit[:7]}: it is not "
+                                  "a transformers model.")])
+        try:
+            config = json.loads(self._read(model.repo_id, "config.json", model.commit))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise HubCheckError([f"config.json in '{model.repo_id}' is not valid JSON ({error})."]) from None
+        if not isinstance(config, dict):
+            raise HubCheckError([f"config.json in '{model.repo_id}' must hold a JSON object."])
+        return config
 
     def adapter_config(self, adapter: ResolvedRepo) -> dict[str, Any]:
         """The parsed ``adapter_config.json`` of a resolved adapter; its weights file must be there too."""

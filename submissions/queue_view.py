@@ -44,6 +44,17 @@ def notes_text(request: Record) -> str:
     return " ".join(notes)
 
 
+def model_text(request: Record) -> str:
+    """What is evaluated: ``repo@commit`` (an adapter, a merged model repo), or a merge recipe's display name
+    with its method and component count; merging entries say which kind they are."""
+    kind = request.get("kind")
+    if kind == "merge_recipe":
+        components = request.get("components") if isinstance(request.get("components"), list) else []
+        return f"merge recipe: {request.get('repo_id') or ''} ({len(components)} components)"
+    pinned = f"{request.get('repo_id') or ''}@{(request.get('commit') or '')[:7]}"
+    return f"merged model: {pinned}" if kind == "merged_model" else pinned
+
+
 def _when(request: Record) -> datetime:
     return parse_utc(request["submitted_at"])  # the record contract makes it readable
 
@@ -64,7 +75,7 @@ def queue_rows(requests: list[Record], team: str = "", challenge_id: str = "") -
         {
             "id": r["id"],
             "challenge": titles.get(r.get("challenge"), r.get("challenge", "")),
-            "model": f"{r.get('repo_id') or ''}@{(r.get('commit') or '')[:7]}",
+            "model": model_text(r),
             "team": r.get("team") or "",
             "submitted": f"{_when(r):%Y-%m-%d %H:%M} UTC",
             "state": r.get("state") or "",

@@ -148,6 +148,21 @@ def check_comm_gb(text: str, budget: float) -> list[str]:
     return []
 
 
+def check_email(text: str) -> list[str]:
+    if refused := _refused_in("Contact e-mail", text):
+        return refused
+    email = text.strip()
+    if len(email) > EMAIL_MAX or not _EMAIL.match(email):
+        return ["Contact e-mail is missing or not an e-mail address (it is kept private)."]
+    return []
+
+
+def check_description(text: str) -> list[str]:
+    if len(text) > DESCRIPTION_MAX:
+        return [f"Method description is {len(text)} characters; at most {DESCRIPTION_MAX}."]
+    return _refused_in("Method description", text, allow_newlines=True)
+
+
 def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
     """Everything that can be checked without the Hub; an empty list means the form is fine."""
     reasons = check_repo_id(form.repo_id)
@@ -160,15 +175,8 @@ def check_form(challenge: Challenge, form: SubmissionForm) -> list[str]:
     if limits.submission_kind == "adapter":
         reasons += check_repo_id(form.base_model, "Base model repo ID") if form.base_model.strip() else [
             "Declare the base model your adapter was trained on (its Hub repo ID, e.g. mistralai/Mistral-7B-v0.3)."]
-    email = form.contact_email.strip()
-    if refused := _refused_in("Contact e-mail", form.contact_email):
-        reasons += refused
-    elif len(email) > EMAIL_MAX or not _EMAIL.match(email):
-        reasons.append("Contact e-mail is missing or not an e-mail address (it is kept private).")
-    if len(form.description) > DESCRIPTION_MAX:
-        reasons.append(f"Method description is {len(form.description)} characters; at most {DESCRIPTION_MAX}.")
-    else:
-        reasons += _refused_in("Method description", form.description, allow_newlines=True)
+    reasons += check_email(form.contact_email)
+    reasons += check_description(form.description)
     for label, text in (("Clients per round", form.num_clients), ("Number of rounds", form.num_rounds)):
         value = _number_field(text, label, reasons, whole=True)
         if value is not None and not 1 <= value <= 1_000_000:

@@ -46,7 +46,8 @@ class Outcome:
             place = f", position {self.position} in the queue" if self.position else ""
             return " ".join([f"Queued as {self.request['id']}{place}.", *self.notes])
         if self.status == "duplicate":
-            return (f"This adapter commit was already submitted to this challenge: request {self.request['id']} "
+            return (f"This commit of '{self.request['repo_id']}' was already submitted to this challenge: request "
+                    f"{self.request['id']} "
                     f"({self.request['state']}). Nothing new was queued.")
         if self.status == "unsaved":
             return " ".join(self.reasons)
@@ -157,15 +158,29 @@ def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | No
     if hub_reasons:
         return Outcome("refused", hub_reasons)
     request = new_request(challenge, form, facts, account, now)
+    outcome = queue_request(store, challenge, request, form.contact_email, now)
+    if outcome.status == "queued" and outcome.request["id"] == request["id"]:
+        outcome.notes[:0] = [w for w in (comm_warning(request["comm_check"]),) if w]
+    return outcome
+
+
+def queue_request(store: Store, challenge: Challenge, request: Record, contact_email: str, now: datetime,
+                  *, check_duplicate: bool = True) -> Outcome:
+    """Store a checked ``request`` in one transaction (unless it duplicates a stored one, by repo and commit,
+    or the team / account is over its limit), then its private contact record.
+
+    Args:
+        check_duplicate: False for requests without a commit of their own (a merge recipe).
+    """
 
     def decide(snapshot: dict[str, Record]) -> tuple[list[Record], Outcome]:
         existing = list(snapshot.values())
         if request["id"] in snapshot:  # our own earlier commit landed although its answer was an error
             return [], Outcome("queued", request=request, position=queue_position(existing, request["id"]))
-        duplicate = find_duplicate(existing, challenge.id, request["repo_id"], request["commit"])
+        duplicate = check_duplicate and find_duplicate(existing, challenge.id, request["repo_id"], request["commit"])
         if duplicate:
             return [], Outcome("duplicate", request=duplicate, position=queue_position(existing, duplicate["id"]))
-        limited = check_rate_limit(challenge, existing, form.team, account, now)
+        limited = check_rate_limit(challenge, existing, request["team"], request["account"], now)
         if limited:
             return [], Outcome("refused", limited)
         return [request], Outcome("queued", request=request, position=queue_position([*existing, request], request["id"]))
@@ -175,8 +190,7 @@ def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | No
     except StoreError as error:
         outcome = _after_failed_commit(store, request, error)
     if outcome.status == "queued" and outcome.request["id"] == request["id"]:
-        outcome.notes += [w for w in (comm_warning(request["comm_check"]),) if w]
-        outcome.notes += _save_contact(store, request, form.contact_email.strip(), account)
+        outcome.notes += _save_contact(store, request, contact_email.strip(), request["account"])
     return outcome
 
 

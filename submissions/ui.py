@@ -12,6 +12,9 @@ import gradio as gr
 from leaderboard.challenges import challenges
 from leaderboard.render import BOARD_CSS
 from submissions.hub_models import HubModels
+from submissions.merge_form import MergeForm
+from submissions.merge_service import submit_merge, takes_merges
+from submissions.merge_ui import layout, merge_fields
 from submissions.queue_view import queue_page
 from submissions.recheck import RecheckForm, queue_recheck
 from submissions.rules import SubmissionForm
@@ -24,7 +27,8 @@ SUBMIT_HELP = (
     "It is checked against the challenge rules at once, pinned to the commit the revision points at now "
     "(later pushes do not change what is evaluated), and queued for evaluation. Your e-mail is kept private. "
     "Give clients per round and rounds to have your communication cost checked against 2 × adapter size × "
-    "clients per round × rounds: a mismatch is a warning on the request, not a refusal."
+    "clients per round × rounds: a mismatch is a warning on the request, not a refusal. For the **LLM Merging "
+    "Competition**, choose it as the challenge: the form then asks for a merged model repo or a merge recipe."
 )
 
 
@@ -51,7 +55,13 @@ def submit_handler(store: Store, hub: HubModels, require_sign_in: bool):  # noqa
     the button is."""
 
     def on_submit(challenge_id, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email,
-                  description, profile: gr.OAuthProfile | None = None):
+                  description, kind="", recipe="", profile: gr.OAuthProfile | None = None):
+        if takes_merges(challenge_id):
+            merge = MergeForm(challenge_id=challenge_id, kind=kind or "", team=team or "", repo_id=repo_id or "",
+                              revision=revision or "main", recipe=recipe or "", contact_email=email or "",
+                              description=description or "")
+            outcome = submit_merge(store, hub, merge, account=_account(profile), require_account=require_sign_in)
+            return literal_markdown(outcome.message)
         form = SubmissionForm(
             challenge_id=challenge_id, repo_id=repo_id or "", revision=revision or "main", team=team or "",
             code_url=code_url or "", comm_gb=comm_gb or "", base_model=base_model or "", contact_email=email or "",
@@ -76,7 +86,7 @@ def recheck_handler(store: Store, hub: HubModels):
 
 def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
     """``with_login`` (a Space, where OAuth is present): submitting requires signing in, also through the API."""
-    flowertune = [(c.title, c.id) for c in challenges().values() if c.limits.submission_kind == "adapter"]
+    choices = [(c.title, c.id) for c in challenges().values() if c.limits.submission_kind in ("adapter", "merge")]
     with gr.Tab("Submit", id="tab-submit", elem_id="tab-submit"):
         gr.Markdown(SUBMIT_HELP)
         catalog = local_sample_catalog(os.environ.get("HF_ENDPOINT"))
@@ -88,14 +98,15 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
                         "per team.")
             gr.LoginButton()
         with gr.Row():
-            challenge = gr.Dropdown(flowertune, value=flowertune[0][1], label="Challenge", elem_id="submit-challenge")
+            challenge = gr.Dropdown(choices, value=choices[0][1], label="Challenge", elem_id="submit-challenge")
             team = gr.Textbox(label="Team name", max_length=64, elem_id="submit-team")
+        merge = merge_fields()
         with gr.Row():
             repo_id = gr.Textbox(label="Adapter repo ID", placeholder="owner/name", elem_id="submit-repo")
             revision = gr.Textbox(label="Revision", value="main", elem_id="submit-revision")
             base_model = gr.Textbox(label="Base model repo ID", placeholder="mistralai/Mistral-7B-v0.3",
                                     elem_id="submit-base")
-        with gr.Row():
+        with gr.Row() as flowertune_only:
             code_url = gr.Textbox(label="Code repository URL", placeholder="https://github.com/…", elem_id="submit-code")
             comm_gb = gr.Textbox(label="Communication cost (GB, from your training log)", placeholder="e.g. 2.9",
                                  elem_id="submit-comm")
@@ -107,9 +118,12 @@ def submit_tab(store: Store, hub: HubModels, with_login: bool) -> None:
         send = gr.Button("Submit for evaluation", variant="primary", elem_id="submit-button")
         outcome = gr.Markdown(elem_id="submit-outcome")
 
+    for change in (challenge.change, merge.kind.change):
+        change(layout, [challenge, merge.kind], [merge.kind, merge.recipe_box, repo_id, revision, base_model,
+                                                 flowertune_only], queue=False)
     send.click(submit_handler(store, hub, require_sign_in=with_login),
-               [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email, description],
-               outcome, concurrency_limit=4, api_name="submit_form")
+               [challenge, team, repo_id, revision, base_model, code_url, comm_gb, clients, rounds, email, description,
+                merge.kind, merge.recipe], outcome, concurrency_limit=4, api_name="submit_form")
 
 
 def queue_tab(store: Store, note: str | None = None) -> None:

@@ -23,7 +23,8 @@ def test_flowertune_rules_from_seed():
 
 def test_merging_rules():
     merging = challenges()["merging"]
-    assert merging.limits.base_params_max == 8e9
+    assert 8_030_261_248 < merging.limits.base_params_max == 8.1e9  # Llama-3-8B fits "8 B"
+    assert merging.limits.components_uploaded_before is None
     assert (merging.limits.per_team_count, merging.limits.per_team_days) == (1, 1)
     assert merging.limits.hidden_test
     assert [c.label for c in board_columns(merging) if c.default_visible] == [
@@ -145,3 +146,18 @@ def test_warning_tolerances_are_read_checked_and_not_a_rules_change(tmp_path: Pa
         (tmp_path / "finance.yaml").write_text(yaml.safe_dump(raw))
         with pytest.raises(DefinitionError, match=message):
             load_challenges(tmp_path)
+
+
+def test_components_cut_off_is_a_checked_date_and_a_rules_change(tmp_path: Path):
+    raw = yaml.safe_load((DEFINITIONS_DIR / "merging.yaml").read_text())
+    (tmp_path / "merging.yaml").write_text(yaml.safe_dump(raw))
+    unset = load_challenges(tmp_path)["merging"]
+    assert unset.version == challenges()["merging"].version  # null: no cut-off, the same rules
+    raw["limits"]["components_uploaded_before"] = "2024-05-31"
+    (tmp_path / "merging.yaml").write_text(yaml.safe_dump(raw))
+    dated = load_challenges(tmp_path)["merging"]
+    assert dated.limits.components_uploaded_before == "2024-05-31" and dated.version != unset.version
+    raw["limits"]["components_uploaded_before"] = "last May"
+    (tmp_path / "merging.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(DefinitionError, match="components_uploaded_before must be a YYYY-MM-DD date or null"):
+        load_challenges(tmp_path)

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from leaderboard.about import about_markdown
 from leaderboard.boards import Boards
 from leaderboard.challenges import challenges
@@ -22,7 +24,7 @@ def test_about_is_generated_from_the_definition():
                  "unweighted mean", "STEM", "cais/mmlu", "code repository", challenges()["general_nlp"].version):
         assert fact in nlp
     merging = about_markdown(challenges()["merging"])
-    for fact in ("8 B parameters", "one evaluation per team per day", "hidden test set", "validation",
+    for fact in ("8.1 B parameters", "mergekit recipe", "one evaluation per team per day", "hidden test set", "validation",
                  "Validation Performance"):
         assert fact in merging
     assert "200 GB" not in merging
@@ -59,3 +61,10 @@ def test_partial_runs_stay_off_the_plot_and_its_front():
     entries, front = figure.data
     assert list(front.x) == [2.0] and list(entries.x) == []
     assert not any("Sample" in text for text in front.text) and not figure.layout.annotations
+
+
+def test_about_names_the_components_cut_off_when_set():
+    merging = challenges()["merging"]
+    assert "uploaded (its commit dated) before" not in about_markdown(merging)
+    dated = replace(merging, limits=replace(merging.limits, components_uploaded_before="2024-05-31"))
+    assert "Every component must have been uploaded (its commit dated) before **2024-05-31**." in about_markdown(dated)

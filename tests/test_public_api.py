@@ -95,7 +95,7 @@ def test_view_api_lists_exactly_the_public_named_endpoints(api):
     assert [p["parameter_name"] for p in info["named_endpoints"]["/arena_ratings"]["parameters"]] == ["board"]
     assert [p["parameter_name"] for p in info["named_endpoints"]["/submit"]["parameters"]] == [  # no OAuth profile
         "challenge", "team", "repo_id", "revision", "base_model", "code_url", "comm_gb", "num_clients", "num_rounds",
-        "contact_email", "description"]
+        "contact_email", "description", "kind", "recipe"]
 
 
 def test_read_board_takes_sort_column_direction_and_page_from_its_parameters(api):
