@@ -19,7 +19,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import traceback
@@ -28,7 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from evaluator import queue
+from evaluator import hidden_test, merged_models, queue
+from evaluator.budget import OVERRIDE_ENV as BUDGET_ENV
+from evaluator.budget import merge_budget
 from evaluator.claim_watch import ClaimLost, ClaimWatch
 from evaluator.failures import EVALUATOR, SUBMISSION, EvaluationFailed, classify
 from evaluator.loading import (
@@ -38,9 +42,11 @@ from evaluator.loading import (
     ModelRef,
     adapter_effect,
 )
+from evaluator.merged_models import MERGE_KINDS
 from evaluator.precision import OVERRIDE_ENV, PrecisionUnavailable, load_options
 from evaluator.provenance import environment_facts, peak_memory_mb, reset_peak_memory
 from evaluator.suite_runner import lm_window, run_suite
+from evaluator.suites import SuiteResult
 from leaderboard.challenges import DTYPES, Challenge, challenges
 from submissions.store import Record, Store, StoreError
 
@@ -70,12 +76,15 @@ class WorkerConfig:
     stale_after_s: float = 600.0
     max_attempts: int = 3
     load_retries: int = 2  # after an out-of-memory error while loading the base or probing the adapter
+    merge_budget_s: float | None = None  # merge + evaluation time budget instead of the challenge's gpu_hours_max
     write_retries: int = 3  # when the store refuses the final writes
     write_backoff_s: float = 5.0
 
     def __post_init__(self):
         if self.precision is not None and self.precision not in DTYPES:
             raise ValueError(f"{OVERRIDE_ENV} must be one of {DTYPES}, not {self.precision!r}")
+        if self.merge_budget_s is not None and self.merge_budget_s <= 0:
+            raise ValueError(f"{BUDGET_ENV} must be a positive number of seconds, not {self.merge_budget_s}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"the batch size must be at least 1, not {self.batch_size}")
 
@@ -93,6 +102,7 @@ class WorkerConfig:
             stale_after_s=number("EVALUATOR_STALE_AFTER_S", 600.0),
             max_attempts=number("EVALUATOR_MAX_ATTEMPTS", 3, int),
             load_retries=number("EVALUATOR_LOAD_RETRIES", 2, int),
+            merge_budget_s=number(BUDGET_ENV, None),
         )
 
 
@@ -115,6 +125,17 @@ def partial_reasons(config: WorkerConfig, challenge: Challenge, batch_size: int 
     if config.limit is not None:
         reasons.append(f"at most {config.limit} questions per dataset (EVALUATOR_LIMIT)")
     return reasons
+
+
+@dataclass
+class Scored:
+    """What one evaluation produced before it becomes a result: the validation suite, the result's fields that
+    name the entry, the hidden test's suite (merging, when configured) and extra provenance."""
+
+    suite: SuiteResult
+    entry: dict
+    hidden: SuiteResult | None = None
+    provenance: dict = field(default_factory=dict)
 
 
 def _now() -> datetime:
@@ -170,7 +191,7 @@ class Worker:
                 return
             with ClaimWatch(self.store, claim, self.clock, self.config.heartbeat_s) as watch:
                 try:
-                    result, details = self.evaluate(request, watch.report, watch.check)
+                    result, details, hidden = self.evaluate(request, watch.report, watch.check)
                 except ClaimLost:
                     raise
                 except Exception as error:  # noqa: BLE001 - any failure of an evaluation becomes a readable FAILED
@@ -182,17 +203,22 @@ class Worker:
                     return
                 self._with_retries(watch.confirm)  # from here a newer attempt is at least stale_after away
                 details = {**details, "attempt": claim.attempt, "worker": claim.worker}
-                self._with_retries(lambda: self._publish(claim, watch, result, details))
+                self._with_retries(lambda: self._publish(claim, watch, result, details, hidden))
         except ClaimLost as lost:
             log.warning("%s; nothing written", lost)
         except StoreError as error:
             log.warning("%s stays RUNNING: the store refused a write (%s); resumed at the next poll", claim.request_id,
                         error)
 
-    def _publish(self, claim: queue.Claim, watch: ClaimWatch, result: Record, details: Record) -> None:
-        """Details (this attempt's samples), then the write-once result, then FINISHED. Idempotent."""
+    def _publish(self, claim: queue.Claim, watch: ClaimWatch, result: Record, details: Record,
+                 hidden: Record | None = None) -> None:
+        """Details (this attempt's samples), the hidden-test scores (private store), then the write-once result,
+        then FINISHED. Idempotent."""
         watch.check()
         write_details(self.store, details)
+        if hidden is not None:
+            watch.check()
+            self.store.put_missing(hidden_test.COLLECTION, [hidden])
         watch.check()
         self.store.put_missing("results", [result])
         if not queue.mark_finished(self.store, claim, result["id"], self.clock()):
@@ -210,24 +236,22 @@ class Worker:
                 time.sleep(self.config.write_backoff_s * 2**retry)
 
     def evaluate(self, request: Record, report_progress: Callable[[dict], None],
-                 check: Callable[[], None] = lambda: None) -> tuple[Record, Record]:
-        """Score ``request``; ``check`` is called before every model call and may raise to stop the run."""
+                 check: Callable[[], None] = lambda: None) -> tuple[Record, Record, Record | None]:
+        """Score ``request``; ``check`` is called before every model call and may raise to stop the run.
+
+        Returns the result, its details and the hidden-test record (merging track, None without a hidden
+        test), which goes to the private store only."""
         challenge = self.definitions.get(request["challenge"])
         if challenge is None:
             raise EvaluationFailed(f"this Space has no challenge '{request['challenge']}'")
-        base = ModelRef(request["base_model"], request.get("base_commit"))
-        adapter = ModelRef(request["repo_id"], request.get("commit"))
         options = self._load_options(challenge)
         started = time.monotonic()
         reset_peak_memory()
-        if self._load_and_probe(base, adapter, options) == 0.0:
-            raise EvaluationFailed("adapter had no effect: the model's output did not change on a probe prompt "
-                                   "(were the LoRA weights trained and saved?)")
-        check()
-        try:
-            suite = self._run_suite(challenge, base, adapter, options, report_progress, check)
-        except LoadError as error:
-            raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
+        if request.get("kind") in MERGE_KINDS:
+            scored = self._evaluate_merge(challenge, request, options, report_progress, check)
+        else:
+            scored = self._evaluate_adapter(challenge, request, options, report_progress, check)
+        suite = scored.suite
         duration = time.monotonic() - started
         partial = partial_reasons(self.config, challenge, suite.settings["batch_size"])
         result = {
@@ -236,13 +260,7 @@ class Worker:
             "challenge": challenge.id,
             "source": "partial" if partial else "evaluated",
             "team": request.get("team"),
-            "name": request["repo_id"],
-            "model_repo": request["repo_id"],
-            "model_commit": request.get("commit"),
-            "base_model": request["base_model"],
-            "base_commit": request.get("base_commit"),
-            "code_url": request.get("code_url") or None,
-            "comm_gb": request.get("comm_gb"),
+            **scored.entry,
             **{key: request[key] for key in LINKED_FIELDS if request.get(key) is not None},
             "scores": suite.scores,
             "average": suite.average,
@@ -261,10 +279,74 @@ class Worker:
                 "peak_memory_mb": peak_memory_mb(),
                 "worker": self.config.worker_id,
                 "rules_version": request.get("rules_version"),
+                **scored.provenance,
             },
         }
         details = {"id": result["id"], "request_id": request["id"], "samples": suite.records}
-        return result, details
+        hidden = hidden_test.hidden_record(result, scored.hidden, self.clock()) if scored.hidden else None
+        return result, details, hidden
+
+    def _evaluate_adapter(self, challenge: Challenge, request: Record, options: LoadOptions, report_progress,
+                          check) -> Scored:
+        base = ModelRef(request["base_model"], request.get("base_commit"))
+        adapter = ModelRef(request["repo_id"], request.get("commit"))
+        if self._load_and_probe(base, adapter, options) == 0.0:
+            raise EvaluationFailed("adapter had no effect: the model's output did not change on a probe prompt "
+                                   "(were the LoRA weights trained and saved?)")
+        check()
+        try:
+            suite = self._run_suite(challenge, base, adapter, options, report_progress, check)
+        except LoadError as error:
+            raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
+        entry = {"name": request["repo_id"], "model_repo": request["repo_id"], "model_commit": request.get("commit"),
+                 "base_model": request["base_model"], "base_commit": request.get("base_commit"),
+                 "code_url": request.get("code_url") or None, "comm_gb": request.get("comm_gb")}
+        return Scored(suite, entry)
+
+    def _evaluate_merge(self, challenge: Challenge, request: Record, options: LoadOptions, report_progress,
+                        check) -> Scored:
+        """A merged model (submitted, or merged here from the recipe) on the validation suite, then on the hidden
+        test, all within the challenge's time budget."""
+        budget = merge_budget(challenge, self.config.merge_budget_s)
+        hidden_test.check_ready(challenge, self.store)
+        hidden_at = hidden_test.location(challenge)
+
+        def within_limits() -> None:
+            check()
+            budget.check()
+
+        work = Path(tempfile.mkdtemp(prefix="merging-"))
+        try:
+            prepared = merged_models.prepare(request, work, within_limits)
+            merged = ModelRef(str(prepared.path))
+            try:
+                suite = self._run_suite(challenge, merged, None, options, report_progress, within_limits)
+                hidden = (self._hidden_suite(challenge, merged, options, within_limits, hidden_at, work)
+                          if hidden_at else None)
+            except LoadError as error:
+                raise EvaluationFailed(f"the merged model could not be loaded: {error}") from error
+            finally:
+                self.pool.release_idle()  # loaded from a temporary folder: never used again
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        commit = request.get("commit") if request["kind"] == "merged_model" else None
+        entry = {"name": request["repo_id"], "model_repo": request["repo_id"] if commit else None,
+                 "model_commit": commit, "base_model": None, "base_commit": None,
+                 "code_url": request.get("code_url") or None, "merge": prepared.merge}
+        return Scored(suite, entry, hidden, {"merge_budget_s": budget.seconds})
+
+    def _hidden_suite(self, challenge: Challenge, merged: ModelRef, options: LoadOptions, check, where: str,
+                      work: Path) -> SuiteResult:
+        """The hidden test on the model just evaluated: no progress published, no error text kept."""
+        data_dir = hidden_test.data_folder(where, work)
+        try:
+            return self._run_suite(hidden_test.scored_as_challenge(challenge), merged, None, options,
+                                   lambda _progress: check(), check, data_dir=data_dir)
+        except (EvaluationFailed, ClaimLost):
+            raise
+        except Exception:  # noqa: BLE001 - the text could quote hidden rows or name their location
+            log.exception("the hidden test failed")
+            raise hidden_test.HiddenTestUnavailable("the hidden test could not be run on this worker") from None
 
     def _load_options(self, challenge: Challenge) -> LoadOptions:
         """The challenge's official precision (or the operator's override); a worker that cannot load it fails
@@ -309,9 +391,10 @@ class Worker:
         raise EvaluationFailed(f"the adapter {adapter} does not fit in memory beside its base model, which does",
                                SUBMISSION) from oom
 
-    def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef, options: LoadOptions,
-                   report_progress, check):
-        """Run the suite on base + adapter; on out-of-memory, retry with half the batch size."""
+    def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef | None, options: LoadOptions,
+                   report_progress, check, data_dir: Path | None = None) -> SuiteResult:
+        """Run the suite on base + adapter (or the full model ``base``), on ``data_dir`` (default: the worker's
+        data override); on out-of-memory, retry with half the batch size."""
         from evaluator.lm_run import OfficialHFLM
 
         total = len(challenge.columns)
@@ -329,7 +412,8 @@ class Worker:
                     try:
                         lm = OfficialHFLM(pretrained=lease.model, tokenizer=lease.tokenizer,
                                           batch_size=batch_size, max_length=lm_window(challenge))
-                        suite = run_suite(challenge, lm, data_dir=self.config.data_dir, limit=self.config.limit,
+                        suite = run_suite(challenge, lm, data_dir=data_dir or self.config.data_dir,
+                                          limit=self.config.limit,
                                           on_progress=on_progress)
                     finally:
                         hook.remove()
