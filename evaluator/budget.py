@@ -31,10 +31,11 @@ class Budget:
         return self.clock() - self.started
 
     def check(self) -> None:
-        if self.seconds is not None and self.elapsed() > self.seconds:
+        elapsed = self.elapsed()
+        if self.seconds is not None and elapsed > self.seconds:
             raise BudgetExceeded(
                 f"merge and evaluation took longer than the {self.label} budget (stopped after "
-                f"{self.elapsed():.0f} s): the merge and the evaluation together must finish within it on one "
+                f"{elapsed:.0f} s): the merge and the evaluation together must finish within it on one "
                 "GPU, as in the competition. Make the merge cheaper (fewer or smaller components) and submit "
                 "again.", SUBMISSION)
 

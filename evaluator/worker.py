@@ -317,12 +317,13 @@ class Worker:
 
         work = Path(tempfile.mkdtemp(prefix="merging-"))
         try:
+            hidden_data = hidden_test.data_folder(hidden_at, work) if hidden_at else None  # before any merge
             prepared = merged_models.prepare(request, work, within_limits)
             merged = ModelRef(str(prepared.path))
             try:
                 suite = self._run_suite(challenge, merged, None, options, report_progress, within_limits)
-                hidden = (self._hidden_suite(challenge, merged, options, within_limits, hidden_at, work)
-                          if hidden_at else None)
+                hidden = (self._hidden_suite(challenge, merged, options, within_limits, hidden_data)
+                          if hidden_data else None)
             except LoadError as error:
                 raise EvaluationFailed(f"the merged model could not be loaded: {error}") from error
             finally:
@@ -335,10 +336,9 @@ class Worker:
                  "code_url": request.get("code_url") or None, "merge": prepared.merge}
         return Scored(suite, entry, hidden, {"merge_budget_s": budget.seconds})
 
-    def _hidden_suite(self, challenge: Challenge, merged: ModelRef, options: LoadOptions, check, where: str,
-                      work: Path) -> SuiteResult:
+    def _hidden_suite(self, challenge: Challenge, merged: ModelRef, options: LoadOptions, check,
+                      data_dir: Path) -> SuiteResult:
         """The hidden test on the model just evaluated: no progress published, no error text kept."""
-        data_dir = hidden_test.data_folder(where, work)
         try:
             return self._run_suite(hidden_test.scored_as_challenge(challenge), merged, None, options,
                                    lambda _progress: check(), check, data_dir=data_dir)

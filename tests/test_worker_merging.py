@@ -12,13 +12,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from evaluator.budget import Budget, BudgetExceeded, merge_budget
 from evaluator.loading import LoadOptions, ModelPool
 from evaluator.merge_run import run_recipe
 from evaluator.worker import Worker, WorkerConfig, result_id_for
+from leaderboard.challenges import challenges
 from merges.recipe import parse_recipe
 from merges.templates import TEMPLATES
 from submissions.hub_store import HubStore
 from submissions.store import LocalStore
+from submissions.store_factory import hub_store_from_env
 from tests.eval_helpers import FIXTURES, write_jsonl
 from tests.hub_server import HubServer
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -196,3 +199,51 @@ def test_a_hidden_test_without_a_private_store_fails_before_any_work(hub, tmp_pa
     assert "no private store for its scores" in failed["failure"]["reason"]
     assert str(tmp_path) not in json.dumps(failed) and w.pool.loads == {}
     assert store.all("results") == []
+
+
+def test_a_hidden_test_in_a_private_dataset_is_read_with_the_workers_token(hub, tmp_path, monkeypatch):
+    folder = hidden_folder(tmp_path)
+    hub.add_dataset("organisers/hidden-test", {p.name: p.read_bytes() for p in folder.iterdir()}, private=True)
+    monkeypatch.setenv("MERGING_HIDDEN_TEST", "organisers/hidden-test")
+    monkeypatch.setenv("HF_TOKEN", hub.token)
+    store = LocalStore(tmp_path / "data")
+    store.put("requests", merged_model_request("private-data", hub))
+    worker(store).run_once()
+    (hidden,) = store.all("hidden_scores")
+    result = store.get("results", result_id_for("private-data"))
+    assert hidden["scores"]["test_cosmos_qa"] == result["scores"]["cosmos_qa"]
+    assert set(hidden["scores"]) == {"test_cosmos_qa", "test_xsum"}
+
+
+def test_a_hidden_test_that_cannot_be_read_fails_without_naming_its_location(hub, tmp_path, monkeypatch):
+    monkeypatch.setenv("MERGING_HIDDEN_TEST", "organisers/not-there")
+    store = LocalStore(tmp_path / "data")
+    store.put("requests", merged_model_request("unreadable", hub))
+    w = worker(store)
+    w.run_once()
+    failed = store.get("requests", "unreadable")
+    assert failed["state"] == "FAILED" and failed["failure"]["cause"] == "evaluator"
+    assert failed["failure"]["reason"].startswith("the hidden test data could not be read on this worker")
+    assert "not-there" not in json.dumps(failed) and w.pool.loads == {}  # failed before anything was loaded
+    assert store.all("results") == [] and store.all("hidden_scores") == []
+
+
+def test_the_budget_stops_at_the_first_check_past_it() -> None:
+    seconds = iter([0.0, 1.0, 3599.0, 3601.0])
+    budget = merge_budget(challenges()["merging"])
+    budget = Budget(budget.seconds, budget.label, clock=lambda: next(seconds))
+    budget.check()
+    budget.check()
+    with pytest.raises(BudgetExceeded) as exceeded:
+        budget.check()
+    assert exceeded.value.cause == "submission"
+    assert exceeded.value.reason.startswith("merge and evaluation took longer than the 1 h budget (stopped after "
+                                            "3601 s)")
+
+
+def test_the_private_dataset_keeps_the_hidden_scores(hub, tmp_path) -> None:
+    env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": hub.token, "REQUESTS_DATASET": "cfg/requests",
+           "RESULTS_DATASET": "cfg/results", "HUB_CACHE_DIR": str(tmp_path)}
+    assert not hub_store_from_env(env).serves("hidden_scores")
+    store = hub_store_from_env({**env, "PRIVATE_DATASET": "cfg/private"})
+    assert store.repos["hidden_scores"] == store.repos["private"] == "cfg/private"
