@@ -13,11 +13,14 @@ import pytest
 import torch
 
 from evaluator.budget import Budget, BudgetExceeded, merge_budget
+from evaluator.failures import EvaluationFailed
 from evaluator.loading import LoadOptions, ModelPool
+from evaluator.merged_models import download
 from evaluator.merge_run import run_recipe
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.challenges import challenges
 from merges.recipe import parse_recipe
+from merges.references import Component
 from merges.templates import TEMPLATES
 from submissions.hub_store import HubStore
 from submissions.store import LocalStore
@@ -42,8 +45,11 @@ def hub(tmp_path_factory):
         server.folders = folders
         server.pins = {repo: server.add_model(repo, {p.name: p.read_bytes() for p in folder.iterdir()})
                        for repo, folder in folders.items()}
-        for repo in folders:  # later commits must not be what is evaluated
-            server.push(repo, {"README.md": b"a later commit", "modeling_evil.py": b"raise SystemExit"})
+        for repo, folder in folders.items():  # a later commit, which must not be what is read
+            config = next(p for p in folder.glob("*config.json") if p.name in ("config.json", "adapter_config.json"))
+            server.push(repo, {config.name: json.dumps({**json.loads(config.read_text()), "later": True}).encode(),
+                               "README.md": b"a later commit", "modeling_evil.py": b"raise SystemExit",
+                               "pytorch_model.bin": b"pickled"})
         yield server
 
 
@@ -247,3 +253,16 @@ def test_the_private_dataset_keeps_the_hidden_scores(hub, tmp_path) -> None:
     assert not hub_store_from_env(env).serves("hidden_scores")
     store = hub_store_from_env({**env, "PRIVATE_DATASET": "cfg/private"})
     assert store.repos["hidden_scores"] == store.repos["private"] == "cfg/private"
+
+
+def test_only_safetensors_configs_and_tokenizers_are_downloaded_at_the_pinned_commit(hub, tmp_path):
+    pinned_folder = download(Component("team/merged", hub.pins["team/merged"], "model"), tmp_path / "pinned")
+    assert {p.name for p in pinned_folder.iterdir() if p.is_file()} == {
+        p.name for p in hub.folders["team/merged"].iterdir()}
+    assert "later" not in json.loads((pinned_folder / "config.json").read_text())
+    latest = download(Component("team/merged", hub.head("team/merged"), "model"), tmp_path / "latest")
+    assert json.loads((latest / "config.json").read_text())["later"] is True
+    assert not {"README.md", "modeling_evil.py", "pytorch_model.bin"} & {p.name for p in latest.iterdir()}
+    hub.add_model("team/pickled", {"config.json": b"{}", "pytorch_model.bin": b"pickled"})
+    with pytest.raises(EvaluationFailed, match="has no safetensors weights at that commit"):
+        download(Component("team/pickled", hub.head("team/pickled"), "model"), tmp_path / "pickled")
