@@ -15,8 +15,8 @@ import torch
 from evaluator.budget import Budget, BudgetExceeded, merge_budget
 from evaluator.failures import EvaluationFailed
 from evaluator.loading import LoadOptions, ModelPool
-from evaluator.merged_models import download
 from evaluator.merge_run import run_recipe
+from evaluator.merged_models import download
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.challenges import challenges
 from merges.recipe import parse_recipe
