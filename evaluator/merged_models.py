@@ -63,7 +63,7 @@ def prepare(request: dict, work: Path, check: Callable[[], None]) -> PreparedMod
 def download(component: Component, target: Path) -> Path:
     """``component`` at its pinned commit into ``target`` (safetensors weights, configs and tokenizer only)."""
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import DisabledRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
     if not COMMIT.fullmatch(component.revision):
         raise EvaluationFailed(f"{component.repo} is not pinned to a commit ({component.revision!r})")
@@ -71,9 +71,12 @@ def download(component: Component, target: Path) -> Path:
         path = Path(snapshot_download(component.repo, revision=component.revision, local_dir=target,
                                       allow_patterns=ALLOWED_FILES, token=False,
                                       endpoint=os.environ.get("HF_ENDPOINT") or None))
-    except (HfHubHTTPError, OSError, ValueError) as error:
-        raise EvaluationFailed(f"{component} could not be downloaded (is it public, at that commit?): "
-                               f"{error}") from error
+    except (RepositoryNotFoundError, RevisionNotFoundError, DisabledRepoError) as error:  # gated: a subclass
+        raise EvaluationFailed(f"{component} could not be downloaded: it is not public, or has no such commit "
+                               f"({type(error).__name__})", SUBMISSION) from error
+    except Exception as error:  # noqa: BLE001 - the Hub unreachable or failing: not the submission's fault
+        raise EvaluationFailed(f"{component} could not be downloaded from the Hub ({type(error).__name__}: "
+                               f"{error}). This does not count against your submission limit.", EVALUATOR) from error
     if not any(path.glob("*.safetensors")):
         raise EvaluationFailed(f"{component} has no safetensors weights at that commit: only .safetensors files "
                                "are loaded (no pickled .bin weights)")

@@ -266,3 +266,11 @@ def test_only_safetensors_configs_and_tokenizers_are_downloaded_at_the_pinned_co
     hub.add_model("team/pickled", {"config.json": b"{}", "pytorch_model.bin": b"pickled"})
     with pytest.raises(EvaluationFailed, match="has no safetensors weights at that commit"):
         download(Component("team/pickled", hub.head("team/pickled"), "model"), tmp_path / "pickled")
+
+
+def test_a_private_component_is_the_submissions_fault(hub, tmp_path):
+    secret = hub.add_model("team/secret", {p.name: p.read_bytes() for p in hub.folders["team/merged"].iterdir()},
+                           private=True)
+    with pytest.raises(EvaluationFailed, match="it is not public, or has no such commit") as refused:
+        download(Component("team/secret", secret, "model"), tmp_path / "secret")
+    assert refused.value.cause == "submission"
