@@ -63,7 +63,11 @@ def prepare(request: dict, work: Path, check: Callable[[], None]) -> PreparedMod
 def download(component: Component, target: Path) -> Path:
     """``component`` at its pinned commit into ``target`` (safetensors weights, configs and tokenizer only)."""
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import DisabledRepoError, RepositoryNotFoundError, RevisionNotFoundError
+    from huggingface_hub.errors import (
+        DisabledRepoError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     if not COMMIT.fullmatch(component.revision):
         raise EvaluationFailed(f"{component.repo} is not pinned to a commit ({component.revision!r})")
