@@ -20,6 +20,8 @@ from mergekit.options import MergeOptions
 from merges.recipe import Recipe
 from merges.references import Component, parse_reference
 
+OUT_SHARD_BYTES = 2_000_000_000  # the merged weights are written shard by shard, never held whole
+
 
 @dataclass(frozen=True)
 class MergedModel:
@@ -57,6 +59,8 @@ def run_recipe(
         random_seed=seed,
         lora_merge_cache=str(work / "lora-merges"),
         lora_merge_dtype=recipe.config.dtype,
+        lazy_unpickle=True,  # tensors are read one at a time, not whole checkpoints (evaluator/SUITES.md)
+        out_shard_size=OUT_SHARD_BYTES,
         copy_tokenizer=True,
         write_model_card=False,
         safe_serialization=True,

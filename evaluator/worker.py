@@ -17,9 +17,8 @@ because of the store.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
-import socket
+import shutil
+import tempfile
 import threading
 import time
 import traceback
@@ -28,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from evaluator import queue
+from evaluator import hidden_test, merged_models, queue
+from evaluator.budget import merge_budget
 from evaluator.claim_watch import ClaimLost, ClaimWatch
 from evaluator.failures import EVALUATOR, SUBMISSION, EvaluationFailed, classify
 from evaluator.loading import (
@@ -38,14 +38,17 @@ from evaluator.loading import (
     ModelRef,
     adapter_effect,
 )
-from evaluator.precision import OVERRIDE_ENV, PrecisionUnavailable, load_options
+from evaluator.merged_models import MERGE_KINDS
+from evaluator.precision import PrecisionUnavailable, load_options
 from evaluator.provenance import environment_facts, peak_memory_mb, reset_peak_memory
 from evaluator.suite_runner import lm_window, run_suite
-from leaderboard.challenges import DTYPES, Challenge, challenges
+from evaluator.suites import SuiteResult
+from evaluator.worker_config import WorkerConfig, partial_reasons
+from leaderboard.challenges import Challenge, challenges
 from submissions.store import Record, Store, StoreError
 
 log = logging.getLogger(__name__)
-__all__ = ["EvaluationFailed", "Worker", "WorkerConfig", "result_id_for"]
+__all__ = ["EvaluationFailed", "Worker", "WorkerConfig", "partial_reasons", "result_id_for"]
 
 
 # Request fields a result carries on: the published row an organiser's re-check re-evaluates, and the
@@ -58,63 +61,14 @@ def result_id_for(request_id: str) -> str:
 
 
 @dataclass
-class WorkerConfig:
-    # unique per process start: a restarted worker (same host, maybe the same pid in a container) must not
-    # resume, uncounted, a request its dead predecessor held; that one is re-queued once stale, as an attempt
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
-    data_dir: Path | None = None  # local data override (tests, air-gapped GPU boxes)
-    limit: int | None = None  # questions per dataset, for smoke runs
-    batch_size: int | None = None  # prompts per generate call; None: the challenge's official batch size
-    precision: str | None = None  # a dtype forced instead of the challenge's official precision (quick CPU runs)
-    heartbeat_s: float = 30.0
-    stale_after_s: float = 600.0
-    max_attempts: int = 3
-    load_retries: int = 2  # after an out-of-memory error while loading the base or probing the adapter
-    write_retries: int = 3  # when the store refuses the final writes
-    write_backoff_s: float = 5.0
+class Scored:
+    """What one evaluation produced before it becomes a result: the validation suite, the result's fields that
+    name the entry, the hidden test's suite (merging, when configured) and extra provenance."""
 
-    def __post_init__(self):
-        if self.precision is not None and self.precision not in DTYPES:
-            raise ValueError(f"{OVERRIDE_ENV} must be one of {DTYPES}, not {self.precision!r}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"the batch size must be at least 1, not {self.batch_size}")
-
-    @classmethod
-    def from_env(cls, environ=os.environ) -> "WorkerConfig":
-        def number(name: str, default, kind=float):
-            return kind(environ[name]) if environ.get(name) else default
-
-        return cls(
-            data_dir=Path(environ["EVALUATOR_DATA_DIR"]) if environ.get("EVALUATOR_DATA_DIR") else None,
-            limit=number("EVALUATOR_LIMIT", None, int),
-            batch_size=number("EVALUATOR_BATCH_SIZE", None, int),
-            precision=environ.get(OVERRIDE_ENV) or None,
-            heartbeat_s=number("EVALUATOR_HEARTBEAT_S", 30.0),
-            stale_after_s=number("EVALUATOR_STALE_AFTER_S", 600.0),
-            max_attempts=number("EVALUATOR_MAX_ATTEMPTS", 3, int),
-            load_retries=number("EVALUATOR_LOAD_RETRIES", 2, int),
-        )
-
-
-def partial_reasons(config: WorkerConfig, challenge: Challenge, batch_size: int | None = None) -> list[str]:
-    """Why this worker's results for ``challenge`` are partial (smoke runs, or not at the official precision or
-    batch), not comparable with real evaluations (empty: they are full evaluations). Partial results are stored
-    with ``source: "partial"`` and never ranked. ``batch_size``: the one the suite ran with (default: the one it
-    starts with)."""
-    reasons = []
-    if config.precision is not None:
-        reasons.append(f"precision override ({OVERRIDE_ENV}={config.precision}): not the official precision "
-                       f"({challenge.precision.describe()})")
-    official = challenge.precision.batch_size
-    used = batch_size or config.batch_size or official
-    if used != official:
-        reasons.append(f"batch size {used} (EVALUATOR_BATCH_SIZE, or halved after running out of memory): the "
-                       f"official script generates {official} prompt(s) per call")
-    if config.data_dir is not None:
-        reasons.append("local data override (EVALUATOR_DATA_DIR): not the official datasets")
-    if config.limit is not None:
-        reasons.append(f"at most {config.limit} questions per dataset (EVALUATOR_LIMIT)")
-    return reasons
+    suite: SuiteResult
+    entry: dict
+    hidden: SuiteResult | None = None
+    provenance: dict = field(default_factory=dict)
 
 
 def _now() -> datetime:
@@ -170,7 +124,7 @@ class Worker:
                 return
             with ClaimWatch(self.store, claim, self.clock, self.config.heartbeat_s) as watch:
                 try:
-                    result, details = self.evaluate(request, watch.report, watch.check)
+                    result, details, hidden = self.evaluate(request, watch.report, watch.check)
                 except ClaimLost:
                     raise
                 except Exception as error:  # noqa: BLE001 - any failure of an evaluation becomes a readable FAILED
@@ -182,17 +136,22 @@ class Worker:
                     return
                 self._with_retries(watch.confirm)  # from here a newer attempt is at least stale_after away
                 details = {**details, "attempt": claim.attempt, "worker": claim.worker}
-                self._with_retries(lambda: self._publish(claim, watch, result, details))
+                self._with_retries(lambda: self._publish(claim, watch, result, details, hidden))
         except ClaimLost as lost:
             log.warning("%s; nothing written", lost)
         except StoreError as error:
             log.warning("%s stays RUNNING: the store refused a write (%s); resumed at the next poll", claim.request_id,
                         error)
 
-    def _publish(self, claim: queue.Claim, watch: ClaimWatch, result: Record, details: Record) -> None:
-        """Details (this attempt's samples), then the write-once result, then FINISHED. Idempotent."""
+    def _publish(self, claim: queue.Claim, watch: ClaimWatch, result: Record, details: Record,
+                 hidden: Record | None = None) -> None:
+        """Details (this attempt's samples), the hidden-test scores (private store), then the write-once result,
+        then FINISHED. Idempotent."""
         watch.check()
         write_details(self.store, details)
+        if hidden is not None:
+            watch.check()
+            self.store.put_missing(hidden_test.COLLECTION, [hidden])
         watch.check()
         self.store.put_missing("results", [result])
         if not queue.mark_finished(self.store, claim, result["id"], self.clock()):
@@ -210,24 +169,22 @@ class Worker:
                 time.sleep(self.config.write_backoff_s * 2**retry)
 
     def evaluate(self, request: Record, report_progress: Callable[[dict], None],
-                 check: Callable[[], None] = lambda: None) -> tuple[Record, Record]:
-        """Score ``request``; ``check`` is called before every model call and may raise to stop the run."""
+                 check: Callable[[], None] = lambda: None) -> tuple[Record, Record, Record | None]:
+        """Score ``request``; ``check`` is called before every model call and may raise to stop the run.
+
+        Returns the result, its details and the hidden-test record (merging track, None without a hidden
+        test), which goes to the private store only."""
         challenge = self.definitions.get(request["challenge"])
         if challenge is None:
             raise EvaluationFailed(f"this Space has no challenge '{request['challenge']}'")
-        base = ModelRef(request["base_model"], request.get("base_commit"))
-        adapter = ModelRef(request["repo_id"], request.get("commit"))
         options = self._load_options(challenge)
         started = time.monotonic()
         reset_peak_memory()
-        if self._load_and_probe(base, adapter, options) == 0.0:
-            raise EvaluationFailed("adapter had no effect: the model's output did not change on a probe prompt "
-                                   "(were the LoRA weights trained and saved?)")
-        check()
-        try:
-            suite = self._run_suite(challenge, base, adapter, options, report_progress, check)
-        except LoadError as error:
-            raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
+        if request.get("kind") in MERGE_KINDS:
+            scored = self._evaluate_merge(challenge, request, options, report_progress, check)
+        else:
+            scored = self._evaluate_adapter(challenge, request, options, report_progress, check)
+        suite = scored.suite
         duration = time.monotonic() - started
         partial = partial_reasons(self.config, challenge, suite.settings["batch_size"])
         result = {
@@ -236,13 +193,7 @@ class Worker:
             "challenge": challenge.id,
             "source": "partial" if partial else "evaluated",
             "team": request.get("team"),
-            "name": request["repo_id"],
-            "model_repo": request["repo_id"],
-            "model_commit": request.get("commit"),
-            "base_model": request["base_model"],
-            "base_commit": request.get("base_commit"),
-            "code_url": request.get("code_url") or None,
-            "comm_gb": request.get("comm_gb"),
+            **scored.entry,
             **{key: request[key] for key in LINKED_FIELDS if request.get(key) is not None},
             "scores": suite.scores,
             "average": suite.average,
@@ -261,10 +212,74 @@ class Worker:
                 "peak_memory_mb": peak_memory_mb(),
                 "worker": self.config.worker_id,
                 "rules_version": request.get("rules_version"),
+                **scored.provenance,
             },
         }
         details = {"id": result["id"], "request_id": request["id"], "samples": suite.records}
-        return result, details
+        hidden = hidden_test.hidden_record(result, scored.hidden, self.clock()) if scored.hidden else None
+        return result, details, hidden
+
+    def _evaluate_adapter(self, challenge: Challenge, request: Record, options: LoadOptions, report_progress,
+                          check) -> Scored:
+        base = ModelRef(request["base_model"], request.get("base_commit"))
+        adapter = ModelRef(request["repo_id"], request.get("commit"))
+        if self._load_and_probe(base, adapter, options) == 0.0:
+            raise EvaluationFailed("adapter had no effect: the model's output did not change on a probe prompt "
+                                   "(were the LoRA weights trained and saved?)")
+        check()
+        try:
+            suite = self._run_suite(challenge, base, adapter, options, report_progress, check)
+        except LoadError as error:
+            raise EvaluationFailed(f"the adapter could not be loaded: {error}") from error
+        entry = {"name": request["repo_id"], "model_repo": request["repo_id"], "model_commit": request.get("commit"),
+                 "base_model": request["base_model"], "base_commit": request.get("base_commit"),
+                 "code_url": request.get("code_url") or None, "comm_gb": request.get("comm_gb")}
+        return Scored(suite, entry)
+
+    def _evaluate_merge(self, challenge: Challenge, request: Record, options: LoadOptions, report_progress,
+                        check) -> Scored:
+        """A merged model (submitted, or merged here from the recipe) on the validation suite, then on the hidden
+        test, all within the challenge's time budget."""
+        budget = merge_budget(challenge, self.config.merge_budget_s)
+        hidden_test.check_ready(challenge, self.store)
+        hidden_at = hidden_test.location(challenge)
+
+        def within_limits() -> None:
+            check()
+            budget.check()
+
+        work = Path(tempfile.mkdtemp(prefix="merging-"))
+        try:
+            hidden_data = hidden_test.data_folder(hidden_at, work) if hidden_at else None  # before any merge
+            prepared = merged_models.prepare(request, work, within_limits)
+            merged = ModelRef(str(prepared.path))
+            try:
+                suite = self._run_suite(challenge, merged, None, options, report_progress, within_limits)
+                hidden = (self._hidden_suite(challenge, merged, options, within_limits, hidden_data)
+                          if hidden_data else None)
+            except LoadError as error:
+                raise EvaluationFailed(f"the merged model could not be loaded: {error}") from error
+            finally:
+                self.pool.release_idle()  # loaded from a temporary folder: never used again
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        commit = request.get("commit") if request["kind"] == "merged_model" else None
+        entry = {"name": request["repo_id"], "model_repo": request["repo_id"] if commit else None,
+                 "model_commit": commit, "base_model": None, "base_commit": None,
+                 "code_url": request.get("code_url") or None, "merge": prepared.merge}
+        return Scored(suite, entry, hidden, {"merge_budget_s": budget.seconds})
+
+    def _hidden_suite(self, challenge: Challenge, merged: ModelRef, options: LoadOptions, check,
+                      data_dir: Path) -> SuiteResult:
+        """The hidden test on the model just evaluated: no progress published, no error text kept."""
+        try:
+            return self._run_suite(hidden_test.scored_as_challenge(challenge), merged, None, options,
+                                   lambda _progress: check(), check, data_dir=data_dir)
+        except (EvaluationFailed, ClaimLost):
+            raise
+        except Exception:  # noqa: BLE001 - the text could quote hidden rows or name their location
+            log.exception("the hidden test failed")
+            raise hidden_test.HiddenTestUnavailable("the hidden test could not be run on this worker") from None
 
     def _load_options(self, challenge: Challenge) -> LoadOptions:
         """The challenge's official precision (or the operator's override); a worker that cannot load it fails
@@ -309,9 +324,10 @@ class Worker:
         raise EvaluationFailed(f"the adapter {adapter} does not fit in memory beside its base model, which does",
                                SUBMISSION) from oom
 
-    def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef, options: LoadOptions,
-                   report_progress, check):
-        """Run the suite on base + adapter; on out-of-memory, retry with half the batch size."""
+    def _run_suite(self, challenge: Challenge, base: ModelRef, adapter: ModelRef | None, options: LoadOptions,
+                   report_progress, check, data_dir: Path | None = None) -> SuiteResult:
+        """Run the suite on base + adapter (or the full model ``base``), on ``data_dir`` (default: the worker's
+        data override); on out-of-memory, retry with half the batch size."""
         from evaluator.lm_run import OfficialHFLM
 
         total = len(challenge.columns)
@@ -329,7 +345,8 @@ class Worker:
                     try:
                         lm = OfficialHFLM(pretrained=lease.model, tokenizer=lease.tokenizer,
                                           batch_size=batch_size, max_length=lm_window(challenge))
-                        suite = run_suite(challenge, lm, data_dir=self.config.data_dir, limit=self.config.limit,
+                        suite = run_suite(challenge, lm, data_dir=data_dir or self.config.data_dir,
+                                          limit=self.config.limit,
                                           on_progress=on_progress)
                     finally:
                         hook.remove()

@@ -139,6 +139,13 @@ CONTRACT: dict[str, dict[str, tuple[Check, bool]]] = {
     },
     "details": {"samples": (_object, False)},
     "private": {},
+    "hidden_scores": {
+        **{key: (_text, True) for key in ("challenge", "request_id")},
+        **{key: (_text, False) for key in ("team", "name")},
+        "scores": (_scores, True),
+        "average": (_number, True),
+        "evaluated_at": (_timestamp, True),
+    },
 }
 
 TIMESTAMP_FIELDS = {

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from submissions.hub_store import HubStore
-from submissions.store import LocalStore, Store, StoreError
+from submissions.store import PRIVATE_COLLECTIONS, LocalStore, Store, StoreError
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 NO_DURABLE_STORE = (
@@ -42,8 +42,8 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
 
     - ``REQUESTS_DATASET``: dataset repo ID (``owner/name``) for submission requests (public);
     - ``RESULTS_DATASET``: dataset repo ID for results, arena votes and evaluation details (public);
-    - ``PRIVATE_DATASET``: optional private dataset repo ID for contact details; without it the ``private``
-      collection is unavailable and no contact e-mail is kept at all;
+    - ``PRIVATE_DATASET``: optional private dataset repo ID for contact details and hidden-test scores; without
+      it the ``private`` and ``hidden_scores`` collections are unavailable (no contact e-mail is kept at all);
     - ``HF_TOKEN``: a token with write access to those datasets (a Space secret);
     - ``HF_ENDPOINT``: optional Hub URL (defaults to https://huggingface.co);
     - ``HUB_CACHE_DIR``: where the last good snapshot of each collection is kept for a start while the Hub is
@@ -70,7 +70,7 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
     }
     private_repo = environ.get("PRIVATE_DATASET", "").strip()
     if private_repo:
-        repos["private"] = private_repo
+        repos.update({collection: private_repo for collection in PRIVATE_COLLECTIONS})
     return HubStore(repos, token=environ.get("HF_TOKEN") or None, endpoint=environ.get("HF_ENDPOINT") or None,
                     cache_dir=hub_cache_dir(environ))
 
