@@ -26,8 +26,8 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
 
     - ``REQUESTS_DATASET``: dataset repo ID (``owner/name``) for submission requests (public);
     - ``RESULTS_DATASET``: dataset repo ID for results, arena votes and evaluation details (public);
-    - ``PRIVATE_DATASET``: optional private dataset repo ID for contact details; without it the ``private``
-      collection is unavailable and no contact e-mail is kept at all;
+    - ``PRIVATE_DATASET``: optional private dataset repo ID for contact details and hidden-test scores; without
+      it the ``private`` and ``hidden_scores`` collections are unavailable (no contact e-mail is kept at all);
     - ``HF_TOKEN``: a token with write access to those datasets (a Space secret);
     - ``HF_ENDPOINT``: optional Hub URL (defaults to https://huggingface.co);
     - ``HUB_CACHE_DIR``: where the last good snapshot of each collection is kept for a start while the Hub is
@@ -51,10 +51,11 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
         "results": results_repo,
         "votes": results_repo,
         "details": results_repo,
+        "reveals": results_repo,
     }
     private_repo = environ.get("PRIVATE_DATASET", "").strip()
     if private_repo:
-        repos["private"] = private_repo
+        repos["private"] = repos["hidden_scores"] = private_repo
     return HubStore(repos, token=environ.get("HF_TOKEN") or None, endpoint=environ.get("HF_ENDPOINT") or None,
                     cache_dir=hub_cache_dir(environ))
 
