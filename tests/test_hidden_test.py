@@ -14,7 +14,13 @@ from leaderboard.about import about_markdown
 from leaderboard.boards import Boards
 from leaderboard.challenges import challenges
 from leaderboard.details import lookup_details
-from leaderboard.hidden_test import HIDDEN_SCORES, NOT_ORGANISER, REVEAL_OFF, REVEALS, reveal_hidden_test
+from leaderboard.hidden_test import (
+    HIDDEN_SCORES,
+    NOT_ORGANISER,
+    REVEAL_OFF,
+    REVEALS,
+    reveal_hidden_test,
+)
 from leaderboard.published import import_published
 from leaderboard.ranking import correlation
 from submissions.store import LocalStore
