@@ -48,7 +48,8 @@ HIDDEN = [
 ]
 # test − validation average
 GAPS = {"m-alpha": 29.29935 - 60.0, "m-beta": 43.4567 - 50.0, "m-gamma": 15.5555 - 40.0}
-HIDDEN_TEXT = ("test_cosmos_qa", "test_xsum", "test_average", "hidden_scores", "31.4159", "27.1828", "45.6789",
+# The hidden columns' keys and the private collection's name; "test_average" is no secret (the API documents it).
+HIDDEN_TEXT = ("test_cosmos_qa", "test_xsum", "hidden_scores", "31.4159", "27.1828", "45.6789",
                "41.2345", "12.3456", "18.7654", "29.29935", "43.4567", "15.5555", "77.7777", "66.6666", "72.22215",
                "31.42", "27.18", "45.68", "41.23", "12.35", "18.77", "29.30", "43.46", "15.56", "77.78", "66.67",
                "72.22")
