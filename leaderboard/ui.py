@@ -107,8 +107,8 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
                     export = gr.Button("Download CSV", size="sm", elem_id=f"{challenge.id}-export")
                 csv_file = gr.File(label="CSV of the current view", visible=False,
                                    elem_id=f"{challenge.id}-csv")
-                if challenge.hidden_test is not None and boards.store is not None:
-                    reveal = reveal_panel(challenge, boards.store)
+                has_reveal = challenge.hidden_test is not None and boards.store is not None
+                reveal = reveal_panel(challenge, boards.store) if has_reveal else None
             if challenge.is_flowertune:
                 with gr.Tab("Efficiency plot", elem_id=f"{challenge.id}-plot-tab") as plot_tab:
                     gr.Markdown("Average score against communication cost (log scale). Orange points form "
@@ -163,7 +163,7 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
         return gr.File(value=str(path), visible=True)
 
     export.click(on_export, [query_state, visible], csv_file)
-    if challenge.hidden_test is not None and boards.store is not None:
+    if reveal is not None:
         def on_reveal(token: str, query: BoardQuery, shown):
             message = reveal.act(token)
             return message, render(query, shown, refresh=True), about_markdown(challenge, boards.revealed(challenge.id))
