@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from leaderboard.challenges import Challenge
+from leaderboard.hidden_test import Revealed
+
 
 def _params(value: float) -> str:
     return f"{value / 1e9:g} B"
@@ -24,7 +26,29 @@ def _prompts(batch_size: int) -> str:
     return "one prompt" if batch_size == 1 else f"{batch_size} prompts"
 
 
-def about_markdown(challenge: Challenge) -> str:
+def _hidden_test_section(challenge: Challenge, revealed: Revealed | None) -> str:
+    """How the hidden test works and whether it has been revealed (no test score is ever written here)."""
+    if challenge.hidden_test is None:
+        return ""
+    sets = " and ".join(f"{c.label} ({c.metric})" for c in challenge.hidden_test.columns)
+    status = (f"**Status: revealed** on {revealed.first_at[:10]}: the board shows the test columns, ranks by the "
+              "test average and shows the correlation above the table." if revealed else
+              "**Status: not revealed yet.** The board ranks by validation performance for now.")
+    return f"""### The hidden test
+The board shows **validation** performance; a **hidden test** decides the final ranking. Every evaluation also
+scores the merged model on private test sets, {sets}, whose data only the organisers know. Those scores are kept in a private store: not on this page, in the API, the CSV export, the
+results dataset or the details, until an organiser reveals them. After the reveal the board shows each test
+score and the **Test average** (their unweighted mean), ranks by the test average (entries without test scores
+follow), shows each entry's **gap** (test − validation average) and, above the table, the Pearson and Spearman
+correlation of validation and test averages. Why it matters: in the NeurIPS 2024 competition the efficiency-track
+winner scored 0.83 on the public set and 0.41 on the final hidden one.
+
+{status}
+"""
+
+
+def about_markdown(challenge: Challenge, revealed: Revealed | None = None) -> str:
+    """``revealed``: the challenge's revealed hidden-test scores (None before a reveal)."""
     lim = challenge.limits
     datasets = "\n".join(
         f"| {c.label} | {c.dataset} | {c.metric} |" for c in challenge.columns
@@ -59,11 +83,6 @@ def about_markdown(challenge: Challenge) -> str:
         rules.append("A link to the code repository is required.")
     count = "one evaluation" if lim.per_team_count == 1 else f"at most {lim.per_team_count} submissions"
     rules.append(f"Limit: **{count} per team {_window(lim.per_team_days)}**.")
-    if lim.hidden_test:
-        rules.append(
-            "The board shows **validation** performance. A **hidden test set** decides the final ranking; "
-            "its scores stay private until they are revealed at the end of the competition."
-        )
     rule_lines = "\n".join(f"- {r}" for r in rules)
     return f"""## {challenge.title}
 
@@ -88,5 +107,6 @@ def about_markdown(challenge: Challenge) -> str:
   **{challenge.precision.describe()}**, {_prompts(challenge.precision.batch_size)} per generate call.
 
 {_recheck_line(challenge)}
+{_hidden_test_section(challenge, revealed)}
 _Rules version `{challenge.version}` (submissions record the version they were checked against)._
 """

@@ -8,14 +8,23 @@ sorting and paging are the board tab's own (``leaderboard/table.py``).
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 from typing import Any
-
 
 from leaderboard.boards import Boards
 from leaderboard.challenges import Challenge
-from leaderboard.columns import board_columns
+from leaderboard.columns import board_columns, test_keys
 from leaderboard.export import board_csv
-from leaderboard.table import PAGE_SIZES, SOURCES, BoardQuery, filter_mask, parse_date, query_page, sort_frame
+from leaderboard.ranking import correlation
+from leaderboard.table import (
+    PAGE_SIZES,
+    SOURCES,
+    BoardQuery,
+    filter_mask,
+    parse_date,
+    query_page,
+    sort_frame,
+)
 from submissions.record_contract import LEGACY_SOURCES
 from submissions.store import Store
 from uikit.api import json_cell, refused
@@ -34,9 +43,10 @@ def _challenge(boards: Boards, challenge_id: str) -> Challenge:
 
 def board_query(challenge: Challenge, query: str, base_models: list[str] | None, comm_min: float | None,
                 comm_max: float | None, date_from: str, date_to: str, sources: list[str] | None, sort_by: str,
-                descending: bool, page: int = 1, page_size: int = 50) -> BoardQuery:
-    """The API's parameters as a board query. Raises ValueError naming the parameter that is wrong."""
-    keys = [c.key for c in board_columns(challenge)]
+                descending: bool, page: int = 1, page_size: int = 50, revealed: bool = False) -> BoardQuery:
+    """The API's parameters as a board query. Raises ValueError naming the parameter that is wrong.
+    ``revealed``: the hidden test's columns exist (and can be sorted by)."""
+    keys = [c.key for c in board_columns(challenge, revealed)]
     if sort_by not in keys:
         raise ValueError(f"sort_by '{sort_by}' is not a column of {challenge.title}: use one of {', '.join(keys)}.")
     for value in base_models or ():
@@ -65,15 +75,15 @@ def board_query(challenge: Challenge, query: str, base_models: list[str] | None,
                       page=page, page_size=page_size)
 
 
-def _checked_query(challenge: Challenge, *params) -> BoardQuery:
+def _checked_query(challenge: Challenge, *params, revealed: bool = False) -> BoardQuery:
     try:
-        return board_query(challenge, *params)
+        return board_query(challenge, *params, revealed=revealed)
     except ValueError as error:
         raise refused(str(error)) from None
 
 
-def board_rows(challenge: Challenge, rows) -> list[dict[str, Any]]:
-    fields = (*ROW_FIELDS, *challenge.score_keys)
+def board_rows(challenge: Challenge, rows, revealed: bool = False) -> list[dict[str, Any]]:
+    fields = (*ROW_FIELDS, *challenge.score_keys, *(test_keys(challenge) if revealed else ()))
     return [{field: json_cell(row[field]) for field in fields} for _, row in rows.iterrows()]
 
 
@@ -91,15 +101,24 @@ def board_api(boards: Boards, store: Store):
         date_from / date_to: YYYY-MM-DD or dd.mm.yy. sources: any of 'published', 'verified', 'partial' (empty:
         all; 'sample', the old name of 'partial', is read as 'partial').
         sort_by: a column key (rank, team, average, a score key, ...). Returns the rows of the page, the
-        paging (total rows matching, page, pages) and a notice when the results may be out of date."""
+        paging (total rows matching, page, pages) and a notice when the results may be out of date. Once a
+        hidden test is revealed (merging), rows also hold its columns, test_average and gap (test − validation
+        average), the rank follows the test average, and test_revealed_at / correlation (Pearson and Spearman of
+        validation vs test average over the ranked entries with both, and their number n) are given."""
         board = _challenge(boards, challenge)
+        frame, revealed = boards.view(board.id)
         wanted = _checked_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources,
-                                sort_by, descending, page, page_size)
-        found = query_page(boards.frame(board.id), wanted)
-        return {"challenge": board.id, "total": found.total, "page": found.page, "pages": found.pages,
-                "page_size": page_size, "sort_by": sort_by, "descending": descending,
-                "columns": [c.key for c in board_columns(board)], "rows": board_rows(board, found.rows),
-                "notice": boards.notice()}
+                                sort_by, descending, page, page_size, revealed=revealed is not None)
+        found = query_page(frame, wanted)
+        answer = {"challenge": board.id, "total": found.total, "page": found.page, "pages": found.pages,
+                  "page_size": page_size, "sort_by": sort_by, "descending": descending,
+                  "columns": [c.key for c in board_columns(board, revealed is not None)],
+                  "rows": board_rows(board, found.rows, revealed is not None), "notice": boards.notice()}
+        if revealed is not None:
+            found_correlation = correlation(frame, "average", "test_average")
+            answer["test_revealed_at"] = revealed.first_at
+            answer["correlation"] = asdict(found_correlation) if found_correlation else None
+        return answer
 
     def export_board(challenge: str, query: str = "", base_models: list[str] | None = None,
                      comm_min: float | None = None, comm_max: float | None = None, date_from: str = "",
@@ -109,15 +128,15 @@ def board_api(boards: Boards, store: Store):
         columns: the column keys to write, in the board's order (empty: every column). The other parameters
         are read_board's."""
         board = _challenge(boards, challenge)
+        frame, revealed = boards.view(board.id)
         wanted = _checked_query(board, query, base_models, comm_min, comm_max, date_from, date_to, sources,
-                                sort_by, descending)
-        keys = [c.key for c in board_columns(board)]
+                                sort_by, descending, revealed=revealed is not None)
+        keys = [c.key for c in board_columns(board, revealed is not None)]
         wrong = [key for key in columns or () if key not in keys]
         if wrong:
             raise refused(f"columns: '{wrong[0]}' is not a column of {board.title}: use some of {', '.join(keys)}.")
-        frame = boards.frame(board.id)
         rows = sort_frame(frame[filter_mask(frame, wanted)], sort_by, descending)
-        return board_csv(board, rows, list(columns) if columns else keys)
+        return board_csv(board, rows, list(columns) if columns else keys, revealed is not None)
 
     def read_details(result_id: str) -> dict:
         """A result record as stored (scores, model / adapter / base commits, provenance), with how many

@@ -1,5 +1,5 @@
 """The boards' data: result records from the store, one ranked frame per challenge, rebuilt only when the
-results collection changes.
+results collection or the revealed hidden-test scores change.
 
 Reads never wait on the store once there is something to show (stale-while-revalidate): a read serves the
 frames built last, and when they are older than ``recheck_s`` seconds it starts one refresh in the background
@@ -16,6 +16,7 @@ import time
 import pandas as pd
 
 from leaderboard.challenges import Challenge, challenges
+from leaderboard.hidden_test import REVEALS, Revealed, read_revealed
 from leaderboard.table import board_frame
 from submissions.store import Record, Store
 
@@ -36,6 +37,7 @@ class Boards:
         self._version: str | None = None
         self._checked_at = -float("inf")
         self._frames: dict[str, pd.DataFrame] = {}
+        self._revealed: dict[str, Revealed] = {}
         self._refreshing: threading.Event | None = None  # set when the refresh under way ends
 
     @property
@@ -43,7 +45,15 @@ class Boards:
         return challenges()
 
     def frame(self, challenge_id: str, refresh: bool = False) -> pd.DataFrame:
-        """The ranked frame of ``challenge_id`` as last built; ``refresh``: a visitor asked for new data."""
+        return self.view(challenge_id, refresh)[0]
+
+    def revealed(self, challenge_id: str, refresh: bool = False) -> Revealed | None:
+        """The challenge's revealed hidden-test scores (None before a reveal)."""
+        return self.view(challenge_id, refresh)[1]
+
+    def view(self, challenge_id: str, refresh: bool = False) -> tuple[pd.DataFrame, Revealed | None]:
+        """The ranked frame of ``challenge_id`` as last built and the revealed hidden-test scores it was built
+        with; ``refresh``: a visitor asked for new data."""
         with self._lock:
             built = bool(self._frames)
             due = self.store is not None and (refresh or time.monotonic() - self._checked_at >= self.recheck_s)
@@ -59,7 +69,7 @@ class Boards:
         elif refresh and refreshing is not None:
             refreshing.wait(self.refresh_wait_s)
         with self._lock:
-            return self._frames[challenge_id]
+            return self._frames[challenge_id], self._revealed.get(challenge_id)
 
     def notice(self) -> str | None:
         """A note for visitors when the results shown may be out of date (the store could not be reached)."""
@@ -67,14 +77,19 @@ class Boards:
 
     def _read(self) -> None:
         """Ask the store (the slow part) and rebuild the frames if the results changed."""
-        version = "fixed" if self.store is None else self.store.version("results")
+        version = "fixed" if self.store is None else self._store_version()
         if version != self._version:
             records = self._fixed if self.store is None else self.store.all("results")
-            frames = {cid: board_frame(c, records) for cid, c in self.challenges.items()}
+            revealed = {} if self.store is None else read_revealed(self.store)
+            frames = {cid: board_frame(c, records, revealed.get(cid)) for cid, c in self.challenges.items()}
             with self._lock:
-                self._frames, self._version = frames, version
+                self._frames, self._revealed, self._version = frames, revealed, version
         with self._lock:
             self._checked_at = time.monotonic()
+
+    def _store_version(self) -> str:
+        reveals = self.store.version(REVEALS) if self.store.serves(REVEALS) else ""
+        return f"{self.store.version('results')}/{reveals}"
 
     def _refresh_in_background(self, done: threading.Event) -> None:
         try:

@@ -19,8 +19,27 @@ class BoardColumn:
         return self.kind in ("number", "score", "delta", "cost", "rank")
 
 
-def board_columns(challenge: Challenge) -> tuple[BoardColumn, ...]:
+TEST_AVERAGE, GAP = "test_average", "gap"
+
+
+def test_keys(challenge: Challenge) -> tuple[str, ...]:
+    """The columns a revealed hidden test adds (always shown once revealed); none without a hidden test."""
+    if challenge.hidden_test is None:
+        return ()
+    return (TEST_AVERAGE, *(c.key for c in challenge.hidden_test.columns), GAP)
+
+
+def test_columns(challenge: Challenge) -> tuple[BoardColumn, ...]:
+    labels = {TEST_AVERAGE: "Test average", GAP: "Gap (test − val.)",
+              **{c.key: c.label for c in challenge.hidden_test.columns}}
+    return tuple(BoardColumn(key, labels[key], "delta" if key == GAP else "score") for key in test_keys(challenge))
+
+
+def board_columns(challenge: Challenge, revealed: bool = False) -> tuple[BoardColumn, ...]:
+    """``revealed``: the challenge's hidden test has been revealed, so its columns follow the validation ones."""
     scores = tuple(BoardColumn(c.key, c.label, "score") for c in challenge.columns)
+    if revealed and challenge.hidden_test is not None:
+        scores += test_columns(challenge)
     average = BoardColumn("average", challenge.board.average_label, "score")
     if challenge.is_flowertune:
         columns = (
@@ -51,7 +70,8 @@ def board_columns(challenge: Challenge) -> tuple[BoardColumn, ...]:
     if defaults is None:
         return columns
     return tuple(
-        BoardColumn(c.key, c.label, c.kind, default_visible=c.key in defaults or c.key == "source")
+        BoardColumn(c.key, c.label, c.kind,
+                    default_visible=c.key in defaults or c.key == "source" or c.key in test_keys(challenge))
         for c in columns
     )
 

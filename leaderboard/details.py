@@ -7,6 +7,8 @@ from html import escape
 from urllib.parse import quote
 
 from leaderboard.challenges import challenges
+from leaderboard.hidden_test import Revealed, read_revealed
+from leaderboard.merge_view import merge_markdown, test_scores_markdown
 from leaderboard.provenance_view import partial_reasons, provenance_rows
 from leaderboard.render import format_delta
 from leaderboard.table import display_source, latest_rechecks, recheck_gap
@@ -27,8 +29,10 @@ def _why_partial(record: Record) -> str:
     return "a partial (smoke) run: " + "; ".join(reasons)
 
 
-def details_markdown(record: Record | None, samples: Record | None = None, linked: Record | None = None) -> str:
-    """``linked``: for a published row its latest re-check, for a re-check the published row it re-checks."""
+def details_markdown(record: Record | None, samples: Record | None = None, linked: Record | None = None,
+                     revealed: Revealed | None = None) -> str:
+    """``linked``: for a published row its latest re-check, for a re-check the published row it re-checks.
+    ``revealed``: the record's challenge's revealed hidden-test scores (None before the reveal)."""
     if record is None:
         return "No result with that id. It may have been removed, or the link is incomplete."
     challenge = challenges().get(record.get("challenge", ""))
@@ -54,7 +58,11 @@ def details_markdown(record: Record | None, samples: Record | None = None, linke
     lines += ["", "### Scores", "| Column | Score |", "|---|---:|"]
     lines += [f"| {c.label} | {_score(scores[c.key])} |" for c in challenge.columns if c.key in scores]
     lines += [f"| **{challenge.board.average_label}** | **{_score(record.get('average'))}** |"]
+    if revealed is not None and challenge.hidden_test is not None:
+        lines += test_scores_markdown(challenge, revealed.entries.get(record["id"]), record.get("average"))
     lines += recheck_markdown(challenge, record, linked)
+    if isinstance(record.get("merge"), dict):
+        lines += merge_markdown(record["merge"])
     provenance = record.get("provenance") or {}
     if provenance:
         lines += ["", "### Provenance", "| What | Value |", "|---|---|"]
@@ -132,4 +140,7 @@ def linked_result(store: Store, record: Record) -> Record | None:
 def lookup_details(store: Store, record_id: str) -> str:
     record = store.get("results", record_id) if record_id else None
     samples = store.get("details", record_id) if record else None
-    return details_markdown(record, samples, linked_result(store, record) if record else None)
+    if record is None:
+        return details_markdown(None)
+    revealed = read_revealed(store).get(record.get("challenge", ""))
+    return details_markdown(record, samples, linked_result(store, record), revealed)

@@ -20,9 +20,10 @@ def neutralize(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
-def board_csv(challenge: Challenge, rows: pd.DataFrame, visible: list[str]) -> str:
-    """Visible columns of ``rows`` as CSV: numbers as plain numbers, every text cell neutralized."""
-    columns = [c for c in board_columns(challenge) if c.key in visible]
+def board_csv(challenge: Challenge, rows: pd.DataFrame, visible: list[str], revealed: bool = False) -> str:
+    """Visible columns of ``rows`` as CSV: numbers as plain numbers, every text cell neutralized. ``revealed``:
+    the hidden test's columns exist."""
+    columns = [c for c in board_columns(challenge, revealed) if c.key in visible]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([neutralize(f"{c.label} (GB)" if c.kind == "cost" else c.label) for c in columns])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
 
 
-def assign_ranks(frame: pd.DataFrame) -> pd.DataFrame:
-    """Order rows by average (best first) and number them 1..n.
+def assign_ranks(frame: pd.DataFrame, by: str = "average") -> pd.DataFrame:
+    """Order rows by ``by`` (best first; rows without it follow, by average) and number them 1..n.
 
     Ties on the average go to the earlier date (who got there first), then to the record id, which keeps
     imported rows in their published order. Ranks are unique, as on the published boards.
@@ -18,14 +19,33 @@ def assign_ranks(frame: pd.DataFrame) -> pd.DataFrame:
     Rows whose ``source`` is ``partial`` (smoke runs: local data or a question limit) get no rank (``<NA>``) and
     follow the ranked rows: their scores are not comparable with real evaluations.
     """
+    keys = [by, "average"] if by != "average" else ["average"]
     ordered = frame.sort_values(
-        ["average", "date", "id"], ascending=[False, True, True], na_position="last", kind="stable"
+        [*keys, "date", "id"], ascending=[False] * len(keys) + [True, True], na_position="last", kind="stable"
     ).reset_index(drop=True)
     unranked = (ordered["source"] == "partial") if "source" in ordered.columns else pd.Series(False, ordered.index)
     ordered = pd.concat([ordered[~unranked], ordered[unranked]], ignore_index=True)
     ranked = int((~unranked).sum())
     ordered["rank"] = pd.array(list(range(1, ranked + 1)) + [pd.NA] * (len(ordered) - ranked), dtype="Int64")
     return ordered
+
+
+@dataclass(frozen=True)
+class Correlation:
+    pearson: float
+    spearman: float
+    n: int  # ranked entries with both numbers
+
+
+def correlation(frame: pd.DataFrame, x: str, y: str) -> Correlation | None:
+    """Pearson and Spearman (Pearson on average ranks) correlation of two columns over the ranked rows that have
+    both; None for fewer than 3 such rows or when either column is constant (no correlation is defined)."""
+    ranked = frame[frame["rank"].notna()] if "rank" in frame.columns else frame
+    both = ranked[[x, y]].dropna()
+    if len(both) < 3 or both[x].nunique() < 2 or both[y].nunique() < 2:
+        return None
+    ranks = both.rank(method="average")
+    return Correlation(float(both[x].corr(both[y])), float(ranks[x].corr(ranks[y])), len(both))
 
 
 def pareto_front(costs: Sequence[float], scores: Sequence[float]) -> list[bool]:

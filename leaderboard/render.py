@@ -10,6 +10,7 @@ import pandas as pd
 
 from leaderboard.challenges import Challenge
 from leaderboard.columns import BoardColumn, board_columns
+from leaderboard.ranking import Correlation
 from leaderboard.table import BoardQuery, Page
 
 
@@ -90,10 +91,20 @@ def sortable_header(key: str, label: str, numeric: bool, sort_key: str, descendi
             f"{escape(label)}{arrow}</th>")
 
 
+def correlation_line(found: Correlation | None) -> str:
+    """The line above a board whose hidden test was revealed: how validation and test averages agree."""
+    if found is None:
+        return ("Hidden test revealed. Validation vs test: too few ranked entries with both averages (3 needed) "
+                "for a correlation.")
+    return (f"Hidden test revealed. Validation vs test average over the {found.n} ranked entries with both: "
+            f"Pearson r = {found.pearson:.2f}, Spearman ρ = {found.spearman:.2f}.")
+
+
 def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: list[str],
-                notice: str | None = None) -> str:
-    """One page of the board; ``notice`` (e.g. that the data may be out of date) is shown above it."""
-    columns = [c for c in board_columns(challenge) if c.key in visible]
+                notice: str | None = None, revealed: bool = False, caption: str | None = None) -> str:
+    """One page of the board; ``notice`` (e.g. that the data may be out of date) and ``caption`` (e.g. the
+    validation-test correlation) are shown above it. ``revealed``: the hidden test's columns exist."""
+    columns = [c for c in board_columns(challenge, revealed) if c.key in visible]
     decimals = challenge.board.decimals
     head = [sortable_header(c.key, c.label, c.numeric, query.sort_key, query.sort_desc) for c in columns]
     body = []
@@ -109,8 +120,9 @@ def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: li
     last = min(page.page * query.page_size, page.total)
     summary = f"Rows {first:,}–{last:,} of {page.total:,} · page {page.page:,} of {page.pages:,}"
     notice_html = f'<div class="board-notice">{escape(notice)}</div>' if notice else ""
+    caption_html = f'<div class="board-caption">{escape(caption)}</div>' if caption else ""
     return (
-        f'<div class="board" data-board="{challenge.id}">{notice_html}'
+        f'<div class="board" data-board="{challenge.id}">{notice_html}{caption_html}'
         f'<table class="board-table"><thead><tr>{"".join(head)}</tr></thead>'
         f'<tbody>{"".join(body)}</tbody></table>'
         f'<div class="board-summary">{summary}</div></div>'
@@ -131,6 +143,7 @@ BOARD_CSS = """
 .src-verified { background: #dcfce7; color: #166534; }
 .src-partial { background: #fef3c7; color: #92400e; }
 .recheck-flag { color: #b91c1c; font-weight: 600; }
+.board-caption { padding: 4px 2px 8px; font-size: 13px; }
 .board-notice { padding: 6px 10px; margin-bottom: 6px; border-radius: 6px; background: #fef9c3; color: #713f12;
   font-size: 13px; }
 """

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from leaderboard.challenges import Challenge
-from leaderboard.columns import board_columns
+from leaderboard.columns import GAP, TEST_AVERAGE, board_columns, test_keys
+from leaderboard.hidden_test import Revealed
 from leaderboard.ranking import assign_ranks, model_family
 from submissions.store import Record
 
@@ -28,9 +29,13 @@ def display_source(source: str | None) -> str:
     return source if source in ("published", "partial") else "verified"
 
 
-def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
+def board_frame(challenge: Challenge, records: list[Record], revealed: Revealed | None = None) -> pd.DataFrame:
     """One row per result record of ``challenge``, ranked. An organiser's re-check of a published row is no row
-    of its own: its average shows beside the row's self-reported one (``verified``, ``delta``, ``flagged``)."""
+    of its own: its average shows beside the row's self-reported one (``verified``, ``delta``, ``flagged``).
+
+    ``revealed``: the challenge's revealed hidden-test scores; the frame then has the test columns, the test
+    average and the validation-to-test gap, and ranks by the test average (entries without one follow)."""
+    tests = test_keys(challenge) if revealed is not None else ()
     rows = []
     own = [r for r in records if r.get("challenge") == challenge.id and not r.get("hidden")]
     rechecks = latest_rechecks(own)
@@ -54,18 +59,29 @@ def board_frame(challenge: Challenge, records: list[Record]) -> pd.DataFrame:
         }
         for key in challenge.score_keys:
             row[key] = _float(scores.get(key))
+        if tests:
+            row.update(test_cells(revealed.entries.get(record["id"]), row["average"]))
         rows.append(row)
     columns = ["id", "team", "name", "model_repo", "base_model", "code_url", "comm_gb", "average",
-               *challenge.score_keys, "date", "source", "details_url", *RECHECK_FIELDS]
+               *challenge.score_keys, *tests, "date", "source", "details_url", *RECHECK_FIELDS]
     frame = pd.DataFrame(rows, columns=columns)
-    for key in ("comm_gb", "average", "verified", "delta", *challenge.score_keys):
+    for key in ("comm_gb", "average", "verified", "delta", *challenge.score_keys, *tests):
         frame[key] = frame[key].astype("float64")
     frame["flagged"] = frame["flagged"].astype(bool)
     frame["family"] = frame["base_model"].map(model_family)
     frame["haystack"] = (
         frame["team"] + "\n" + frame["name"] + "\n" + frame["model_repo"] + "\n" + frame["base_model"]
     ).str.lower()
-    return add_sort_keys(assign_ranks(frame))
+    return add_sort_keys(assign_ranks(frame, by=TEST_AVERAGE if tests else "average"))
+
+
+def test_cells(entry: dict | None, validation_average: float) -> dict[str, float]:
+    """An entry's revealed test scores, their average and its gap to the validation average (test − validation;
+    NaN when either is missing)."""
+    scores = (entry or {}).get("scores") or {}
+    test_average = _float((entry or {}).get("average"))
+    return {**{key: _float(value) for key, value in scores.items()}, TEST_AVERAGE: test_average,
+            GAP: round(test_average - validation_average, 6)}
 
 
 RECHECK_FIELDS = ("verified", "delta", "flagged", "recheck_id")
@@ -218,9 +234,10 @@ def base_model_choices(frame: pd.DataFrame) -> list[tuple[str, str]]:
     ]
 
 
-def visible_keys(challenge: Challenge, labels: list[str] | None) -> list[str]:
-    columns = board_columns(challenge)
+def visible_keys(challenge: Challenge, labels: list[str] | None, revealed: bool = False) -> list[str]:
+    """The keys of the columns shown for the ticked ``labels``; a revealed hidden test's columns always show."""
+    columns = board_columns(challenge, revealed)
     if labels is None:
         return [c.key for c in columns if c.default_visible]
-    return [c.key for c in columns if c.label in labels]
+    return [c.key for c in columns if c.label in labels or (revealed and c.key in test_keys(challenge))]
 

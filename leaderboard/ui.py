@@ -13,9 +13,25 @@ from leaderboard.boards import Boards
 from leaderboard.challenges import Challenge
 from leaderboard.columns import board_columns
 from leaderboard.export import board_csv
-from leaderboard.filter_inputs import COST_FROM, COST_TO, DATE_FROM, DATE_TO, FilterInputs, read_filters
+from leaderboard.filter_inputs import (
+    COST_FROM,
+    COST_TO,
+    DATE_FROM,
+    DATE_TO,
+    FilterInputs,
+    read_filters,
+)
 from leaderboard.plot import efficiency_figure
-from leaderboard.render import BOARD_CSS, FILTER_NOTE_CSS, SORT_ON_CLICK_JS, render_filter_note, render_page
+from leaderboard.ranking import correlation
+from leaderboard.render import (
+    BOARD_CSS,
+    FILTER_NOTE_CSS,
+    SORT_ON_CLICK_JS,
+    correlation_line,
+    render_filter_note,
+    render_page,
+)
+from leaderboard.reveal_ui import reveal_panel
 from leaderboard.table import (
     PAGE_SIZES,
     SOURCES,
@@ -37,9 +53,11 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
     default_labels = [c.label for c in columns if c.default_visible]
 
     def render(query: BoardQuery, visible_labels: list[str], refresh: bool = False) -> str:
-        frame = boards.frame(challenge.id, refresh=refresh)
-        return render_page(challenge, query_page(frame, query), query, visible_keys(challenge, visible_labels),
-                           boards.notice())
+        frame, revealed = boards.view(challenge.id, refresh=refresh)
+        caption = correlation_line(correlation(frame, "average", "test_average")) if revealed else None
+        return render_page(challenge, query_page(frame, query), query,
+                           visible_keys(challenge, visible_labels, revealed is not None), boards.notice(),
+                           revealed=revealed is not None, caption=caption)
 
     with gr.Tab(challenge.title, id=f"tab-{challenge.id}", elem_id=f"tab-{challenge.id}"):
         query_state = gr.State(BoardQuery())
@@ -89,6 +107,8 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
                     export = gr.Button("Download CSV", size="sm", elem_id=f"{challenge.id}-export")
                 csv_file = gr.File(label="CSV of the current view", visible=False,
                                    elem_id=f"{challenge.id}-csv")
+                has_reveal = challenge.hidden_test is not None and boards.store is not None
+                reveal = reveal_panel(challenge, boards.store) if has_reveal else None
             if challenge.is_flowertune:
                 with gr.Tab("Efficiency plot", elem_id=f"{challenge.id}-plot-tab") as plot_tab:
                     gr.Markdown("Average score against communication cost (log scale). Orange points form "
@@ -96,7 +116,8 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
                     plot = gr.Plot(elem_id=f"{challenge.id}-plot")
                 plot_tab.select(lambda: efficiency_figure(challenge, boards.frame(challenge.id)), None, plot)
             with gr.Tab("About", elem_id=f"{challenge.id}-about"):
-                gr.Markdown(about_markdown(challenge))
+                about = gr.Markdown(lambda: about_markdown(challenge, boards.revealed(challenge.id)),
+                                    elem_id=f"{challenge.id}-about-text")
 
     names = list(controls)
 
@@ -112,7 +133,7 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
 
     def on_sort(query: BoardQuery, shown, event: gr.EventData):
         key = (event._data or {}).get("sort")
-        if key not in {c.key for c in columns}:
+        if key not in {c.key for c in board_columns(challenge, boards.revealed(challenge.id) is not None)}:
             return gr.skip(), gr.skip()
         query = query.sorted_by(key)
         return query, render(query, shown)
@@ -124,7 +145,7 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
             query = replace(query, page=max(1, query.page + step))
             page = query_page(boards.frame(challenge.id), query)
             query = replace(query, page=page.page)
-            return query, render_page(challenge, page, query, visible_keys(challenge, shown), boards.notice())
+            return query, render(query, shown)
 
         return go
 
@@ -133,11 +154,19 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
     refresh.click(lambda q, shown: render(q, shown, refresh=True), [query_state, visible], table, **FAST)
 
     def on_export(query: BoardQuery, shown):
-        frame = boards.frame(challenge.id)
+        frame, revealed = boards.view(challenge.id)
         rows = sort_frame(frame[filter_mask(frame, query)], query.sort_key, query.sort_desc)
         folder = Path(tempfile.mkdtemp(prefix="board-csv-"))
         path = folder / f"{challenge.id}-leaderboard.csv"
-        path.write_text(board_csv(challenge, rows, visible_keys(challenge, shown)), encoding="utf-8")
+        keys = visible_keys(challenge, shown, revealed is not None)
+        path.write_text(board_csv(challenge, rows, keys, revealed is not None), encoding="utf-8")
         return gr.File(value=str(path), visible=True)
 
     export.click(on_export, [query_state, visible], csv_file)
+    if reveal is not None:
+        def on_reveal(token: str, query: BoardQuery, shown):
+            message = reveal.act(token)
+            return message, render(query, shown, refresh=True), about_markdown(challenge, boards.revealed(challenge.id))
+
+        reveal.button.click(on_reveal, [reveal.token, query_state, visible], [reveal.outcome, table, about],
+                            concurrency_limit=1)

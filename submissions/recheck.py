@@ -7,13 +7,12 @@ by ``rechecks: <published result id>``. It counts against no team's submission l
 the team's own submissions; the worker copies ``rechecks`` to its result, and the board shows that result's
 average beside the self-reported one. The published record itself is never changed.
 
-Who is an organiser: whoever types the ``ORGANISER_TOKEN`` secret the Space operator set (a Space secret, so
-it is never shown). Without that secret, re-checks are off. Anyone else is refused and nothing is written.
+Who is an organiser: see :mod:`uikit.organiser`. Without the organiser secret, re-checks are off. Anyone else
+is refused and nothing is written.
 """
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ from submissions.hub_models import HubModels
 from submissions.rules import SubmissionForm, check_repo_id, check_revision
 from submissions.service import Outcome, check_on_hub, new_request, queue_position
 from submissions.store import Record, Store, StoreError
+from uikit.organiser import ORGANISER_TOKEN_ENV, organiser_refusal
 
-ORGANISER_TOKEN_ENV = "ORGANISER_TOKEN"
 RECHECKS_OFF = (f"Re-checks are off on this Space: the operator has not set the {ORGANISER_TOKEN_ENV} secret. "
                 "Nothing was queued.")
 NOT_ORGANISER = "Only organisers can queue a re-check, and this is not the organiser token. Nothing was queued."
@@ -40,16 +39,6 @@ class RecheckForm:
     organiser_token: str = ""
 
 
-def organiser_refusal(typed: str, environ: Mapping[str, str] = os.environ) -> str | None:
-    """None when ``typed`` is the organiser token; otherwise why the caller is refused."""
-    secret = environ.get(ORGANISER_TOKEN_ENV, "")
-    if not secret:
-        return RECHECKS_OFF
-    if not hmac.compare_digest((typed or "").strip().encode(), secret.encode()):
-        return NOT_ORGANISER
-    return None
-
-
 def _published_row(store: Store, result_id: str) -> Record | None:
     row = store.get("results", result_id) if result_id else None
     return row if row is not None and row.get("source") == "published" else None
@@ -58,7 +47,7 @@ def _published_row(store: Store, result_id: str) -> Record | None:
 def queue_recheck(store: Store, hub: HubModels, form: RecheckForm, now: datetime | None = None,
                   environ: Mapping[str, str] = os.environ) -> Outcome:
     """Queue a re-evaluation of a published row, or say why not (an :class:`Outcome` as ``submit`` gives)."""
-    refusal = organiser_refusal(form.organiser_token, environ)
+    refusal = organiser_refusal(form.organiser_token, RECHECKS_OFF, NOT_ORGANISER, environ)
     if refusal:
         return Outcome("refused", [refusal])
     try:

@@ -138,14 +138,11 @@ CONTRACT: dict[str, dict[str, tuple[Check, bool]]] = {
         **{key: (_text, False) for key in ("voter", "fingerprint")},
     },
     "details": {"samples": (_object, False)},
+    "reveals": {"challenge": (_text, True), "revealed_at": (_timestamp, True), "entries": (_object, True)},
     "private": {},
-    "hidden_scores": {
-        **{key: (_text, True) for key in ("challenge", "request_id")},
-        **{key: (_text, False) for key in ("team", "name")},
-        "scores": (_scores, True),
-        "average": (_number, True),
-        "evaluated_at": (_timestamp, True),
-    },
+    "hidden_scores": {"challenge": (_text, True), "scores": (_scores, True), "average": (_number, False),
+                      **{key: (_text, False) for key in ("request_id", "team", "name")},
+                      "evaluated_at": (_timestamp, False)},
 }
 
 TIMESTAMP_FIELDS = {

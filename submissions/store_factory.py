@@ -67,6 +67,7 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
         "results": results_repo,
         "votes": results_repo,
         "details": results_repo,
+        "reveals": results_repo,
     }
     private_repo = environ.get("PRIVATE_DATASET", "").strip()
     if private_repo:

@@ -28,7 +28,10 @@ def test_merging_rules():
     assert (merging.limits.per_team_count, merging.limits.per_team_days) == (1, 1)
     assert merging.limits.hidden_test
     assert [c.label for c in board_columns(merging) if c.default_visible] == [
-        "Rank", "Model / Submission", "Validation Performance", "Source"]
+        "Rank", "Model / Submission", "Validation Performance", "CosmosQA", "XSum", "Date", "Source"]
+    assert [c.label for c in board_columns(merging, revealed=True) if c.default_visible] == [
+        "Rank", "Model / Submission", "Validation Performance", "CosmosQA", "XSum", "Test average", "CosmosQA (test)",
+        "XSum (test)", "Gap (test − val.)", "Date", "Source"]
 
 
 def test_general_nlp_columns_and_subjects():

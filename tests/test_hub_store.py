@@ -206,10 +206,12 @@ def test_from_env(hub: HubServer, tmp_path) -> None:
         "HUB_CACHE_DIR": str(tmp_path / "hub-cache"),
     }
     public_only = hub_store_from_env(env)
-    assert public_only.repos == {k: v for k, v in REPOS.items() if k != "private"}
+    assert public_only.repos == {**{k: v for k, v in REPOS.items() if k != "private"}, "reveals": "org/results"}
     with pytest.raises(StoreError, match="'private' collection"):
         public_only.put("private", {"id": "a"})
+    assert not public_only.serves("hidden_scores")  # hidden-test scores never go to a public dataset
     store = hub_store_from_env({**env, "PRIVATE_DATASET": "org/private"})
+    assert store.repos["hidden_scores"] == store.repos["private"] == "org/private"
     store.put("private", {"id": "a", "email": "someone@example.org"})
     store.put("details", {"id": "v"})
     assert json.loads(hub.files("org/private", "dataset")["private/a.json"])["email"] == "someone@example.org"

@@ -71,7 +71,7 @@ def test_every_board_shows_its_published_rows(page):
     assert column(page, "merging", "name")[:2] == ["readapt_median", "lore_route"]
     assert column(page, "merging", "average")[-1] == "37.1"
     headers = [h.inner_text().rstrip(" ▲▼") for h in page.query_selector_all("#merging-table th")]
-    assert headers == ["Rank", "Model / Submission", "Validation Performance", "Source"]
+    assert headers == ["Rank", "Model / Submission", "Validation Performance", "CosmosQA", "XSum", "Date", "Source"]
 
 
 def test_sort_by_average_and_comm_costs(page):
