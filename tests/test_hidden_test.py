@@ -3,6 +3,7 @@ else), the board ranked by the test average with gaps and the validation-test co
 
 from __future__ import annotations
 
+import csv
 import math
 import statistics
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from leaderboard.hidden_test import (
     REVEALS,
     reveal_hidden_test,
 )
-from leaderboard.published import import_published
+from leaderboard.published import PUBLISHED_DIR, import_published
 from leaderboard.ranking import correlation
 from submissions.store import LocalStore
 from tests.merge_records import GAPS, HIDDEN, RESULTS, hidden, leaks
@@ -91,12 +92,13 @@ def test_a_reveal_publishes_the_test_scores_once_and_ranks_by_the_test_average(s
     assert ranked["id"].tolist()[:3] == ["m-beta", "m-alpha", "m-gamma"]  # by test average
     assert ranked["rank"].tolist()[:3] == [1, 2, 3]
     rest = ranked["id"].tolist()[3:]  # without test scores: by validation average, published rows included
-    assert rest == [f"published-merging-{n:03d}" for n in range(1, 14)] + ["m-delta"]  # 35.0 after 37.1
+    published = [f"published-merging-{row['id']}" for row in csv.DictReader((PUBLISHED_DIR / "merging.csv").open(encoding="utf-8"))]
+    assert rest == published + ["m-delta"]  # in published order; 35.0 after 37.1
     assert frame["id"].tolist()[-1] == "m-smoke"  # a smoke run stays unranked, whatever its test score
     by_id = frame.set_index("id")
     for result_id, gap in GAPS.items():
         assert by_id.loc[result_id, "gap"] == pytest.approx(gap)
-    assert math.isnan(by_id.loc["m-delta", "gap"]) and math.isnan(by_id.loc["published-merging-001", "test_average"])
+    assert math.isnan(by_id.loc["m-delta", "gap"]) and math.isnan(by_id.loc[published[0], "test_average"])
     assert (by_id.loc["m-beta", "test_cosmos_qa"], by_id.loc["m-beta", "test_xsum"]) == (45.6789, 41.2345)
 
     validation, test = [60.0, 50.0, 40.0], [29.29935, 43.4567, 15.5555]  # alpha, beta, gamma (ranked, both)
