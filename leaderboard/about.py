@@ -22,10 +22,6 @@ def _recheck_line(challenge: Challenge) -> str:
             f"{challenge.checks.recheck_tolerance:g} points; the published numbers stay as published.\n")
 
 
-def _prompts(batch_size: int) -> str:
-    return "one prompt" if batch_size == 1 else f"{batch_size} prompts"
-
-
 def _hidden_test_section(challenge: Challenge, revealed: Revealed | None) -> str:
     """How the hidden test works and whether it has been revealed (no test score is ever written here)."""
     if challenge.hidden_test is None:
@@ -104,7 +100,7 @@ def about_markdown(challenge: Challenge, revealed: Revealed | None = None) -> st
 - **published**: self-reported results imported as published from [the published board]({challenge.published_url}).
 - **verified**: scored by this Space's evaluator with the protocol above; the row links to its details.
   Models are loaded as the official evaluation script loads them:
-  **{challenge.precision.describe()}**, {_prompts(challenge.precision.batch_size)} per generate call.
+  **{challenge.precision.describe()}**, {challenge.precision.per_call()} per generate call.
 
 {_recheck_line(challenge)}
 {_hidden_test_section(challenge, revealed)}

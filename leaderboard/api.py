@@ -101,7 +101,8 @@ def board_api(boards: Boards, store: Store):
         date_from / date_to: YYYY-MM-DD or dd.mm.yy. sources: any of 'published', 'verified', 'partial' (empty:
         all; 'sample', the old name of 'partial', is read as 'partial').
         sort_by: a column key (rank, team, average, a score key, ...). Returns the rows of the page, the
-        paging (total rows matching, page, pages) and a notice when the results may be out of date. Once a
+        paging (total rows matching, page, pages), a notice when the results may be out of date and the
+        precision verified rows were evaluated at (the official script's). Once a
         hidden test is revealed (merging), rows also hold its columns, test_average and gap (test − validation
         average), the rank follows the test average, and test_revealed_at / correlation (Pearson and Spearman of
         validation vs test average over the ranked entries with both, and their number n) are given."""
@@ -113,7 +114,8 @@ def board_api(boards: Boards, store: Store):
         answer = {"challenge": board.id, "total": found.total, "page": found.page, "pages": found.pages,
                   "page_size": page_size, "sort_by": sort_by, "descending": descending,
                   "columns": [c.key for c in board_columns(board, revealed is not None)],
-                  "rows": board_rows(board, found.rows, revealed is not None), "notice": boards.notice()}
+                  "rows": board_rows(board, found.rows, revealed is not None), "notice": boards.notice(),
+                  "precision": board.precision.describe()}
         if revealed is not None:
             found_correlation = correlation(frame, "average", "test_average")
             answer["test_revealed_at"] = revealed.first_at

@@ -83,6 +83,10 @@ class Precision:
         q = self.quantization
         return f"{q.bits}-bit {q.type.upper()} (bitsandbytes, {q.compute_dtype} compute), {self.dtype}"
 
+    def per_call(self) -> str:
+        """How many prompts one generate call takes, in words."""
+        return "one prompt" if self.batch_size == 1 else f"{self.batch_size} prompts"
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -100,6 +100,12 @@ def correlation_line(found: Correlation | None) -> str:
             f"Pearson r = {found.pearson:.2f}, Spearman ρ = {found.spearman:.2f}.")
 
 
+def precision_line(challenge: Challenge) -> str:
+    """The line above every board saying how its verified rows were loaded (the official script's way)."""
+    return (f"Verified rows: models loaded at the official precision, {challenge.precision.describe()}, "
+            f"{challenge.precision.per_call()} per generate call.")
+
+
 def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: list[str],
                 notice: str | None = None, revealed: bool = False, caption: str | None = None) -> str:
     """One page of the board; ``notice`` (e.g. that the data may be out of date) and ``caption`` (e.g. the
@@ -120,7 +126,8 @@ def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: li
     last = min(page.page * query.page_size, page.total)
     summary = f"Rows {first:,}–{last:,} of {page.total:,} · page {page.page:,} of {page.pages:,}"
     notice_html = f'<div class="board-notice">{escape(notice)}</div>' if notice else ""
-    caption_html = f'<div class="board-caption">{escape(caption)}</div>' if caption else ""
+    captions = [precision_line(challenge), *([caption] if caption else [])]
+    caption_html = "".join(f'<div class="board-caption">{escape(line)}</div>' for line in captions)
     return (
         f'<div class="board" data-board="{challenge.id}">{notice_html}{caption_html}'
         f'<table class="board-table"><thead><tr>{"".join(head)}</tr></thead>'

@@ -110,6 +110,7 @@ def test_read_board_takes_sort_column_direction_and_page_from_its_parameters(api
     ranks = [row["rank"] for row in default["rows"]]  # ranked among the published rows too
     assert ranks == sorted(ranks) and [row["team"] for row in default["rows"]][:3] == ["Alpha", "Beta", "Gamma"]
     assert default["rows"][0]["details_url"] == "?details=res-a"
+    assert default["precision"] == "4-bit FP4 (bitsandbytes, float32 compute), float32"  # General NLP's official
 
 
 def test_read_board_filters_from_its_parameters(api):

@@ -58,3 +58,16 @@ def test_a_partial_row_shows_its_badge_and_no_rank():
     assert 'class="src src-partial"' in html and "never ranked" in html and "src-sample" not in html
     rows = list(csv.reader(io.StringIO(board_csv(NLP, frame, visible_keys(NLP, None)))))
     assert [r[0] for r in rows[1:]] == ["1", ""]
+
+
+def test_every_board_says_the_precision_its_verified_rows_were_loaded_at():
+    """Read from each definition: General NLP 4-bit FP4 with float32 compute, Finance float16, and so on."""
+    seen = {}
+    for challenge in challenges().values():
+        frame = board_frame(challenge, [])
+        html = render_page(challenge, query_page(frame, BoardQuery()), BoardQuery(), visible_keys(challenge, None))
+        line = f"models loaded at the official precision, {challenge.precision.describe()}"
+        assert line in html
+        seen[challenge.id] = challenge.precision.describe()
+    assert seen["general_nlp"] == "4-bit FP4 (bitsandbytes, float32 compute), float32"
+    assert seen["finance"] == "float16, no quantization"
