@@ -126,8 +126,8 @@ def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: li
     last = min(page.page * query.page_size, page.total)
     summary = f"Rows {first:,}–{last:,} of {page.total:,} · page {page.page:,} of {page.pages:,}"
     notice_html = f'<div class="board-notice">{escape(notice)}</div>' if notice else ""
-    captions = [precision_line(challenge), *([caption] if caption else [])]
-    caption_html = "".join(f'<div class="board-caption">{escape(line)}</div>' for line in captions)
+    caption_html = (f'<div class="board-caption board-precision">{escape(precision_line(challenge))}</div>'
+                    + (f'<div class="board-caption">{escape(caption)}</div>' if caption else ""))
     return (
         f'<div class="board" data-board="{challenge.id}">{notice_html}{caption_html}'
         f'<table class="board-table"><thead><tr>{"".join(head)}</tr></thead>'

@@ -63,7 +63,7 @@ def test_every_board_shows_its_published_rows(page):
     assert column(page, "general_nlp", "team")[:3] == ["ZeroOne.AI", "Gachon Cognitive Computing Lab", "T-IoI@UNR"]
     assert len(column(page, "general_nlp", "rank")) == 19
     assert column(page, "general_nlp", "comm_gb")[7] == "44.7 GB"
-    caption = page.locator('[data-board="general_nlp"] .board-caption').first.inner_text()
+    caption = page.locator('[data-board="general_nlp"] .board-precision').inner_text()
     assert "official precision, 4-bit FP4 (bitsandbytes, float32 compute), float32, one prompt per" in caption
     for board, title, first in [("finance", "Finance", "<b>Bold</b> Team"), ("medical", "Medical", "ZeroOne.AI"),
                                 ("code", "Code", "Baseline")]:
