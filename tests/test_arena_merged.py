@@ -122,7 +122,7 @@ def test_verified_recipe_and_merged_model_entries_are_offered_and_answer(evaluat
     assert weights_sha256(folder) == digest and [p.name for p in (tmp_path / "merge-cache").iterdir()] == [digest]
     again = list(arena.answer(final.battle, "And of Italy?", 0.0, 8, voter="v1"))
     assert not any(f.status.startswith("Merging") for f in again) and not again[-1].warning  # merged once
-    voted, _ = arena.vote(again[-1].battle, "a", voter="v1")
+    arena.vote(again[-1].battle, "a", voter="v1")
     sides = arena.store.all("votes")[0]
     assert sides["a"]["merged_sha256"] == digest and sides["a"]["model_repo"] is None  # no path of this machine
     assert (sides["b"]["model_repo"], sides["b"]["model_commit"]) == ("team/merged", repo["model_commit"])
