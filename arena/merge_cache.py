@@ -108,7 +108,8 @@ class MergeCache:
                     f"This entry's merge is not reproducible: redoing its recipe gave weights with sha256 "
                     f"{merged.weights_sha256[:12]}…, but the evaluated weights had {entry.merged_sha256[:12]}…. "
                     "It is not served.")
-            os.replace(merged.path, self.folder(entry.merged_sha256))
+            if not self.folder(entry.merged_sha256).is_dir():  # another replica sharing the folder may have won
+                os.replace(merged.path, self.folder(entry.merged_sha256))
         except MergeUnavailable as error:
             job.error = str(error)
         except RecipeError as error:
