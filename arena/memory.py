@@ -2,7 +2,8 @@
 
 A 7B base in fp32 on a CPU Space (~28 GB) would take the Space down on the first message; the arena instead
 leaves out what does not fit and says how much it needs and how much there is. The need is the parameter
-count (the Hub's safetensors totals, else the safetensors headers; local folders: their headers) times the
+count (a merging result's ``params_total``, else the Hub's safetensors totals, else the safetensors headers;
+local folders: their headers) times the
 bytes per parameter at the arena's precision, plus :data:`HEADROOM` for activations, the KV cache and the
 adapters. What there is: ``ARENA_MEMORY_GB`` when set, else free GPU memory on CUDA, else the RAM available
 to this process (``/proc/meminfo``, capped by its cgroup's limit), measured once, before the arena loads
@@ -133,7 +134,9 @@ def hub_parameter_count(ref: ModelRef) -> int | None:
 
 
 def parameter_count(ref: ModelRef) -> int | None:
-    return local_parameter_count(Path(ref.repo)) if ref.is_local else hub_parameter_count(ref)
+    """From the headers of a local folder (None for one not built yet: a recipe entry before its merge), else
+    from the Hub."""
+    return local_parameter_count(Path(ref.repo)) if ref.is_local or ref.revision is None else hub_parameter_count(ref)
 
 
 class MemoryCheck:
@@ -148,9 +151,11 @@ class MemoryCheck:
         configured = configured_memory(environ)
         self._have = None if configured is None else (configured, "memory (ARENA_MEMORY_GB)")
 
-    def fit(self, models: Iterable[ModelRef]) -> Fit:
-        """Whether ``models`` (loaded together) fit, with the headroom."""
-        counts = [self._parameters(ref) for ref in dict.fromkeys(models)]
+    def fit(self, models: Iterable[ModelRef], known: Mapping[ModelRef, int | None] | None = None) -> Fit:
+        """Whether ``models`` (loaded together) fit, with the headroom. ``known``: parameter counts the results
+        record (a merging entry's ``params_total``), used instead of counting."""
+        known = known or {}
+        counts = [known.get(ref) or self._parameters(ref) for ref in dict.fromkeys(models)]
         with self._lock:
             if self._have is None:
                 self._have = available_memory(self.options)

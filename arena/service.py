@@ -21,12 +21,21 @@ from arena.demo import DEMO_BOARD, DEMO_TITLE, Demo, DemoUnavailable
 from arena.generation import Turn, stream_pair
 from arena.limits import LimitError, Limits, RateLimiter, check_message, clamp_sampling
 from arena.memory import Fit, MemoryCheck
+from arena.merge_cache import MergeCache, MergeUnavailable
 from arena.pairing import ArenaEntry, default_pair, random_pair, servable_entries
 from arena.salt import SaltUnavailable, check_salt_source, voter_salt
 from arena.tally import ArenaBoard, arena_board
 from arena.vllm_backend import VllmBackend, VllmSettings
 from arena.vllm_client import ServerError
-from arena.votes import VoteRefused, VoteRules, check_voter, make_vote, on_space, record_vote, voter_id
+from arena.votes import (
+    VoteRefused,
+    VoteRules,
+    check_voter,
+    make_vote,
+    on_space,
+    record_vote,
+    voter_id,
+)
 from evaluator.loading import LoadError, LoadOptions, ModelPool
 from leaderboard.challenges import challenges
 from submissions.store import Store, StoreError
@@ -81,15 +90,19 @@ class ArenaService:
     """``salt``: the voter-id salt; None keeps one in the store's private collection (read on the first vote,
     see :mod:`arena.salt`). ``stream``: what answers a pair; by default the peft path on ``pool``. ``memory``:
     what tells whether a board's models fit here (default on the peft path: this machine's memory; none when
-    another ``stream`` answers, which runs the models elsewhere)."""
+    another ``stream`` answers, which runs the models elsewhere). ``merges``: where verified recipe entries are
+    merged to be served (default on the peft path: ``ARENA_MERGE_CACHE``; none, so no recipe entries, when
+    another ``stream`` answers)."""
 
     def __init__(self, store: Store, pool: ModelPool | None = None, demo: Demo | None = None,
                  limits: Limits = Limits(), vote_rules: VoteRules = VoteRules(), salt: str | None = None,
-                 stream: StreamPair | None = None, memory: MemoryCheck | None = None):
+                 stream: StreamPair | None = None, memory: MemoryCheck | None = None,
+                 merges: MergeCache | None = None):
         self.store = store
         self.pool = pool or ModelPool(max_adapters=8, max_models=2, options=LoadOptions.auto())
         self.stream = stream or partial(stream_pair, self.pool)
         self.memory = memory or (MemoryCheck(self.pool.options) if stream is None else None)
+        self.merges = merges or (MergeCache.from_env() if stream is None else None)
         self.demo = demo
         self.limits = limits
         self.vote_rules = vote_rules
@@ -119,8 +132,9 @@ class ArenaService:
                          max_models=int(environ.get("ARENA_MAX_MODELS") or 2), options=LoadOptions.auto())
         demo = Demo.from_env(data_dir, environ) if stream is None else None
         memory = MemoryCheck(pool.options, environ) if stream is None else None
+        merges = MergeCache.from_env(environ) if stream is None else None
         return cls(store, pool=pool, demo=demo, vote_rules=rules, salt=configured or None, stream=stream,
-                   memory=memory)
+                   memory=memory, merges=merges)
 
     # --- boards and entries -------------------------------------------------------------------------------
     def boards(self) -> list[tuple[str, str]]:
@@ -132,19 +146,23 @@ class ArenaService:
         """The board's entries the arena serves here: servable, and fitting in this machine's memory."""
         if board == DEMO_BOARD:
             return self.demo.entries() if self.demo else []
-        return [entry for entry in servable_entries(self.store.all("results"), board) if self._fit(entry).fits]
+        return [entry for entry in self._servable(board) if self._fit(entry).fits]
 
     def too_big(self, board: str) -> list[tuple[ArenaEntry, Fit]]:
         """The board's servable entries left out because their model does not fit in memory here."""
         if board == DEMO_BOARD:
             return []
-        fits = [(entry, self._fit(entry)) for entry in servable_entries(self.store.all("results"), board)]
+        fits = [(entry, self._fit(entry)) for entry in self._servable(board)]
         return [(entry, fit) for entry, fit in fits if not fit.fits]
+
+    def _servable(self, board: str) -> list[ArenaEntry]:
+        return servable_entries(self.store.all("results"), board, self.merges.root if self.merges else None)
 
     def _fit(self, *entries: ArenaEntry) -> Fit:
         if self.memory is None:
             return Fit(True, None, None, "memory")
-        return self.memory.fit(entry.side.model for entry in entries)
+        return self.memory.fit((entry.side.model for entry in entries),
+                               {entry.side.model: entry.params for entry in entries})
 
     def default_board(self) -> str:
         """The first challenge with two servable entries, else the demo, else the first challenge."""
@@ -233,6 +251,8 @@ class ArenaService:
         if battle.board == DEMO_BOARD and self.demo and (self.demo.error or not self.demo.ready):
             yield Frame(battle, f"⚠️ {self.demo.error or 'The demo is not ready.'}", warning=True)
             return
+        if not (yield from self._prepare_merges(battle)):
+            return
         sampling = clamp_sampling(temperature, max_new_tokens, self.limits)
         answers = {"a": "", "b": ""}
         current = replace(battle, answering=True, turns=battle.turns + ((text, "", ""),))
@@ -284,6 +304,20 @@ class ArenaService:
             return
         while not self.demo.wait(0.5):
             yield Frame(battle, f"Preparing the demo (first use only): {self.demo.status}")
+
+    def _prepare_merges(self, battle: Battle) -> Iterator[Frame]:
+        """Redo each recipe entry's merge on its first use, with a status line meanwhile; returns whether both
+        sides can be served (a refusal is the last frame)."""
+        for name, entry in (("Model A", battle.a), ("Model B", battle.b)):
+            if entry.recipe is None or self.merges is None:
+                continue
+            try:
+                for step in self.merges.prepare(entry.recipe):
+                    yield Frame(battle, f"Merging {name} from its recipe (first use only): {step}…")
+            except MergeUnavailable as error:
+                yield Frame(battle, f"⚠️ {name}: {error}", warning=True)
+                return False
+        return True
 
     # --- votes and the board ------------------------------------------------------------------------------
     @staticmethod

@@ -266,7 +266,8 @@ class Worker:
         commit = request.get("commit") if request["kind"] == "merged_model" else None
         entry = {"name": request["repo_id"], "model_repo": request["repo_id"] if commit else None,
                  "model_commit": commit, "base_model": None, "base_commit": None,
-                 "code_url": request.get("code_url") or None, "merge": prepared.merge}
+                 "code_url": request.get("code_url") or None, "params_total": request.get("params_total"),
+                 "merge": prepared.merge}
         return Scored(suite, entry, hidden, {"merge_budget_s": budget.seconds})
 
     def _hidden_suite(self, challenge: Challenge, merged: ModelRef, options: LoadOptions, check,

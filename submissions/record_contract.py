@@ -124,6 +124,7 @@ CONTRACT: dict[str, dict[str, tuple[Check, bool]]] = {
                                            "base_commit", "code_url", "source", "request_id", "rechecks")},
         "average": (_number, False),
         "comm_gb": (_number, False),
+        "params_total": (_whole, False),
         "scores": (_scores, False),
         "date": (_date, False),
         "provenance": (_object, False),

@@ -1,4 +1,4 @@
-"""Merges run by mergekit through ``evaluator.merge_run`` on tiny Llamas and LoRA adapters built here, checked
+"""Merges run by mergekit through ``merges.run`` on tiny Llamas and LoRA adapters built here, checked
 against the same arithmetic done by hand with torch (the merging track's recipes)."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import LlamaForCausalLM
 
-from evaluator.merge_run import MergedModel, localised, run_recipe
 from merges.recipe import parse_recipe
 from merges.references import Component
+from merges.run import MergedModel, localised, run_recipe
 from merges.templates import TEMPLATES
 from tests.tiny_models import build_lora, build_tiny_llama
 

@@ -15,12 +15,12 @@ import torch
 from evaluator.budget import Budget, BudgetExceeded, merge_budget
 from evaluator.failures import EvaluationFailed
 from evaluator.loading import LoadOptions, ModelPool
-from evaluator.merge_run import run_recipe
 from evaluator.merged_models import download
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.challenges import challenges
 from merges.recipe import parse_recipe
 from merges.references import Component
+from merges.run import run_recipe
 from merges.templates import TEMPLATES
 from submissions.hub_store import HubStore
 from submissions.store import LocalStore
