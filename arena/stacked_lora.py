@@ -30,8 +30,10 @@ class _StackedLayer:
 
     def __call__(self, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         result = self.layer.base_layer(x, *args, **kwargs)
-        delta = torch.bmm(torch.bmm(x.to(self.a.dtype), self.a), self.b)
-        return result + delta.to(result.dtype)
+        down = torch.bmm(x.to(self.a.dtype), self.a)
+        if result.dtype == self.b.dtype:
+            return torch.baddbmm(result, down, self.b)
+        return result + torch.bmm(down, self.b).to(result.dtype)
 
 
 class StackedLora:
