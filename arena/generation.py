@@ -1,11 +1,15 @@
 """Two-sided answering for the arena: both sides stream token by token, at the same pace.
 
 When both sides share a base model (the common case: two adapters of one base), one decoding loop
-(:mod:`arena.decoding`) runs a batch of two rows, each with its own adapter (peft's mixed-adapter batch,
-``adapter_names=[a, b]``), so the two answers advance one token per step together and a faster side cannot
+(:mod:`arena.decoding`) runs a batch of two rows, each with its own adapter (a mixed-adapter batch,
+:mod:`arena.stacked_lora`), so the two answers advance one token per step together and a faster side cannot
 give itself away; the side that finishes first leaves the batch. Full models (merged entries) on different
 weights run in two threads, and the consumer takes their increments in turn.
 :func:`stream_sequential` answers one side after the other, for the benchmark.
+
+Each token becomes text in constant work (:mod:`arena.detokenize`), and the increments reach the consumer
+through :class:`arena.handoff.Handoff`, which takes no lock while the consumer keeps up: the stream costs the
+decoding loop only a few per cent (``bench/arena.py``).
 
 Every function yields ``(side, text_increment)`` with side ``"a"`` or ``"b"``.
 """
