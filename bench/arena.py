@@ -269,6 +269,23 @@ def mixed_step(pool, a, b, tokens: int, repeats: int) -> dict[str, float]:
     return steps
 
 
+def _warm_up(pool, a, b) -> None:
+    """Run every timed path once on every prompt: the first forward passes of a process, and of each new shape,
+    pay one-time costs that are no part of a step."""
+    from arena.decoding import Decoding
+    from arena.generation import collect, stream_pair
+    from arena.limits import Limits, Sampling
+
+    decoding = Decoding(max_new_tokens=2, stop_ids=frozenset())
+    for prompt in PROMPTS:
+        with pool.use(a.model) as lease:
+            _time_loop(lease, _lease_prompt(lease, prompt), decoding, None)
+        with pool.use(a.model, [a.adapter, b.adapter]) as lease:
+            for stacked in (True, False):
+                _time_loop(lease, _lease_prompt(lease, prompt), decoding, lease.adapter_names, stacked_lora=stacked)
+        collect(stream_pair(pool, a, b, prompt, sampling=Sampling(0.0, 2), limits=Limits(max_new_tokens=2)))
+
+
 def overheads(base: Path, adapters: list[Path], tokens: int, repeats: int) -> None:
     import torch
 
@@ -277,8 +294,7 @@ def overheads(base: Path, adapters: list[Path], tokens: int, repeats: int) -> No
 
     pool = ModelPool(options=LoadOptions("cpu", torch.float32, False))
     a, b = (Side(ModelRef(str(base)), ModelRef(str(p))) for p in adapters[:2])
-    with pool.use(a.model, [a.adapter, b.adapter]):
-        pass  # load both adapters before timing
+    _warm_up(pool, a, b)
     steps = mixed_step(pool, a, b, tokens, repeats)
     stream = stream_overhead(pool, a, b, tokens, repeats)
     mixed = steps["stacked LoRA"] / steps["bare base"]
@@ -297,7 +313,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true", help="skip batched vs sequential")
+    parser.add_argument("--skip-overheads", action="store_true", help="skip the stream and mixed-batch ratios")
     parser.add_argument("--model", choices=["demo", "tiny"], default="demo")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
@@ -311,6 +328,7 @@ def main() -> None:
         memory(base, args.k)
     if not args.skip_speed:
         speed(base, adapters, args.tokens, args.repeats)
+    if not args.skip_overheads:
         overheads(base, adapters, args.tokens, args.repeats)
 
 
