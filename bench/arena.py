@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -208,17 +209,26 @@ def _lease_prompt(lease, message: str):
 
 
 def _time_loop(lease, encoded, decoding, names, **options) -> tuple[float, int]:
-    """Seconds and tokens of one run of the bare decoding loop."""
+    """Seconds and tokens of one run of the bare decoding loop, in a thread of its own as the arena runs it
+    (here, torch in the main thread ran several times slower once worker threads had used it)."""
     import torch
 
     from arena.decoding import decode_rows
 
-    start, count = time.perf_counter(), 0
-    with torch.inference_mode():
-        for _, token in decode_rows(lease.model, encoded.input_ids, encoded.attention_mask, decoding,
-                                    adapter_names=names, **options):
-            count += token is not None
-    return time.perf_counter() - start, count
+    result = []
+
+    def run() -> None:
+        start, count = time.perf_counter(), 0
+        with torch.inference_mode():
+            for _, token in decode_rows(lease.model, encoded.input_ids, encoded.attention_mask, decoding,
+                                        adapter_names=names, **options):
+                count += token is not None
+        result.append((time.perf_counter() - start, count))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result[0]
 
 
 def stream_overhead(pool, a, b, tokens: int, repeats: int) -> float:
