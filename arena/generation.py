@@ -133,12 +133,17 @@ def _side_histories(history: Sequence[Turn]) -> dict[str, list[tuple[str, str]]]
     return {"a": [(u, a) for u, a, _ in history], "b": [(u, b) for u, _, b in history]}
 
 
-def _drain(handoff: Handoff, sides: Sequence[str], limits: Limits) -> Iterator[tuple[str, str]]:
+def _drain(
+    handoff: Handoff, sides: Sequence[str], limits: Limits, stop: threading.Event | None
+) -> Iterator[tuple[str, str]]:
     """Yield the sides' increments in turn (a, b, a, b, ...), waiting for the slower one; a side leaves the
-    rotation when it is done. Raises :class:`TimeLimitReached` at the end when the time limit cut an answer."""
+    rotation when it is done. Once ``stop`` is set, what decoding made meanwhile is not shown. Raises
+    :class:`TimeLimitReached` at the end when the time limit cut an answer."""
     active, cut = list(sides), False
     while active:
         for side in list(active):
+            if stop is not None and stop.is_set():
+                return
             item = handoff.get(side)
             if item is _DONE or item is _TIMED_OUT:
                 active.remove(side)
@@ -183,7 +188,7 @@ def _stream(
     for thread in threads:
         thread.start()
     try:
-        yield from _drain(handoff, sides, limits)
+        yield from _drain(handoff, sides, limits, stop)
     finally:
         halt.set()
         for thread in threads:
