@@ -13,11 +13,14 @@ suggests: a comparison should differ in the weights only.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import torch
 from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+from arena.stacked_lora import stack_lora
 
 
 @dataclass(frozen=True)
@@ -55,16 +58,20 @@ def decode_rows(
     adapter_names: Sequence[str] | None = None,
     interrupted: Callable[[], bool] = lambda: False,
     outcome: Outcome | None = None,
+    stacked_lora: bool = True,
 ) -> Iterator[tuple[int, int | None]]:
     """Yield ``(row, token)`` for each new token of each row still decoding, then ``(row, None)`` once the row
     is finished (a stop token, the token cap, the time limit or ``interrupted()``). Rows are the indices of
-    the left-padded ``input_ids``. ``adapter_names`` gives each row its peft adapter (a mixed batch)."""
+    the left-padded ``input_ids``. ``adapter_names`` gives each row its peft adapter (a mixed batch), run as
+    batched matrix products (:mod:`arena.stacked_lora`) where it covers the adapters, else (or with
+    ``stacked_lora=False``) through peft's ``adapter_names``."""
     outcome = outcome or Outcome()
     warpers = None
     if decoding.temperature > 0:
         warpers = LogitsProcessorList([TemperatureLogitsWarper(decoding.temperature), TopPLogitsWarper(decoding.top_p)])
     rows = list(range(input_ids.shape[0]))  # the original row of each batch row still decoding
     names = list(adapter_names) if adapter_names is not None else None
+    lora = stack_lora(model, names) if names is not None and stacked_lora else None
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding does not shift positions
     step = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": positions}
     deadline = time.monotonic() + decoding.max_seconds
@@ -73,8 +80,9 @@ def decode_rows(
         if interrupted():
             outcome.interrupted = True
             break
-        extra = {"adapter_names": names} if names is not None else {}
-        out = model(**step, past_key_values=cache, use_cache=True, logits_to_keep=1, **extra)
+        extra = {"adapter_names": names} if names is not None and lora is None else {}
+        with lora.applied() if lora is not None else nullcontext():
+            out = model(**step, past_key_values=cache, use_cache=True, logits_to_keep=1, **extra)
         cache = out.past_key_values
         tokens = _choose(out.logits[:, -1, :].float(), warpers)
         keep = []
@@ -93,6 +101,8 @@ def decode_rows(
             tokens, mask, last = tokens[index], mask[index], last[index]
             rows = [rows[i] for i in keep]
             names = [names[i] for i in keep] if names is not None else None
+            if lora is not None:
+                lora.select(index)
         if produced == decoding.max_new_tokens:
             break
         if time.monotonic() >= deadline:

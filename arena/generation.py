@@ -1,18 +1,21 @@
 """Two-sided answering for the arena: both sides stream token by token, at the same pace.
 
 When both sides share a base model (the common case: two adapters of one base), one decoding loop
-(:mod:`arena.decoding`) runs a batch of two rows, each with its own adapter (peft's mixed-adapter batch,
-``adapter_names=[a, b]``), so the two answers advance one token per step together and a faster side cannot
+(:mod:`arena.decoding`) runs a batch of two rows, each with its own adapter (a mixed-adapter batch,
+:mod:`arena.stacked_lora`), so the two answers advance one token per step together and a faster side cannot
 give itself away; the side that finishes first leaves the batch. Full models (merged entries) on different
 weights run in two threads, and the consumer takes their increments in turn.
 :func:`stream_sequential` answers one side after the other, for the benchmark.
+
+Each token becomes text in constant work (:mod:`arena.detokenize`), and the increments reach the consumer
+through :class:`arena.handoff.Handoff`, which takes no lock while the consumer keeps up: the stream costs the
+decoding loop only a few per cent (``bench/arena.py``).
 
 Every function yields ``(side, text_increment)`` with side ``"a"`` or ``"b"``.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
@@ -21,6 +24,8 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from arena.decoding import Decoding, Outcome, decode_rows
+from arena.detokenize import IncrementalText
+from arena.handoff import Handoff
 from arena.limits import LimitError, Limits, Sampling, TimeLimitReached
 from evaluator.loading import BASE_ADAPTER, ModelPool, ModelRef
 
@@ -70,36 +75,6 @@ def stop_token_ids(tokenizer: PreTrainedTokenizerBase, model) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-class _RowText:
-    """One row's answer as text increments on its queue.
-
-    The text is decoded from all the row's tokens so far (so multi-token characters and word-joining decoders
-    come out right), and an increment is held back while it ends in an incomplete UTF-8 sequence.
-    """
-
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, out: queue.Queue):
-        self.tokenizer = tokenizer
-        self.out = out
-        self.tokens: list[int] = []
-        self.sent = 0
-
-    def add(self, token: int) -> None:
-        self.tokens.append(token)
-        self._emit(final=False)
-
-    def finish(self, marker: object) -> None:
-        self._emit(final=True)
-        self.out.put(marker)
-
-    def _emit(self, final: bool) -> None:
-        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
-        if text.endswith("\ufffd") and not final:
-            return
-        if len(text) > self.sent:
-            self.out.put(text[self.sent :])
-            self.sent = len(text)
-
-
 def _answer(
     pool: ModelPool,
     sides: Sequence[Side],
@@ -108,10 +83,11 @@ def _answer(
     sampling: Sampling,
     limits: Limits,
     stops: Sequence[threading.Event],
-    queues: Sequence[queue.Queue],
+    handoff: Handoff,
+    side_names: Sequence[str],
 ) -> None:
-    """Generate the answers of ``sides`` (all on one model) as one batch, streaming into ``queues``.
-    Runs in a worker thread; any error is handed to the consumer through the queues."""
+    """Generate the answers of ``sides`` (all on one model) as one batch, handing each side's text increments
+    over under its name. Runs in a worker thread; any error is handed to the consumer the same way."""
     try:
         with pool.use(sides[0].model, [side.adapter for side in sides]) as lease:
             tokenizer = lease.tokenizer
@@ -136,33 +112,39 @@ def _answer(
                 max_seconds=limits.max_seconds,
             )
             names = lease.adapter_names if any(n != BASE_ADAPTER for n in lease.adapter_names) else None
-            texts = [_RowText(tokenizer, q) for q in queues]
+            texts = [IncrementalText(tokenizer) for _ in sides]
             outcome = Outcome()
             with torch.inference_mode():
                 for row, token in decode_rows(
                     lease.model, encoded.input_ids, encoded.attention_mask, decoding, adapter_names=names,
                     interrupted=lambda: any(event.is_set() for event in stops), outcome=outcome,
                 ):
+                    increment = texts[row].add(token) if token is not None else texts[row].finish()
+                    if increment:
+                        handoff.put(side_names[row], increment)
                     if token is None:
-                        texts[row].finish(_TIMED_OUT if outcome.timed_out else _DONE)
-                    else:
-                        texts[row].add(token)
+                        handoff.put(side_names[row], _TIMED_OUT if outcome.timed_out else _DONE)
     except BaseException as error:  # handed over, raised again by the consumer
-        for q in queues:
-            q.put(error)
+        for name in side_names:
+            handoff.put(name, error)
 
 
 def _side_histories(history: Sequence[Turn]) -> dict[str, list[tuple[str, str]]]:
     return {"a": [(u, a) for u, a, _ in history], "b": [(u, b) for u, _, b in history]}
 
 
-def _drain(queues: dict[str, queue.Queue], limits: Limits) -> Iterator[tuple[str, str]]:
+def _drain(
+    handoff: Handoff, sides: Sequence[str], limits: Limits, stop: threading.Event | None
+) -> Iterator[tuple[str, str]]:
     """Yield the sides' increments in turn (a, b, a, b, ...), waiting for the slower one; a side leaves the
-    rotation when it is done. Raises :class:`TimeLimitReached` at the end when the time limit cut an answer."""
-    active, cut = list(queues), False
+    rotation when it is done. Once ``stop`` is set, what decoding made meanwhile is not shown. Raises
+    :class:`TimeLimitReached` at the end when the time limit cut an answer."""
+    active, cut = list(sides), False
     while active:
         for side in list(active):
-            item = queues[side].get()
+            if stop is not None and stop.is_set():
+                return
+            item = handoff.get(side)
             if item is _DONE or item is _TIMED_OUT:
                 active.remove(side)
                 cut = cut or item is _TIMED_OUT
@@ -192,12 +174,13 @@ def _stream(
     halt = threading.Event()  # set when the consumer goes away
     stops = [halt] if stop is None else [halt, stop]
     histories = _side_histories(history)
-    queues = {name: queue.Queue() for job in jobs for name, _ in job}
+    sides = [name for job in jobs for name, _ in job]
+    handoff = Handoff(sides)
     threads = [
         threading.Thread(
             target=_answer,
             args=(pool, [side for _, side in job], [histories[name] for name, _ in job], message, sampling, limits,
-                  stops, [queues[name] for name, _ in job]),
+                  stops, handoff, [name for name, _ in job]),
             daemon=True,
         )
         for job in jobs
@@ -205,7 +188,7 @@ def _stream(
     for thread in threads:
         thread.start()
     try:
-        yield from _drain(queues, limits)
+        yield from _drain(handoff, sides, limits, stop)
     finally:
         halt.set()
         for thread in threads:

