@@ -4,12 +4,11 @@ limit, the private contact record)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 
 from leaderboard.challenges import Challenge, challenges
 from merges.recipe import Recipe
-from submissions.form_text import clean_name, shown, team_key
+from submissions.form_text import shown
 from submissions.hub_models import HubModels
 from submissions.merge_form import (
     MERGE_RECIPE,
@@ -22,9 +21,8 @@ from submissions.merge_hub import (
     check_merged_model,
     check_recipe_components,
 )
-from submissions.service import PENDING, SIGN_IN_REQUIRED, Outcome, queue_request
+from submissions.service import SIGN_IN_REQUIRED, Outcome, queue_request, request_record
 from submissions.store import Record, Store
-from submissions.timestamps import utc_stamp
 
 
 def takes_merges(challenge_id: object) -> bool:
@@ -48,26 +46,8 @@ def new_merge_request(challenge: Challenge, form: MergeForm, recipe: Recipe | No
     else:
         kind_fields = {"repo_id": recipe_name(recipe), "revision": None, "commit": None, "recipe": recipe.text,
                        "components": facts.components, "method": recipe.method}
-    return {
-        "id": f"{challenge.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}",
-        "challenge": challenge.id,
-        "kind": form.kind,
-        **kind_fields,
-        "params_total": facts.params_total,
-        "team": clean_name(form.team),
-        "team_key": team_key(form.team),
-        "account": account,
-        "description": form.description.strip(),
-        "rules_version": challenge.version,
-        "submitted_at": utc_stamp(now),
-        "state": PENDING,
-        "attempts": 0,
-        "worker": None,
-        "heartbeat_at": None,
-        "progress": None,
-        "failure": None,
-        "result_id": None,
-    }
+    return request_record(challenge, now, team=form.team, account=account, description=form.description,
+                          kind=form.kind, **kind_fields, params_total=facts.params_total)
 
 
 def submit_merge(store: Store, hub: HubModels, form: MergeForm, account: str | None = None,

@@ -107,27 +107,18 @@ def _comm_check(challenge: Challenge, form: SubmissionForm, facts: dict) -> Reco
     return check_comm_cost(reported, facts["weights"], clients, rounds, challenge.checks.comm_tolerance)
 
 
-def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account: str | None, now: datetime) -> Record:
-    """``num_clients`` is the number of clients per round (what the communication cost scales with)."""
+def request_record(challenge: Challenge, now: datetime, *, team: str, account: str | None, description: str,
+                   **fields) -> Record:
+    """A new PENDING request of ``challenge``: its id, the team as stored, the rules version and an empty
+    evaluation state, around the kind's own ``fields`` (repo, commits, recipe, ...)."""
     return {
         "id": f"{challenge.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}",
         "challenge": challenge.id,
-        "kind": challenge.limits.submission_kind,
-        "repo_id": facts["repo_id"],
-        "revision": form.revision.strip() or "main",
-        "commit": facts["commit"],
-        "base_model": facts["base_model"],
-        "base_commit": facts["base_commit"],
-        "base_params": facts["base_params"],
-        "team": clean_name(form.team),
-        "team_key": team_key(form.team),
+        **fields,
+        "team": clean_name(team),
+        "team_key": team_key(team),
         "account": account,
-        "code_url": form.code_url.strip(),
-        "comm_gb": parse_number(form.comm_gb),
-        "num_clients": _whole(form.num_clients),
-        "num_rounds": _whole(form.num_rounds),
-        "comm_check": _comm_check(challenge, form, facts),
-        "description": form.description.strip(),
+        "description": description.strip(),
         "rules_version": challenge.version,
         "submitted_at": utc_stamp(now),
         "state": PENDING,
@@ -138,6 +129,25 @@ def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account
         "failure": None,
         "result_id": None,
     }
+
+
+def new_request(challenge: Challenge, form: SubmissionForm, facts: dict, account: str | None, now: datetime) -> Record:
+    """``num_clients`` is the number of clients per round (what the communication cost scales with)."""
+    return request_record(
+        challenge, now, team=form.team, account=account, description=form.description,
+        kind=challenge.limits.submission_kind,
+        repo_id=facts["repo_id"],
+        revision=form.revision.strip() or "main",
+        commit=facts["commit"],
+        base_model=facts["base_model"],
+        base_commit=facts["base_commit"],
+        base_params=facts["base_params"],
+        code_url=form.code_url.strip(),
+        comm_gb=parse_number(form.comm_gb),
+        num_clients=_whole(form.num_clients),
+        num_rounds=_whole(form.num_rounds),
+        comm_check=_comm_check(challenge, form, facts),
+    )
 
 
 def submit(store: Store, hub: HubModels, form: SubmissionForm, account: str | None = None,
