@@ -17,7 +17,7 @@ from evaluator.lm_run import OfficialHFLM, run_task
 from evaluator.loading import LoadOptions, ModelPool, ModelRef
 from evaluator.precision import PrecisionUnavailable, load_options
 from evaluator.suites import _task_manager, column_docs, run_challenge
-from evaluator.worker import Worker, WorkerConfig, result_id_for, partial_reasons
+from evaluator.worker import Worker, WorkerConfig, partial_reasons, result_id_for
 from leaderboard.challenges import challenges
 from submissions.store import LocalStore
 from tests.eval_helpers import FIXTURES, hflm, tiny_paths, write_jsonl
@@ -37,13 +37,19 @@ def models(tmp_path_factory):
     return tiny_paths(tmp_path_factory.mktemp("tiny"))
 
 
+def copy_of_base(models, tmp_path_factory, name: str) -> Path:
+    base, _ = models
+    root = tmp_path_factory.mktemp(name)
+    for item in Path(base).iterdir():
+        (root / item.name).write_bytes(item.read_bytes())
+    return root
+
+
 @pytest.fixture(scope="module")
 def pad_is_eos(models, tmp_path_factory):
     """A copy of the tiny base whose tokenizer pads with EOS (as many Llama-family tokenizers are shipped)."""
     base, _ = models
-    root = tmp_path_factory.mktemp("pad-eos")
-    for item in Path(base).iterdir():
-        (root / item.name).write_bytes(item.read_bytes())
+    root = copy_of_base(models, tmp_path_factory, "pad-eos")
     tokenizer = AutoTokenizer.from_pretrained(base)
     tokenizer.pad_token = tokenizer.eos_token
     tokenizer.save_pretrained(root)
@@ -141,10 +147,7 @@ def test_overrides_are_checked_and_explained():
 @pytest.fixture(scope="module")
 def chatty(models, tmp_path_factory):
     """The tiny base with ``max_new_tokens: 7`` in its saved generation config."""
-    base, _ = models
-    root = tmp_path_factory.mktemp("chatty")
-    for item in Path(base).iterdir():
-        (root / item.name).write_bytes(item.read_bytes())
+    root = copy_of_base(models, tmp_path_factory, "chatty")
     GenerationConfig(max_new_tokens=7, eos_token_id=None).save_pretrained(root)
     return root
 
