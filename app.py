@@ -19,10 +19,10 @@ from leaderboard.boards import Boards
 from leaderboard.details_ui import details_tab
 from leaderboard.published import import_published
 from leaderboard.ui import board_tab
+from store.base import Store, StoreError
+from store.factory import open_store
 from submissions.api import queue_api, submit_api
 from submissions.hub_models import HubModels
-from submissions.store import Store, StoreError
-from submissions.store_factory import open_store
 from submissions.ui import queue_tab, recheck_handler, submit_tab
 from uikit.api import publish_only, typed_endpoint
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from arena.service import ArenaService
-from submissions.store import StoreError
+from store.base import StoreError
 from uikit.api import json_cell, refused
-
 
 ARENA_OFF = "The arena is off on this Space (its Arena tab says why)."
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
-from submissions.store import Store
-from submissions.timestamps import utc_stamp
+from store.base import Store
+from store.timestamps import utc_stamp
 
 SALT_RECORD = "arena-voter-salt"
 MIN_LENGTH = 32

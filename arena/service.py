@@ -38,7 +38,7 @@ from arena.votes import (
 )
 from evaluator.loading import LoadError, LoadOptions, ModelPool
 from leaderboard.challenges import challenges
-from submissions.store import Store, StoreError
+from store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad": "both are bad"}
@@ -118,7 +118,7 @@ class ArenaService:
         secret and no private store) or ``ValueError`` (a bad setting), each with words for the operator.
         ``ARENA_BACKEND`` chooses what answers: ``peft`` (default, in process) or ``vllm`` (a server, see
         :class:`arena.vllm_backend.VllmSettings`; no demo board then: the server runs another base)."""
-        from submissions.store_factory import DEFAULT_DATA_DIR
+        from store.factory import DEFAULT_DATA_DIR
 
         configured = environ.get("ARENA_VOTER_SALT", "").strip()
         check_salt_source(store, configured, on_space(environ))

@@ -20,7 +20,7 @@ import pandas as pd
 
 from arena.ratings import Vote, arena_ratings
 from arena.votes import VoteRules, is_account
-from submissions.store import Record
+from store.base import Record
 
 
 @dataclass(frozen=True)

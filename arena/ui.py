@@ -12,7 +12,7 @@ from arena.salt import SaltUnavailable
 from arena.service import ArenaError, ArenaService, Battle, Frame
 from arena.votes import VoteRefused
 from leaderboard.render import BOARD_CSS, SORT_ON_CLICK_JS
-from submissions.store import Store
+from store.base import Store
 
 NAMED, ANONYMOUS = "Pick two entries", "Random anonymous pair"
 COMPARE_HELP = (

@@ -25,8 +25,8 @@ from typing import Any, Mapping, Sequence
 
 from arena.limits import LimitError
 from arena.ratings import OUTCOMES
-from submissions.store import Record, Store
-from submissions.timestamps import parse_utc
+from store.base import Record, Store
+from store.timestamps import parse_utc
 
 COLLECTION = "votes"
 

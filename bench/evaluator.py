@@ -169,7 +169,7 @@ def run_cli(base: Path, adapter: Path, task_names: list[str], include: Path, out
 def drain(store_dir: str, data_dir: str, batch: int) -> None:
     """(a), in a fresh process: evaluate every queued request; one JSON line per finished request."""
     from evaluator.worker import Worker, WorkerConfig
-    from submissions.store import LocalStore
+    from store.base import LocalStore
 
     store = LocalStore(store_dir)
     worker = Worker(store, config=WorkerConfig(worker_id="bench", data_dir=Path(data_dir), batch_size=batch))
@@ -181,7 +181,7 @@ def drain(store_dir: str, data_dir: str, batch: int) -> None:
 
 
 def queue_requests(store_dir: Path, base: Path, adapters: list[Path]):
-    from submissions.store import LocalStore
+    from store.base import LocalStore
 
     store = LocalStore(store_dir)
     for i, adapter in enumerate(adapters):

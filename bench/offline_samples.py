@@ -47,10 +47,10 @@ def main() -> None:
     load_samples(hub, work / "models")
 
     from evaluator.worker import Worker, WorkerConfig
+    from store.base import LocalStore
     from submissions.hub_models import HubModels
     from submissions.rules import SubmissionForm
     from submissions.service import submit
-    from submissions.store import LocalStore
 
     for challenge in args.challenges.split(","):
         store = LocalStore(work / f"store-{challenge}")

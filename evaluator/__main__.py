@@ -14,7 +14,7 @@ from pathlib import Path
 
 from evaluator.worker import Worker, WorkerConfig
 from leaderboard.challenges import DTYPES
-from submissions.store_factory import open_store
+from store.factory import open_store
 
 
 def main() -> None:

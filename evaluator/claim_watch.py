@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from evaluator import queue
-from submissions.store import Store
+from store.base import Store
 
 log = logging.getLogger(__name__)
 

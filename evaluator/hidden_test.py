@@ -24,8 +24,8 @@ from pathlib import Path
 from evaluator.failures import EVALUATOR, EvaluationFailed
 from evaluator.suites import SuiteResult
 from leaderboard.challenges import Challenge
-from submissions.store import Record, Store
-from submissions.timestamps import utc_stamp
+from store.base import Record, Store
+from store.timestamps import utc_stamp
 
 COLLECTION = "hidden_scores"
 _DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")

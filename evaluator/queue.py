@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from evaluator.failures import EVALUATOR, failure_record
-from submissions.service import FAILED, FINISHED, PENDING, RUNNING
-from submissions.store import Record, Store
-from submissions.timestamps import parse_utc, utc_stamp
+from store.base import Record, Store
+from store.states import FAILED, FINISHED, PENDING, RUNNING
+from store.timestamps import parse_utc, utc_stamp
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from submissions.store import Store
+from store.base import Store
 
 DEFAULT_INTERVAL_S = 60.0
 
@@ -40,7 +40,10 @@ def _cuda_available() -> bool:
 
 def start_scheduler(store: Store, environ: Mapping[str, str] = os.environ) -> BackgroundScheduler:
     """Poll the queue every ``EVALUATOR_INTERVAL_S`` seconds (default 60); one evaluation at a time."""
-    from evaluator.worker import Worker, WorkerConfig  # torch, transformers, lm-eval: only when evaluating
+    from evaluator.worker import (  # torch, transformers, lm-eval: only when evaluating
+        Worker,
+        WorkerConfig,
+    )
 
     worker = Worker(store, config=WorkerConfig.from_env(environ))
     interval = float(environ.get("EVALUATOR_INTERVAL_S") or DEFAULT_INTERVAL_S)

@@ -45,7 +45,7 @@ from evaluator.suite_runner import lm_window, run_suite
 from evaluator.suites import SuiteResult
 from evaluator.worker_config import WorkerConfig, partial_reasons
 from leaderboard.challenges import Challenge, challenges
-from submissions.store import Record, Store, StoreError
+from store.base import Record, Store, StoreError
 
 log = logging.getLogger(__name__)
 __all__ = ["EvaluationFailed", "Worker", "WorkerConfig", "partial_reasons", "result_id_for"]

@@ -25,8 +25,8 @@ from leaderboard.table import (
     query_page,
     sort_frame,
 )
-from submissions.record_contract import LEGACY_SOURCES
-from submissions.store import Store
+from store.base import Store
+from store.record_contract import LEGACY_SOURCES
 from uikit.api import json_cell, refused
 
 MAX_PAGE_SIZE = max(PAGE_SIZES)

@@ -18,7 +18,7 @@ import pandas as pd
 from leaderboard.challenges import Challenge, challenges
 from leaderboard.hidden_test import REVEALS, Revealed, read_revealed
 from leaderboard.table import board_frame
-from submissions.store import Record, Store
+from store.base import Record, Store
 
 log = logging.getLogger(__name__)
 

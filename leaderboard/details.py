@@ -12,7 +12,7 @@ from leaderboard.merge_view import merge_markdown, test_scores_markdown
 from leaderboard.provenance_view import partial_reasons, provenance_rows
 from leaderboard.render import format_delta
 from leaderboard.table import display_source, latest_rechecks, recheck_gap
-from submissions.store import Record, Store
+from store.base import Record, Store
 
 
 def _score(value: float | None) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from leaderboard.details import lookup_details
-from submissions.store import Store
+from store.base import Store
 
 # (published result id, adapter repo id, revision, base model repo id, organiser token) -> message (Markdown)
 QueueRecheck = Callable[[str, str, str, str, str], str]

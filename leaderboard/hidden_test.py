@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from leaderboard.challenges import Challenge
-from submissions.store import Record, Store, StoreError
+from store.base import Record, Store, StoreError
 from uikit.organiser import ORGANISER_TOKEN_ENV, organiser_refusal
 
 HIDDEN_SCORES = "hidden_scores"  # private

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from leaderboard.challenges import Challenge, challenges
-from submissions.store import Record, Store
+from store.base import Record, Store
 
 PUBLISHED_DIR = Path(__file__).parent / "published"
 ROW_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,120}$")
@@ -115,7 +115,7 @@ def import_published(store: Store, directory: Path = PUBLISHED_DIR) -> Published
     """Make the store's published records exactly the rows of the CSVs in ``directory``, in one write: a new
     row is added, an edited row replaces its record, and a published record whose row is gone is removed.
     Rows that are unchanged are not written again, so importing twice changes nothing. A row that cannot be read
-    (logged) keeps its stored record, and a set-aside file (see :mod:`submissions.store`) is left for the
+    (logged) keeps its stored record, and a set-aside file (see :mod:`store.base`) is left for the
     operator."""
     unreadable: set[str] = set()
     wanted = {record["id"]: record for record in all_published_records(directory, unreadable)}

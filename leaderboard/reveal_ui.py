@@ -9,7 +9,7 @@ import gradio as gr
 
 from leaderboard.challenges import Challenge
 from leaderboard.hidden_test import reveal_hidden_test
-from submissions.store import Store
+from store.base import Store
 
 REVEAL_HELP = (
     "**Organisers**: publish the hidden test's scores. Every stored test score of this board's entries is copied "

@@ -17,7 +17,7 @@ from leaderboard.challenges import Challenge
 from leaderboard.columns import GAP, TEST_AVERAGE, board_columns, test_keys
 from leaderboard.hidden_test import Revealed
 from leaderboard.ranking import assign_ranks, model_family
-from submissions.store import Record
+from store.base import Record
 
 SOURCES = ("published", "verified", "partial")
 PAGE_SIZES = (25, 50, 100)

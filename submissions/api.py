@@ -6,13 +6,13 @@ from __future__ import annotations
 import gradio as gr
 
 from leaderboard.challenges import challenges
+from store.base import Store, StoreError
 from submissions.hub_models import HubModels
 from submissions.merge_form import MERGE_RECIPE, MERGED_MODEL, MergeForm
 from submissions.merge_service import submit_merge, takes_merges
 from submissions.queue_view import queue_rows
 from submissions.rules import SubmissionForm
 from submissions.service import submit as submit_form
-from submissions.store import Store, StoreError
 from uikit.api import refused
 
 MAX_PAGE_SIZE = 100

@@ -16,8 +16,8 @@ Details page show the same words.
 
 from __future__ import annotations
 
+from store.base import Record
 from submissions.hub_models import WeightsSize
-from submissions.store import Record
 
 BYTES_PER_GB = 1000 * 1024**2  # the unit of the published boards' "GB" (the official tracker's MB / 1000)
 

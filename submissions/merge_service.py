@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from leaderboard.challenges import Challenge, challenges
 from merges.recipe import Recipe
+from store.base import Record, Store
 from submissions.form_text import shown
 from submissions.hub_models import HubModels
 from submissions.merge_form import (
@@ -22,7 +23,6 @@ from submissions.merge_hub import (
     check_recipe_components,
 )
 from submissions.service import SIGN_IN_REQUIRED, Outcome, queue_request, request_record
-from submissions.store import Record, Store
 
 
 def takes_merges(challenge_id: object) -> bool:

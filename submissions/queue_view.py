@@ -6,10 +6,10 @@ from datetime import datetime
 from html import escape
 
 from leaderboard.challenges import challenges
+from store.base import Record, SetAside, Store, StoreError
+from store.states import FAILED, PENDING, RUNNING
+from store.timestamps import parse_utc
 from submissions.rules import normalize_team
-from submissions.service import FAILED, PENDING, RUNNING
-from submissions.store import Record, SetAside, Store, StoreError
-from submissions.timestamps import parse_utc
 
 
 def status_text(request: Record, position: int | None) -> str:

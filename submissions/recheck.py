@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from leaderboard.challenges import challenges
+from store.base import Record, Store, StoreError
 from submissions.hub_models import HubModels
 from submissions.rules import SubmissionForm, check_repo_id, check_revision
 from submissions.service import Outcome, check_on_hub, new_request, queue_position
-from submissions.store import Record, Store, StoreError
 from uikit.organiser import ORGANISER_TOKEN_ENV, organiser_refusal
 
 RECHECKS_OFF = (f"Re-checks are off on this Space: the operator has not set the {ORGANISER_TOKEN_ENV} secret. "

@@ -15,6 +15,8 @@ from typing import Iterable
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from leaderboard.challenges import Challenge
+from store.base import Record
+from store.timestamps import parse_utc
 from submissions.form_numbers import NumberError, parse_decimal
 from submissions.form_text import (
     MAX_STACKED_MARKS,
@@ -25,8 +27,6 @@ from submissions.form_text import (
     shown,
     team_key,
 )
-from submissions.store import Record
-from submissions.timestamps import parse_utc
 
 TEAM_MAX = 64
 DESCRIPTION_MAX = 2000

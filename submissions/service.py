@@ -20,14 +20,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from leaderboard.challenges import Challenge, challenges
+from store.base import Record, Store, StoreError
+from store.states import PENDING
+from store.timestamps import utc_stamp
 from submissions.comm_check import check_comm_cost, comm_warning
 from submissions.form_text import clean_name, shown, team_key
 from submissions.hub_models import HubCheckError, HubModels
-from submissions.rules import SubmissionForm, check_form, check_rate_limit, find_duplicate, parse_number
-from submissions.store import Record, Store, StoreError
-from submissions.timestamps import utc_stamp
+from submissions.rules import (
+    SubmissionForm,
+    check_form,
+    check_rate_limit,
+    find_duplicate,
+    parse_number,
+)
 
-PENDING, RUNNING, FINISHED, FAILED = "PENDING", "RUNNING", "FINISHED", "FAILED"
 SIGN_IN_REQUIRED = "Sign in with Hugging Face to submit (the button above the form)."
 log = logging.getLogger(__name__)
 

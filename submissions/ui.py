@@ -11,6 +11,7 @@ import gradio as gr
 
 from leaderboard.challenges import challenges
 from leaderboard.render import BOARD_CSS
+from store.base import Store
 from submissions.hub_models import HubModels
 from submissions.merge_form import MergeForm
 from submissions.merge_service import submit_merge, takes_merges
@@ -20,7 +21,6 @@ from submissions.recheck import RecheckForm, queue_recheck
 from submissions.rules import SubmissionForm
 from submissions.samples import local_sample_catalog, samples_markdown
 from submissions.service import submit
-from submissions.store import Store
 
 SUBMIT_HELP = (
     "Submit the **PEFT adapter** your federated fine-tuning produced, as a public Hugging Face Hub repo. "

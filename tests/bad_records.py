@@ -12,8 +12,8 @@ from arena.votes import make_vote
 from evaluator import queue as work_queue
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
+from store.base import Store
 from submissions.queue_view import queue_page
-from submissions.store import Store
 from tests.board_records import result
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)

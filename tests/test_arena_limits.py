@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from arena.limits import LimitError, Limits, RateLimiter, Sampling, check_message, clamp_sampling
+from arena.limits import (
+    LimitError,
+    Limits,
+    RateLimiter,
+    Sampling,
+    check_message,
+    clamp_sampling,
+)
 
 
 def test_sampling_is_clamped_into_range():
@@ -47,7 +54,7 @@ def test_every_generation_event_shares_one_gradio_concurrency_limit(tmp_path):
     import gradio as gr
 
     from arena.ui import arena_tabs
-    from submissions.store import LocalStore
+    from store.base import LocalStore
 
     environ = {"ARENA_CONCURRENCY": "2", "ARENA_DEMO": "off", "LEADERBOARD_DATA_DIR": str(tmp_path),
                "ARENA_MAX_ADAPTERS": "3", "ARENA_MAX_MODELS": "1"}

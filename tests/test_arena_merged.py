@@ -21,10 +21,10 @@ from evaluator.worker import Worker, WorkerConfig
 from leaderboard.api import board_api
 from leaderboard.boards import Boards
 from merges.run import weights_sha256
+from store.base import LocalStore
 from submissions.hub_models import HubModels, hub_api
 from submissions.merge_form import MERGE_RECIPE, MERGED_MODEL, MergeForm
 from submissions.merge_service import submit_merge
-from submissions.store import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.hub_server import HubServer
 from tests.merge_hub_repos import OLD, average, folder_files

@@ -13,11 +13,10 @@ import pytest
 from arena.salt import SALT_RECORD, SaltUnavailable, voter_salt
 from arena.service import ArenaService
 from arena.ui import arena_tabs
-from arena.votes import voter_id
-from submissions.hub_store import HubStore
-from submissions.store import LocalStore
+from arena.votes import VoteRefused, voter_id
+from store.base import LocalStore
+from store.hub import HubStore
 from tests.concurrency import run_in_threads
-from arena.votes import VoteRefused
 from tests.hub_server import Fault, HubServer
 
 PUBLIC = {"requests": "org/requests", "results": "org/results", "votes": "org/results", "details": "org/results"}

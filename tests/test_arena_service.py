@@ -18,7 +18,7 @@ from arena.service import ArenaError, ArenaService
 from arena.tally import ArenaBoard
 from arena.votes import VoteRefused, VoteRules
 from evaluator.loading import LoadOptions, ModelPool, ModelRef
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.tiny_models import build_lora, build_tiny_llama
 
 QUESTION = "What is the capital of France?"

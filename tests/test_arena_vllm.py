@@ -18,7 +18,7 @@ from arena.service import ArenaService
 from arena.vllm_backend import VllmBackend, VllmSettings
 from arena.vllm_client import ServerError
 from evaluator.loading import ModelRef
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.tiny_models import build_lora, build_tiny_llama
 from tests.vllm_server import FAILURE, VllmStandIn
 

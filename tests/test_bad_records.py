@@ -18,11 +18,11 @@ from leaderboard.boards import Boards
 from leaderboard.published import all_published_records
 from leaderboard.render import render_page
 from leaderboard.table import BoardQuery, query_page, visible_keys
+from store.base import LocalStore, StoreError, dump_record
+from store.record_contract import VOTE_OUTCOMES
 from submissions.hub_models import HubModels
 from submissions.queue_view import queue_page
-from submissions.record_contract import VOTE_OUTCOMES
 from submissions.service import submit
-from submissions.store import LocalStore, StoreError, dump_record
 from tests.bad_records import (
     CONTENT_KINDS,
     GOOD,
@@ -195,7 +195,7 @@ def test_a_record_that_would_be_set_aside_is_never_written(tmp_path):
 def test_each_set_aside_file_is_logged_once(tmp_path, caplog):
     store = store_with_good_records(tmp_path)
     plant(tmp_path, "empty file", "votes")
-    with caplog.at_level(logging.WARNING, logger="submissions.store"):
+    with caplog.at_level(logging.WARNING, logger="store.base"):
         for _ in range(3):
             store.all("votes")
     assert [r.getMessage() for r in caplog.records] == ["set aside votes/bad.json: it is empty"]

@@ -2,8 +2,8 @@ import threading
 import time
 
 from leaderboard.boards import Boards
-from submissions.hub_store import HubStore
-from submissions.store import LocalStore
+from store.base import LocalStore
+from store.hub import HubStore
 from tests.board_records import result
 from tests.hub_server import Fault, HubServer
 

@@ -13,13 +13,13 @@ from safetensors.numpy import save
 from leaderboard.about import about_markdown
 from leaderboard.challenges import challenges
 from leaderboard.details import details_markdown
+from store.base import LocalStore
 from submissions.api import submit_api
 from submissions.comm_check import BYTES_PER_GB, expected_comm_gb
 from submissions.hub_models import HubModels, hub_api
 from submissions.queue_view import queue_rows
 from submissions.rules import SubmissionForm
 from submissions.service import submit
-from submissions.store import LocalStore
 from tests.board_records import result
 from tests.hub_server import HubServer
 from tests.test_submit_service import NOW, SMALL_BASE

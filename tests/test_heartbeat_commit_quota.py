@@ -17,8 +17,8 @@ import pytest
 
 from evaluator import queue
 from evaluator.worker import WorkerConfig
-from submissions.store import StoreError, dump_record
-from submissions.store_factory import open_store
+from store.base import StoreError, dump_record
+from store.factory import open_store
 from tests.hub_server import HubServer
 
 START = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)

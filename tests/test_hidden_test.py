@@ -24,7 +24,7 @@ from leaderboard.hidden_test import (
 )
 from leaderboard.published import PUBLISHED_DIR, import_published
 from leaderboard.ranking import correlation
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.merge_records import GAPS, HIDDEN, RESULTS, hidden, leaks
 
 TOKEN = "organiser-secret-for-the-reveal"

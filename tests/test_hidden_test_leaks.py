@@ -21,8 +21,8 @@ from gradio_client.exceptions import AppError
 import app
 from leaderboard.challenges import challenges
 from leaderboard.hidden_test import HIDDEN_SCORES, NOT_ORGANISER, reveal_hidden_test
+from store.factory import hub_store_from_env
 from submissions.hub_models import HubModels, hub_api
-from submissions.store_factory import hub_store_from_env
 from tests.browser import free_port
 from tests.hub_server import HubServer
 from tests.merge_records import GAPS, HIDDEN, RESULTS, leaks

@@ -19,11 +19,16 @@ from datetime import datetime, timezone
 
 import pytest
 
-from submissions.form_text import clean_name, mixed_script_words, refused_characters, team_key
+from store.base import LocalStore
+from submissions.form_text import (
+    clean_name,
+    mixed_script_words,
+    refused_characters,
+    team_key,
+)
 from submissions.hub_models import HubModels, hub_api
 from submissions.rules import DESCRIPTION_MAX, SubmissionForm
 from submissions.service import submit
-from submissions.store import LocalStore
 from tests.hub_server import HubServer
 from tests.sweep import sweep_size
 from tests.test_submit_service import SMALL_BASE, adapter

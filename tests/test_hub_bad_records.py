@@ -8,10 +8,17 @@ import json
 import pytest
 
 from app import build_app
+from store.base import StoreError, dump_record
+from store.hub import HubStore
 from submissions.hub_models import HubModels
-from submissions.hub_store import HubStore
-from submissions.store import StoreError, dump_record
-from tests.bad_records import CONTENT_KINDS, GOOD, GOOD_RESULT, claim_works, corrupt_content, reading_paths_work
+from tests.bad_records import (
+    CONTENT_KINDS,
+    GOOD,
+    GOOD_RESULT,
+    claim_works,
+    corrupt_content,
+    reading_paths_work,
+)
 from tests.hub_server import HubServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -15,11 +15,11 @@ from huggingface_hub.errors import HfHubHTTPError
 from app import build_app
 from evaluator import queue as work_queue
 from leaderboard.boards import Boards
+from store.base import Record, StoreError
+from store.hub import HubStore
+from store.hub_faults import FaultBudget, HubUnreachable, retry_after_s
 from submissions.hub_models import HubModels
-from submissions.hub_faults import FaultBudget, HubUnreachable, retry_after_s
-from submissions.hub_store import HubStore
 from submissions.queue_view import queue_page
-from submissions.store import Record, StoreError
 from tests.bad_records import GOOD, GOOD_REQUEST, NOW, reading_paths_work
 from tests.hub_server import Fault, HubServer
 

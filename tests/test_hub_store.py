@@ -1,4 +1,4 @@
-"""HubStore (submissions/hub_store.py) on the local Hub through the real client, and the concurrency
+"""HubStore (store/hub.py) on the local Hub through the real client, and the concurrency
 guarantees every store must give (checked on LocalStore too)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from submissions.hub_store import HubStore
-from submissions.store_factory import hub_store_from_env
-from submissions.store import LocalStore, Record, Store, StoreError, dump_record
+from store.base import LocalStore, Record, Store, StoreError, dump_record
+from store.factory import hub_store_from_env
+from store.hub import HubStore
 from tests.concurrency import run_in_threads
 from tests.hub_server import HubServer
 

@@ -1,12 +1,12 @@
 import json
+import multiprocessing
 import os
 import time
-import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from submissions.store import LocalStore, StoreError
+from store.base import LocalStore, StoreError
 
 AT = "2026-01-01T00:00:00+00:00"
 

@@ -12,12 +12,12 @@ import pytest
 from gradio_client import Client
 
 from leaderboard.challenges import challenges
+from store.base import LocalStore
 from submissions.api import submit_api
 from submissions.hub_models import HubModels, estimate_parameters, hub_api
 from submissions.merge_form import MERGE_RECIPE, MERGED_MODEL, MergeForm
 from submissions.merge_service import submit_merge
 from submissions.queue_view import queue_rows
-from submissions.store import LocalStore
 from tests.browser import free_port
 from tests.hub_server import HubServer
 from tests.merge_hub_repos import add_merging_repos, average, build_folders, two_loras

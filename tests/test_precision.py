@@ -19,7 +19,7 @@ from evaluator.precision import PrecisionUnavailable, load_options
 from evaluator.suites import _task_manager, column_docs, run_challenge
 from evaluator.worker import Worker, WorkerConfig, partial_reasons, result_id_for
 from leaderboard.challenges import challenges
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.eval_helpers import FIXTURES, hflm, tiny_paths, write_jsonl
 
 # what the official scripts load (DESIGN.md §3, evaluator/SUITES.md "Precision"): 4-bit type, compute, dtype

@@ -21,9 +21,9 @@ from gradio_client.exceptions import AppError
 
 import app
 from arena.votes import make_vote
+from store.base import LocalStore
+from store.hub import HubStore
 from submissions.hub_models import HubModels, hub_api
-from submissions.hub_store import HubStore
-from submissions.store import LocalStore
 from tests.board_records import result
 from tests.browser import free_port
 from tests.hub_server import HubServer

@@ -17,8 +17,8 @@ from leaderboard.published import (
     published_records,
 )
 from leaderboard.render import format_cost, format_date, format_score
-from submissions.hub_store import HubStore
-from submissions.store import LocalStore
+from store.base import LocalStore
+from store.hub import HubStore
 from tests.board_records import result
 from tests.hub_server import HubServer
 

@@ -20,12 +20,12 @@ from leaderboard.details import lookup_details
 from leaderboard.published import PUBLISHED_DIR, import_published
 from leaderboard.render import render_page
 from leaderboard.table import BoardQuery, board_frame, query_page, visible_keys
-from submissions.hub_store import HubStore
+from store.base import LocalStore
+from store.hub import HubStore
 from submissions.queue_view import queue_rows
 from submissions.recheck import NOT_ORGANISER, RECHECKS_OFF, RecheckForm, queue_recheck
 from submissions.rules import SubmissionForm
 from submissions.service import submit
-from submissions.store import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.hub_server import HubServer
 from tests.test_submit_service import NOW, adapter, hub, models  # noqa: F401  (hub: the local Hub fixture)

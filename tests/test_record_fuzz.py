@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from submissions.store import LocalStore
 from evaluator import queue as work_queue
+from store.base import LocalStore
 from tests.bad_records import CONTACT, GOOD, NOW, reading_paths_work
 from tests.sweep import sweep_size
 

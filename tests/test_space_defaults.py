@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from evaluator.scheduler import evaluator_enabled
-from submissions.hub_store import HubStore
-from submissions.store import LocalStore, StoreError
-from submissions.store_factory import NO_DURABLE_STORE, open_store
+from store.base import LocalStore, StoreError
+from store.factory import NO_DURABLE_STORE, open_store
+from store.hub import HubStore
 from submissions.ui import queue_refresh_s
 
 ROOT = Path(__file__).resolve().parent.parent

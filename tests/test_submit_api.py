@@ -12,8 +12,8 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
+from store.base import LocalStore
 from submissions.hub_models import HubModels, hub_api
-from submissions.store import LocalStore
 from submissions.ui import submit_handler
 from tests.browser import free_port
 from tests.hub_server import HubServer

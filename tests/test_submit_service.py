@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
+from store.base import LocalStore, Store
+from store.hub import HubStore
 from submissions.hub_models import HubModels, hub_api
-from submissions.hub_store import HubStore
 from submissions.rules import SubmissionForm
 from submissions.service import queue_position, submit
-from submissions.store import LocalStore, Store
 from tests.concurrency import run_in_threads
 from tests.hub_server import Fault, HubServer
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
-from submissions.timestamps import parse_utc
+from store.timestamps import parse_utc
 
 
 def test_offsets_naive_times_and_garbage():

@@ -15,8 +15,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from arena.tally import arena_board, counted_votes, unique_votes
-from arena.votes import VoteRefused, VoteRules, is_account, make_vote, record_vote, voter_id
-from submissions.store import LocalStore
+from arena.votes import (
+    VoteRefused,
+    VoteRules,
+    is_account,
+    make_vote,
+    record_vote,
+    voter_id,
+)
+from store.base import LocalStore
 from tests.sweep import sweep_size
 
 ATTEMPTS = sweep_size("ARENA_VOTE_SWEEP", 300, 3000)

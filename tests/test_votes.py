@@ -11,9 +11,16 @@ import pytest
 from arena.pairing import default_pair, random_pair, servable_entries, side_of
 from arena.ratings import arena_ratings
 from arena.tally import arena_board, counted_votes
-from arena.votes import VoteRefused, VoteRules, check_vote, make_vote, record_vote, voter_id
+from arena.votes import (
+    VoteRefused,
+    VoteRules,
+    check_vote,
+    make_vote,
+    record_vote,
+    voter_id,
+)
 from evaluator.loading import ModelRef
-from submissions.store import LocalStore
+from store.base import LocalStore
 
 T0 = datetime(2026, 1, 14, 12, 0, tzinfo=timezone.utc)
 A = {"entry": "res-1", "model_repo": "org/base", "model_commit": "1" * 40, "adapter_repo": "t/a", "adapter_commit": "2" * 40}

@@ -14,7 +14,7 @@ from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.boards import Boards
 from leaderboard.challenges import DEFINITIONS_DIR, parse_challenge
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.tiny_models import build_lora, build_tiny_llama
 

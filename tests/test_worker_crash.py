@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.eval_helpers import write_jsonl
 from tests.tiny_models import build_lora, build_tiny_llama
 

@@ -14,7 +14,7 @@ import torch
 
 from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig
-from submissions.hub_store import HubStore
+from store.hub import HubStore
 from tests.eval_helpers import FIXTURES
 from tests.hub_server import Fault, HubServer
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)

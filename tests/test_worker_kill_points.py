@@ -35,7 +35,7 @@ import torch
 
 from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig
-from submissions.store import LocalStore, StoreError
+from store.base import LocalStore, StoreError
 from tests.eval_helpers import FIXTURES, write_jsonl
 from tests.sweep import sweep_size
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)

@@ -22,9 +22,9 @@ from merges.recipe import parse_recipe
 from merges.references import Component
 from merges.run import run_recipe
 from merges.templates import TEMPLATES
-from submissions.hub_store import HubStore
-from submissions.store import LocalStore
-from submissions.store_factory import hub_store_from_env
+from store.base import LocalStore
+from store.factory import hub_store_from_env
+from store.hub import HubStore
 from tests.eval_helpers import FIXTURES, write_jsonl
 from tests.hub_server import HubServer
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -101,7 +101,7 @@ def hidden_folder(root: Path) -> Path:
 
 def hub_store(hub: HubServer, owner: str, private: bool) -> HubStore:
     """The Space's store on new datasets of ``owner``: public requests and results (with details), and with
-    ``private`` the private dataset, as ``submissions.store_factory`` configures them."""
+    ``private`` the private dataset, as ``store.factory`` configures them."""
     for name in ("requests", "results", "private"):
         hub.add_dataset(f"{owner}/{name}", private=name == "private")
     repos = {"requests": f"{owner}/requests", "results": f"{owner}/results", "details": f"{owner}/results"}

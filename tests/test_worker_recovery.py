@@ -15,7 +15,7 @@ from evaluator.failures import EVALUATOR, SUBMISSION, classify
 from evaluator.loading import LoadOptions, ModelPool
 from evaluator.sandbox import SandboxUnavailable
 from evaluator.worker import Worker, WorkerConfig, result_id_for
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)
 

@@ -4,7 +4,7 @@
 import pytest
 
 from arena.memory import HEADROOM, local_parameter_count
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.browser import chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, result
 from tests.tiny_models import build_lora, build_tiny_llama

@@ -5,7 +5,7 @@ verified General NLP results, Debian's chromium."""
 
 import pytest
 
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.browser import chromium, running_app
 from tests.tiny_models import build_lora, build_tiny_llama
 

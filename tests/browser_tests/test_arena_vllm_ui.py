@@ -4,7 +4,7 @@ server speaking vLLM's protocol (tests/vllm_server.py), Debian's chromium."""
 
 import pytest
 
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.browser import chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, pane_text, result
 from tests.tiny_models import build_lora, build_tiny_llama

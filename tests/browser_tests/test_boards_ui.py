@@ -5,7 +5,7 @@ import re
 import pytest
 
 from arena.votes import make_vote
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.board_records import result
 from tests.browser import chromium, running_app
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.browser import chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, send_and_wait
 from tests.browser_tests.test_offline_walkthrough import choose

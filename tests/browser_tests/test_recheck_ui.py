@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.browser import chromium, running_app
 from tests.hub_server import HubServer
 from tests.test_comm_check import one_mib_adapter

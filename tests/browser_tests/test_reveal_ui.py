@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from leaderboard.hidden_test import HIDDEN_SCORES, REVEALS
-from submissions.store import LocalStore
+from store.base import LocalStore
 from tests.browser import chromium, running_app
 from tests.merge_records import HIDDEN, RESULTS, leaks
 

@@ -7,7 +7,7 @@ sets it aside and lists it for the operator instead of letting one bad file stop
 
 Only fields that readers index directly are required; the others are checked only for their type when
 present (``null`` is always allowed for an optional field). Timestamps must be readable by
-:func:`submissions.timestamps.parse_utc`; one written without a UTC offset is read as UTC and handed on with
+:func:`store.timestamps.parse_utc`; one written without a UTC offset is read as UTC and handed on with
 ``+00:00`` added, so it compares with every other timestamp. Values stored under an older name are handed on
 under today's: a result of a smoke run stored with ``source: "sample"`` and its reasons in
 ``provenance.sample`` reads as ``source: "partial"`` with ``provenance.partial`` (see :data:`LEGACY_SOURCES`).
@@ -20,7 +20,7 @@ import re
 from datetime import date, datetime
 from typing import Any, Callable
 
-from submissions.timestamps import parse_utc
+from store.timestamps import parse_utc
 
 Record = dict[str, Any]
 Check = Callable[[Any], str | None]  # a value -> None when it fits, else what is wrong with it

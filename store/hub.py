@@ -35,14 +35,18 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 import httpx2
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, RepoFile, RepoFolder, hf_hub_url
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationDelete,
+    HfApi,
+    RepoFile,
+    RepoFolder,
+    hf_hub_url,
+)
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from submissions.hub_faults import TRANSIENT_STATUS, FaultBudget, HubUnreachable, retry_after_s, status_of
-from submissions.record_contract import RecordRejected, read_record
-from submissions.snapshot_cache import SnapshotCache
-from submissions.store import (
+from store.base import (
     _ID_PATTERN,
     COLLECTIONS,
     Record,
@@ -54,6 +58,15 @@ from submissions.store import (
     check_record,
     dump_record,
 )
+from store.hub_faults import (
+    TRANSIENT_STATUS,
+    FaultBudget,
+    HubUnreachable,
+    retry_after_s,
+    status_of,
+)
+from store.record_contract import RecordRejected, read_record
+from store.snapshot_cache import SnapshotCache
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from submissions.store import Record, SetAside
+from store.base import Record, SetAside
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from submissions.hub_store import HubStore
-from submissions.store import PRIVATE_COLLECTIONS, LocalStore, Store, StoreError
+from store.base import PRIVATE_COLLECTIONS, LocalStore, Store, StoreError
+from store.hub import HubStore
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 NO_DURABLE_STORE = (

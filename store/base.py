@@ -8,7 +8,7 @@ One interface, several backends. Records are JSON objects with an ``id``; each l
 workers can never lose or duplicate a record (the local backend holds a file lock; the Hub backend commits
 with ``parent_commit`` and retries on conflict).
 
-Every stored file is read through the record contract (:mod:`submissions.record_contract`). One that cannot
+Every stored file is read through the record contract (:mod:`store.record_contract`). One that cannot
 be read or does not fit it is *set aside*: left out of every read and snapshot, logged once, and listed by
 :meth:`Store.quarantined` for the operator, so one bad file never stops the Space. A write never replaces a
 set-aside file: ``transact`` refuses it with :class:`StoreError` (the operator repairs or removes the file
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from submissions.record_contract import RecordRejected, admit, read_record
+from store.record_contract import RecordRejected, admit, read_record
 
 Record = dict[str, Any]
 T = TypeVar("T")

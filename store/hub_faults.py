@@ -7,7 +7,7 @@ import time
 
 from huggingface_hub.errors import HfHubHTTPError
 
-from submissions.store import StoreError
+from store.base import StoreError
 
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}  # the Hub is busy or failing: retry a little, then give up
 

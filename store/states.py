@@ -1,0 +1,3 @@
+"""The states of a request in the queue: PENDING → RUNNING → FINISHED | FAILED."""
+
+PENDING, RUNNING, FINISHED, FAILED = "PENDING", "RUNNING", "FINISHED", "FAILED"
