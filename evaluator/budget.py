@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from challenges.definitions import Challenge
 from evaluator.failures import SUBMISSION, EvaluationFailed
-from leaderboard.challenges import Challenge
 
 OVERRIDE_ENV = "EVALUATOR_MERGE_BUDGET_S"
 

@@ -15,10 +15,10 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from challenges.definitions import Challenge, ScoreColumn
 from evaluator import code_lm, docs, task_probes, tasks
 from evaluator.code_benchmarks import BENCHMARKS
 from evaluator.execution import MULTIPLE_TIMEOUT_S, PYTHON_TIMEOUT_S
-from leaderboard.challenges import Challenge, ScoreColumn
 
 
 def canonical_hash(value: Any) -> str:

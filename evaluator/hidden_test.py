@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
+from challenges.definitions import Challenge
 from evaluator.failures import EVALUATOR, EvaluationFailed
 from evaluator.suites import SuiteResult
-from leaderboard.challenges import Challenge
 from store.base import Record, Store
 from store.timestamps import utc_stamp
 

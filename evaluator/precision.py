@@ -13,8 +13,8 @@ import importlib.util
 
 import torch
 
+from challenges.definitions import DTYPES, Precision
 from evaluator.loading import LoadError, LoadOptions
-from leaderboard.challenges import DTYPES, Precision
 
 OVERRIDE_ENV = "EVALUATOR_PRECISION"
 TORCH_DTYPES = {name: getattr(torch, name) for name in DTYPES}

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from challenges.definitions import Challenge
 from evaluator.definition_hash import task_definition_hash
 from evaluator.scoring import unweighted_average
 from evaluator.suites import ProgressFn, SuiteResult, run_challenge
-from leaderboard.challenges import Challenge
 
 
 def is_code_challenge(challenge: Challenge) -> bool:

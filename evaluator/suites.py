@@ -1,6 +1,6 @@
 """One entry point per challenge: :func:`run_challenge` turns an lm-eval LM into board scores.
 
-The suite reads everything from the challenge definition (``leaderboard/challenges/*.yaml``):
+The suite reads everything from the challenge definition (``challenges/*.yaml``):
 each column's ``evaluation:`` block names its suite, dataset, split(s), subjects, revision and
 format. Columns run one after the other (one lm-eval ``evaluate`` each, see :mod:`evaluator.lm_run`) so progress can be
 reported per dataset; ``lm`` is reused throughout, so one loaded base serves many adapters.
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from challenges.definitions import Challenge, ScoreColumn
 from evaluator import data, tasks
 from evaluator import docs as docs_mod
 from evaluator.definition_hash import task_definition_hash
 from evaluator.lm_run import run_task
 from evaluator.scoring import unweighted_average
-from leaderboard.challenges import Challenge, ScoreColumn
 
 SUITE_RULES = tasks.SUITE_RULES  # suite -> scoring rule (bench/ reads it here)
 MERGING_SUITES = ("cosmos_qa", "xsum")

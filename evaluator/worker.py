@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from challenges.definitions import Challenge, challenges
 from evaluator import hidden_test, merged_models, queue
 from evaluator.budget import merge_budget
 from evaluator.claim_watch import ClaimLost, ClaimWatch
@@ -44,7 +45,6 @@ from evaluator.provenance import environment_facts, peak_memory_mb, reset_peak_m
 from evaluator.suite_runner import lm_window, run_suite
 from evaluator.suites import SuiteResult
 from evaluator.worker_config import WorkerConfig, partial_reasons
-from leaderboard.challenges import Challenge, challenges
 from store.base import Record, Store, StoreError
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from challenges.definitions import DTYPES, Challenge
 from evaluator.budget import OVERRIDE_ENV as BUDGET_ENV
 from evaluator.precision import OVERRIDE_ENV
-from leaderboard.challenges import DTYPES, Challenge
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from leaderboard.hidden_test import Revealed
 
 

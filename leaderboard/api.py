@@ -11,8 +11,8 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from challenges.definitions import Challenge
 from leaderboard.boards import Boards
-from leaderboard.challenges import Challenge
 from leaderboard.columns import board_columns, test_keys
 from leaderboard.export import board_csv
 from leaderboard.ranking import correlation

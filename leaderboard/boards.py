@@ -15,7 +15,7 @@ import time
 
 import pandas as pd
 
-from leaderboard.challenges import Challenge, challenges
+from challenges.definitions import Challenge, challenges
 from leaderboard.hidden_test import REVEALS, Revealed, read_revealed
 from leaderboard.table import board_frame
 from store.base import Record, Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 
 
 @dataclass(frozen=True)

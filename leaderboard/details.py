@@ -6,7 +6,7 @@ import json
 from html import escape
 from urllib.parse import quote
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from leaderboard.hidden_test import Revealed, read_revealed
 from leaderboard.merge_view import merge_markdown, test_scores_markdown
 from leaderboard.provenance_view import partial_reasons, provenance_rows

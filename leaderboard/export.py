@@ -7,7 +7,7 @@ import io
 
 import pandas as pd
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from leaderboard.columns import board_columns
 from leaderboard.render import cell_text
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from store.base import Record, Store, StoreError
 from uikit.organiser import ORGANISER_TOKEN_ENV, organiser_refusal
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 
 
 def _cell(value: object) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from leaderboard.ranking import pareto_front
 from leaderboard.render import format_cost
 

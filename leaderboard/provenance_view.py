@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 
 # field -> label, in display order; the PRECISION fields become one "Precision" row
 PRECISION = ("dtype", "quantization", "pad_token", "precision_official")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from leaderboard.challenges import Challenge, challenges
+from challenges.definitions import Challenge, challenges
 from store.base import Record, Store
 
 PUBLISHED_DIR = Path(__file__).parent / "published"

@@ -8,7 +8,7 @@ from html import escape
 
 import pandas as pd
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from leaderboard.columns import BoardColumn, board_columns
 from leaderboard.ranking import Correlation
 from leaderboard.table import BoardQuery, Page

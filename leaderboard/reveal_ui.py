@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from leaderboard.hidden_test import reveal_hidden_test
 from store.base import Store
 

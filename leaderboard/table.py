@@ -13,7 +13,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from leaderboard.columns import GAP, TEST_AVERAGE, board_columns, test_keys
 from leaderboard.hidden_test import Revealed
 from leaderboard.ranking import assign_ranks, model_family

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import gradio as gr
 
+from challenges.definitions import Challenge
 from leaderboard.about import about_markdown
 from leaderboard.boards import Boards
-from leaderboard.challenges import Challenge
 from leaderboard.columns import board_columns
 from leaderboard.export import board_csv
 from leaderboard.filter_inputs import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from store.base import Store, StoreError
 from submissions.hub_models import HubModels
 from submissions.merge_form import MERGE_RECIPE, MERGED_MODEL, MergeForm

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from merges.recipe import Recipe
 from merges.references import Component
 from submissions.hub_models import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from leaderboard.challenges import Challenge, challenges
+from challenges.definitions import Challenge, challenges
 from merges.recipe import Recipe
 from store.base import Record, Store
 from submissions.form_text import shown

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from store.base import Record, SetAside, Store, StoreError
 from store.states import FAILED, PENDING, RUNNING
 from store.timestamps import parse_utc

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from store.base import Record, Store, StoreError
 from submissions.hub_models import HubModels
 from submissions.rules import SubmissionForm, check_repo_id, check_revision

@@ -1,6 +1,6 @@
 """Pure rule checks for a submission form; every failed rule yields its own message for the participant.
 
-The limits come from the challenge definition (``leaderboard/challenges/*.yaml``); nothing here is
+The limits come from the challenge definition (``challenges/*.yaml``); nothing here is
 specific to one challenge.
 """
 
@@ -14,7 +14,7 @@ from typing import Iterable
 
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-from leaderboard.challenges import Challenge
+from challenges.definitions import Challenge
 from store.base import Record
 from store.timestamps import parse_utc
 from submissions.form_numbers import NumberError, parse_decimal

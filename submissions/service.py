@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from leaderboard.challenges import Challenge, challenges
+from challenges.definitions import Challenge, challenges
 from store.base import Record, Store, StoreError
 from store.states import PENDING
 from store.timestamps import utc_stamp

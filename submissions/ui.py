@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import gradio as gr
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from leaderboard.render import BOARD_CSS
 from store.base import Store
 from submissions.hub_models import HubModels

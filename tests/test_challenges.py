@@ -3,7 +3,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leaderboard.challenges import DEFINITIONS_DIR, DefinitionError, challenges, load_challenges
+from challenges.definitions import (
+    DEFINITIONS_DIR,
+    DefinitionError,
+    challenges,
+    load_challenges,
+)
 from leaderboard.columns import board_columns
 
 

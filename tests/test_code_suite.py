@@ -11,12 +11,12 @@ from lm_eval.tasks._yaml_loader import load_yaml
 from peft import PeftModel
 from transformers import AutoTokenizer, LlamaForCausalLM
 
+from challenges.definitions import challenges
 from evaluator.code_benchmarks import BENCHMARKS
 from evaluator.code_lm import task_config, write_task
 from evaluator.code_suite import run_code_suite
 from evaluator.data import local_revision
 from evaluator.sandbox import UNSAFE_ENV, SandboxUnavailable
-from leaderboard.challenges import challenges
 from tests.code_fixtures import write_data_dir
 from tests.tiny_models import build_lora, build_tiny_llama
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
+from challenges.definitions import challenges
 from leaderboard.about import about_markdown
-from leaderboard.challenges import challenges
 from leaderboard.details import details_markdown
 from store.base import LocalStore
 from submissions.api import submit_api

@@ -16,18 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evaluator.definition_hash import task_definition, task_definition_hash
-from leaderboard.challenges import (
+from challenges.definitions import (
     DEFINITIONS_DIR,
     challenges,
     load_challenges,
     parse_challenge,
 )
+from evaluator.definition_hash import task_definition, task_definition_hash
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("evaluator", "leaderboard", "submissions", "uikit")
+PACKAGES = ("challenges", "evaluator", "leaderboard", "store", "submissions", "uikit")
 HASH_ALL = ("import json; from evaluator.definition_hash import task_definition_hash as h; "
-            "from leaderboard.challenges import challenges as c; "
+            "from challenges.definitions import challenges as c; "
             "print(json.dumps({i: [h(d), d.version] for i, d in c().items()}))")
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from challenges.definitions import challenges
 from evaluator import docs, prompts
 from evaluator.suites import column_docs
-from leaderboard.challenges import challenges
 from tests.eval_helpers import FIXTURES
 
 WRAP = "<|im_start|>question\n{}<|im_end|>\n<|im_start|>answer\n"

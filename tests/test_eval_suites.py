@@ -3,9 +3,9 @@ on the fixture rows (official formats) under tests/fixtures/evaluator."""
 
 import pytest
 
+from challenges.definitions import challenges
 from evaluator import scoring, tasks
 from evaluator.suites import run_challenge, supported, task_definition_hash
-from leaderboard.challenges import challenges
 from tests.eval_helpers import FIXTURES, hflm, tiny_paths
 
 # column -> number of fixture documents it evaluates (FPB/FIQA: 25 % of 12 / 8 rows)

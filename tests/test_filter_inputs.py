@@ -3,7 +3,7 @@ filters nothing and is named in a note, whatever was typed before."""
 
 import pytest
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from leaderboard.filter_inputs import FilterInputs, read_filters
 from leaderboard.table import BoardQuery, board_frame, query_page
 from tests.board_records import result

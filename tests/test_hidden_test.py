@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from challenges.definitions import challenges
 from leaderboard.about import about_markdown
 from leaderboard.boards import Boards
-from leaderboard.challenges import challenges
 from leaderboard.details import lookup_details
 from leaderboard.hidden_test import (
     HIDDEN_SCORES,

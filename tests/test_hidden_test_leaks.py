@@ -19,7 +19,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 import app
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from leaderboard.hidden_test import HIDDEN_SCORES, NOT_ORGANISER, reveal_hidden_test
 from store.factory import hub_store_from_env
 from submissions.hub_models import HubModels, hub_api

@@ -11,7 +11,7 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from store.base import LocalStore
 from submissions.api import submit_api
 from submissions.hub_models import HubModels, estimate_parameters, hub_api

@@ -1,8 +1,8 @@
 from dataclasses import replace
 
+from challenges.definitions import challenges
 from leaderboard.about import about_markdown
 from leaderboard.boards import Boards
-from leaderboard.challenges import challenges
 from leaderboard.plot import efficiency_figure
 from leaderboard.published import all_published_records
 from tests.board_records import result

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from challenges.definitions import challenges
 from leaderboard.boards import Boards
-from leaderboard.challenges import challenges
 from leaderboard.published import (
     PUBLISHED_DIR,
     PublishedImport,

@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 import torch
 
+from challenges.definitions import challenges
 from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.about import about_markdown
 from leaderboard.boards import Boards
-from leaderboard.challenges import challenges
 from leaderboard.details import lookup_details
 from leaderboard.published import PUBLISHED_DIR, import_published
 from leaderboard.render import render_page

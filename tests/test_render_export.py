@@ -1,7 +1,7 @@
 import csv
 import io
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from leaderboard.export import board_csv
 from leaderboard.render import render_page
 from leaderboard.table import BoardQuery, board_frame, query_page, visible_keys

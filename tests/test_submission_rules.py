@@ -5,8 +5,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from leaderboard.challenges import challenges
-from submissions.rules import SubmissionForm, check_form, check_rate_limit, find_duplicate, normalize_team
+from challenges.definitions import challenges
+from submissions.rules import (
+    SubmissionForm,
+    check_form,
+    check_rate_limit,
+    find_duplicate,
+    normalize_team,
+)
 
 NLP = challenges()["general_nlp"]
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)

@@ -1,6 +1,6 @@
 import pytest
 
-from leaderboard.challenges import challenges
+from challenges.definitions import challenges
 from leaderboard.table import BoardQuery, board_frame, parse_date, query_page
 from tests.board_records import result
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from challenges.definitions import challenges
 from evaluator.budget import Budget, BudgetExceeded, merge_budget
 from evaluator.failures import EvaluationFailed
 from evaluator.loading import LoadOptions, ModelPool
 from evaluator.merged_models import download
 from evaluator.worker import Worker, WorkerConfig, result_id_for
-from leaderboard.challenges import challenges
 from merges.recipe import parse_recipe
 from merges.references import Component
 from merges.run import run_recipe

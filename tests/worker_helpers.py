@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import yaml
 
-from leaderboard.challenges import DEFINITIONS_DIR, Challenge, parse_challenge
+from challenges.definitions import DEFINITIONS_DIR, Challenge, parse_challenge
 
 
 def one_column_challenge() -> dict[str, Challenge]:

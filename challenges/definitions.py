@@ -1,4 +1,4 @@
-"""Challenge definitions: one YAML file per challenge under ``leaderboard/challenges/``.
+"""Challenge definitions: one YAML file per challenge under ``challenges/``.
 
 Everything that differs between challenges lives in those files (datasets, columns, limits, lm-eval
 settings); the board, the submission checks, the evaluator and the About text read the parsed
@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-DEFINITIONS_DIR = Path(__file__).parent / "challenges"
+DEFINITIONS_DIR = Path(__file__).parent
 FAMILIES = ("flowertune", "merging")
 # Filters a board can offer (``board.filters`` in a definition), in the order the board shows them.
 # base_model and comm_gb read columns only FlowerTune results have.
