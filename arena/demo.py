@@ -31,7 +31,7 @@ import torch
 
 from arena.generation import Side, build_prompt
 from arena.pairing import ArenaEntry
-from evaluator.loading import ModelRef
+from models.loading import ModelRef
 
 DEMO_BOARD = "demo"
 DEMO_TITLE = "Demo · SmolLM2-135M-Instruct (offline)"

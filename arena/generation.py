@@ -27,7 +27,7 @@ from arena.decoding import Decoding, Outcome, decode_rows
 from arena.detokenize import IncrementalText
 from arena.handoff import Handoff
 from arena.limits import LimitError, Limits, Sampling, TimeLimitReached
-from evaluator.loading import BASE_ADAPTER, ModelPool, ModelRef
+from models.loading import BASE_ADAPTER, ModelPool, ModelRef
 
 FLOWERTUNE_TURN = "<|im_start|>question\n{prompt}<|im_end|>\n<|im_start|>answer\n"
 _DONE = object()  # end of one side's answer

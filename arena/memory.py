@@ -30,7 +30,7 @@ from huggingface_hub.errors import (
     SafetensorsParsingError,
 )
 
-from evaluator.loading import LoadOptions, ModelRef
+from models.loading import LoadOptions, ModelRef
 
 log = logging.getLogger(__name__)
 GB = 1e9

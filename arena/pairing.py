@@ -18,7 +18,7 @@ from typing import Any
 
 from arena.generation import Side
 from arena.merge_cache import RecipeMerge
-from evaluator.loading import ModelRef
+from models.loading import ModelRef
 
 Record = dict[str, Any]
 

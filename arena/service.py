@@ -37,7 +37,7 @@ from arena.votes import (
     voter_id,
 )
 from challenges.definitions import challenges
-from evaluator.loading import LoadError, LoadOptions, ModelPool
+from models.loading import LoadError, LoadOptions, ModelPool
 from store.base import Store, StoreError
 
 log = logging.getLogger(__name__)

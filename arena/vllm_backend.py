@@ -35,7 +35,7 @@ from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerBas
 from arena.generation import Side, Turn, build_prompt, stop_token_ids
 from arena.limits import Limits, Sampling, TimeLimitReached, check_prompt_tokens
 from arena.vllm_client import ServerError, ServerRefused, VllmClient
-from evaluator.loading import LoadError, ModelRef
+from models.loading import LoadError, ModelRef
 
 log = logging.getLogger(__name__)
 _DONE = object()  # one side's answer is complete

@@ -90,12 +90,11 @@ def resident(models) -> None:
 
 def child(mode: str, k: int, base: str, adapters: list[str]) -> dict:
     """Runs in a fresh process: load, then report RSS growth and parameter bytes."""
+    import peft  # noqa: F401 - imported before the baseline in both modes: code is not weights
     import torch
     from transformers import AutoModelForCausalLM
 
-    from evaluator.loading import LoadOptions, ModelPool, ModelRef
-
-    import peft  # noqa: F401 - imported before the baseline in both modes: code is not weights
+    from models.loading import LoadOptions, ModelPool, ModelRef
 
     torch.set_num_threads(1)
     before = rss_bytes()
@@ -169,7 +168,7 @@ def speed(base: Path, adapters: list[Path], tokens: int, repeats: int) -> None:
 
     from arena.generation import Side, stream_pair, stream_sequential
     from arena.limits import Limits, Sampling
-    from evaluator.loading import LoadOptions, ModelPool, ModelRef
+    from models.loading import LoadOptions, ModelPool, ModelRef
 
     pool = ModelPool(options=LoadOptions("cpu", torch.float32, False))
     a, b = (Side(ModelRef(str(base)), ModelRef(str(p))) for p in adapters[:2])
@@ -300,7 +299,7 @@ def overheads(base: Path, adapters: list[Path], tokens: int, repeats: int) -> No
     import torch
 
     from arena.generation import Side
-    from evaluator.loading import LoadOptions, ModelPool, ModelRef
+    from models.loading import LoadOptions, ModelPool, ModelRef
 
     pool = ModelPool(options=LoadOptions("cpu", torch.float32, False))
     a, b = (Side(ModelRef(str(base)), ModelRef(str(p))) for p in adapters[:2])

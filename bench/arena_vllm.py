@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from arena.generation import Side  # noqa: E402
 from arena.limits import Limits, Sampling  # noqa: E402
 from arena.vllm_backend import VllmBackend, VllmSettings  # noqa: E402
-from evaluator.loading import ModelRef  # noqa: E402
+from models.loading import ModelRef  # noqa: E402
 
 PROMPTS = ["What is the capital of Italy?", "How do bees make honey?", "Give me a tip for a job interview."]
 

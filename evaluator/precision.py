@@ -14,7 +14,7 @@ import importlib.util
 import torch
 
 from challenges.definitions import DTYPES, Precision
-from evaluator.loading import LoadError, LoadOptions
+from models.loading import LoadError, LoadOptions
 
 OVERRIDE_ENV = "EVALUATOR_PRECISION"
 TORCH_DTYPES = {name: getattr(torch, name) for name in DTYPES}

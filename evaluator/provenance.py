@@ -7,8 +7,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import torch
 
-from evaluator.loading import LoadOptions
 from evaluator.precision import describe
+from models.loading import LoadOptions
 
 PACKAGES = ("torch", "transformers", "peft", "lm_eval", "datasets", "huggingface_hub", "bitsandbytes")
 

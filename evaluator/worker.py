@@ -32,19 +32,19 @@ from evaluator import hidden_test, merged_models, queue
 from evaluator.budget import merge_budget
 from evaluator.claim_watch import ClaimLost, ClaimWatch
 from evaluator.failures import EVALUATOR, SUBMISSION, EvaluationFailed, classify
-from evaluator.loading import (
-    LoadError,
-    LoadOptions,
-    ModelPool,
-    ModelRef,
-    adapter_effect,
-)
 from evaluator.merged_models import MERGE_KINDS
 from evaluator.precision import PrecisionUnavailable, load_options
 from evaluator.provenance import environment_facts, peak_memory_mb, reset_peak_memory
 from evaluator.suite_runner import lm_window, run_suite
 from evaluator.suites import SuiteResult
 from evaluator.worker_config import WorkerConfig, partial_reasons
+from models.loading import (
+    LoadError,
+    LoadOptions,
+    ModelPool,
+    ModelRef,
+    adapter_effect,
+)
 from store.base import Record, Store, StoreError
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import torch
 from arena.demo import Demo
 from arena.generation import collect, stream_pair
 from arena.limits import Sampling
-from evaluator.loading import LoadOptions, ModelPool
+from models.loading import LoadOptions, ModelPool
 
 
 def test_the_smollm2_demo_builds_and_its_adapters_really_answer_differently(tmp_path):

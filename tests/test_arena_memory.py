@@ -13,7 +13,7 @@ from transformers import AutoModelForCausalLM
 
 from arena.memory import HEADROOM, MemoryCheck, local_parameter_count
 from arena.service import ArenaError, ArenaService
-from evaluator.loading import LoadOptions, ModelRef
+from models.loading import LoadOptions, ModelRef
 from store.base import LocalStore
 from tests.hub_server import HubServer
 from tests.tiny_models import build_lora, build_tiny_llama

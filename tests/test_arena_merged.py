@@ -16,11 +16,11 @@ from arena.limits import Limits
 from arena.memory import MemoryCheck
 from arena.merge_cache import MergeCache
 from arena.service import ArenaService
-from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig
 from leaderboard.api import board_api
 from leaderboard.boards import Boards
 from merges.run import weights_sha256
+from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
 from submissions.hub_models import HubModels, hub_api
 from submissions.merge_form import MERGE_RECIPE, MERGED_MODEL, MergeForm

@@ -17,7 +17,7 @@ from arena.render import render_arena
 from arena.service import ArenaError, ArenaService
 from arena.tally import ArenaBoard
 from arena.votes import VoteRefused, VoteRules
-from evaluator.loading import LoadOptions, ModelPool, ModelRef
+from models.loading import LoadOptions, ModelPool, ModelRef
 from store.base import LocalStore
 from tests.tiny_models import build_lora, build_tiny_llama
 

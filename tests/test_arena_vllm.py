@@ -17,7 +17,7 @@ from arena.limits import Limits, Sampling
 from arena.service import ArenaService
 from arena.vllm_backend import VllmBackend, VllmSettings
 from arena.vllm_client import ServerError
-from evaluator.loading import ModelRef
+from models.loading import ModelRef
 from store.base import LocalStore
 from tests.tiny_models import build_lora, build_tiny_llama
 from tests.vllm_server import FAILURE, VllmStandIn

@@ -10,7 +10,7 @@ import torch
 from arena.decoding import Decoding, Outcome, decode_rows
 from arena.generation import Side, collect, stream_pair
 from arena.limits import Limits, Sampling, TimeLimitReached
-from evaluator.loading import LoadOptions, ModelPool, ModelRef
+from models.loading import LoadOptions, ModelPool, ModelRef
 from tests.tiny_models import build_lora, build_tiny_llama
 
 PROMPTS = ["What is the capital of France?", "hello"]  # different lengths: the second row is left-padded

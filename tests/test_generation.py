@@ -10,7 +10,7 @@ import torch
 
 from arena.generation import Side, build_prompt, collect, stream_pair, stream_sequential
 from arena.limits import LimitError, Limits, Sampling
-from evaluator.loading import LoadOptions, ModelPool, ModelRef
+from models.loading import LoadOptions, ModelPool, ModelRef
 from tests.tiny_models import build_lora, build_tiny_llama
 
 GREEDY = Sampling(temperature=0.0, max_new_tokens=12)

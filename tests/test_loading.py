@@ -9,7 +9,14 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from evaluator.loading import AdapterKeysError, LoadError, LoadOptions, ModelPool, ModelRef, adapter_effect
+from models.loading import (
+    AdapterKeysError,
+    LoadError,
+    LoadOptions,
+    ModelPool,
+    ModelRef,
+    adapter_effect,
+)
 from tests.tiny_models import build_lora, build_tiny_llama
 
 CPU = LoadOptions("cpu", torch.float32, False)

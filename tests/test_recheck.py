@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from challenges.definitions import challenges
-from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.about import about_markdown
 from leaderboard.boards import Boards
@@ -20,6 +19,7 @@ from leaderboard.details import lookup_details
 from leaderboard.published import PUBLISHED_DIR, import_published
 from leaderboard.render import render_page
 from leaderboard.table import BoardQuery, board_frame, query_page, visible_keys
+from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
 from store.hub import HubStore
 from submissions.queue_view import queue_rows

@@ -11,7 +11,7 @@ from transformers import LlamaForCausalLM
 
 from arena.decoding import Decoding, decode_rows
 from arena.stacked_lora import stack_lora
-from evaluator.loading import BASE_ADAPTER, LoadOptions, ModelPool, ModelRef
+from models.loading import BASE_ADAPTER, LoadOptions, ModelPool, ModelRef
 from tests.tiny_models import build_lora, build_tiny_llama
 
 PROMPTS = ["What is the capital of France?", "hello", "Answer: positive"]

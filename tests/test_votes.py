@@ -19,7 +19,7 @@ from arena.votes import (
     record_vote,
     voter_id,
 )
-from evaluator.loading import ModelRef
+from models.loading import ModelRef
 from store.base import LocalStore
 
 T0 = datetime(2026, 1, 14, 12, 0, tzinfo=timezone.utc)

@@ -11,9 +11,9 @@ import yaml
 
 from challenges.definitions import DEFINITIONS_DIR, parse_challenge
 from evaluator import queue
-from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.boards import Boards
+from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.tiny_models import build_lora, build_tiny_llama

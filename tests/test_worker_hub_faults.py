@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig
+from models.loading import LoadOptions, ModelPool
 from store.hub import HubStore
 from tests.eval_helpers import FIXTURES
 from tests.hub_server import Fault, HubServer

@@ -33,8 +33,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from evaluator.loading import LoadOptions, ModelPool
 from evaluator.worker import Worker, WorkerConfig
+from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore, StoreError
 from tests.eval_helpers import FIXTURES, write_jsonl
 from tests.sweep import sweep_size

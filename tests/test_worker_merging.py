@@ -15,13 +15,13 @@ import torch
 from challenges.definitions import challenges
 from evaluator.budget import Budget, BudgetExceeded, merge_budget
 from evaluator.failures import EvaluationFailed
-from evaluator.loading import LoadOptions, ModelPool
 from evaluator.merged_models import download
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from merges.recipe import parse_recipe
 from merges.references import Component
 from merges.run import run_recipe
 from merges.templates import TEMPLATES
+from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
 from store.factory import hub_store_from_env
 from store.hub import HubStore

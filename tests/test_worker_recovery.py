@@ -12,9 +12,9 @@ from evaluator import queue
 from evaluator.claim_watch import ClaimLost
 from evaluator.code_lm import SandboxError
 from evaluator.failures import EVALUATOR, SUBMISSION, classify
-from evaluator.loading import LoadOptions, ModelPool
 from evaluator.sandbox import SandboxUnavailable
 from evaluator.worker import Worker, WorkerConfig, result_id_for
+from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
 from tests.eval_helpers import FIXTURES
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)
