@@ -9,7 +9,7 @@ from html import escape
 import pandas as pd
 
 from arena.tally import ArenaBoard
-from leaderboard.render import sortable_header
+from uikit.tables import sortable_header
 
 # key: (header, sort columns, default descending)
 ARENA_COLUMNS = {

@@ -11,8 +11,8 @@ from arena.render import ARENA_COLUMNS, ARENA_HELP, render_arena
 from arena.salt import SaltUnavailable
 from arena.service import ArenaError, ArenaService, Battle, Frame
 from arena.votes import VoteRefused
-from leaderboard.render import BOARD_CSS, SORT_ON_CLICK_JS
 from store.base import Store
+from uikit.tables import BOARD_CSS, SORT_ON_CLICK_JS
 
 NAMED, ANONYMOUS = "Pick two entries", "Random anonymous pair"
 COMPARE_HELP = (

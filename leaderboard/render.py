@@ -12,6 +12,7 @@ from challenges.definitions import Challenge
 from leaderboard.columns import BoardColumn, board_columns
 from leaderboard.ranking import Correlation
 from leaderboard.table import BoardQuery, Page
+from uikit.tables import sortable_header
 
 
 def format_cost(gb: float) -> str:
@@ -82,15 +83,6 @@ def cell_html(column: BoardColumn, row: pd.Series, decimals: int) -> str:
     return escape(cell_text(column, row, decimals))
 
 
-def sortable_header(key: str, label: str, numeric: bool, sort_key: str, descending: bool) -> str:
-    """A ``<th>`` that SORT_ON_CLICK_JS turns into a server-side sort; the sorted column shows its direction."""
-    arrow = (" ▼" if descending else " ▲") if key == sort_key else ""
-    aria = ("descending" if descending else "ascending") if arrow else "none"
-    css = "num" if numeric else ""
-    return (f'<th data-sort="{key}" class="{css}" aria-sort="{aria}" title="Sort by {escape(label)}">'
-            f"{escape(label)}{arrow}</th>")
-
-
 def correlation_line(found: Correlation | None) -> str:
     """The line above a board whose hidden test was revealed: how validation and test averages agree."""
     if found is None:
@@ -134,34 +126,6 @@ def render_page(challenge: Challenge, page: Page, query: BoardQuery, visible: li
         f'<tbody>{"".join(body)}</tbody></table>'
         f'<div class="board-summary">{summary}</div></div>'
     )
-
-
-BOARD_CSS = """
-.board-table { width: 100%; border-collapse: collapse; font-size: 14px; }
-.board-table th { cursor: pointer; user-select: none; text-align: left; padding: 6px 8px;
-  border-bottom: 2px solid var(--border-color-primary); white-space: nowrap; }
-.board-table th:hover { background: var(--background-fill-secondary); }
-.board-table td { padding: 5px 8px; border-bottom: 1px solid var(--border-color-primary); }
-.board-table .num { text-align: right; font-variant-numeric: tabular-nums; }
-.board-table td.empty { text-align: center; padding: 24px; color: var(--body-text-color-subdued); }
-.board-summary { padding: 6px 2px; color: var(--body-text-color-subdued); font-size: 13px; }
-.src { border-radius: 8px; padding: 1px 7px; font-size: 12px; }
-.src-published { background: #eef2ff; color: #3730a3; }
-.src-verified { background: #dcfce7; color: #166534; }
-.src-partial { background: #fef3c7; color: #92400e; }
-.recheck-flag { color: #b91c1c; font-weight: 600; }
-.board-caption { padding: 4px 2px 8px; font-size: 13px; }
-.board-notice { padding: 6px 10px; margin-bottom: 6px; border-radius: 6px; background: #fef9c3; color: #713f12;
-  font-size: 13px; }
-"""
-
-# Header clicks ask the server to sort (event delegation survives re-renders of the table).
-SORT_ON_CLICK_JS = """
-element.addEventListener('click', (event) => {
-  const th = event.target.closest('th[data-sort]');
-  if (th) { trigger('click', {sort: th.dataset.sort}); }
-});
-"""
 
 
 def render_filter_note(problems: list[str]) -> str:

@@ -24,9 +24,7 @@ from leaderboard.filter_inputs import (
 from leaderboard.plot import efficiency_figure
 from leaderboard.ranking import correlation
 from leaderboard.render import (
-    BOARD_CSS,
     FILTER_NOTE_CSS,
-    SORT_ON_CLICK_JS,
     correlation_line,
     render_filter_note,
     render_page,
@@ -42,6 +40,7 @@ from leaderboard.table import (
     sort_frame,
     visible_keys,
 )
+from uikit.tables import BOARD_CSS, SORT_ON_CLICK_JS
 
 FAST = {"queue": False, "show_progress": "hidden"}
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 import gradio as gr
 
 from challenges.definitions import challenges
-from leaderboard.render import BOARD_CSS
 from store.base import Store
 from submissions.hub_models import HubModels
 from submissions.merge_form import MergeForm
@@ -21,6 +20,7 @@ from submissions.recheck import RecheckForm, queue_recheck
 from submissions.rules import SubmissionForm
 from submissions.samples import local_sample_catalog, samples_markdown
 from submissions.service import submit
+from uikit.tables import BOARD_CSS
 
 SUBMIT_HELP = (
     "Submit the **PEFT adapter** your federated fine-tuning produced, as a public Hugging Face Hub repo. "
