@@ -93,7 +93,7 @@ def test_a_cost_further_apart_than_the_tolerance_is_a_warning_not_a_refusal(hub,
 
 
 def test_the_tolerance_comes_from_the_challenge_definition(hub, tmp_path, monkeypatch):
-    from leaderboard import challenges as definitions
+    from challenges import definitions
 
     strict = {cid: replace(c, checks=replace(c.checks, comm_tolerance=0.1)) for cid, c in definitions.challenges().items()}
     monkeypatch.setattr("submissions.service.challenges", lambda: strict)
