@@ -31,6 +31,7 @@ from huggingface_hub.errors import (
 )
 
 from models.loading import LoadOptions, ModelRef
+from uikit.settings import positive_number
 
 log = logging.getLogger(__name__)
 GB = 1e9
@@ -63,16 +64,8 @@ def bytes_per_parameter(options: LoadOptions) -> float:
 
 def configured_memory(environ: Mapping[str, str] = os.environ) -> float | None:
     """``ARENA_MEMORY_GB`` in bytes (None when unset); ValueError naming the variable when it is not a number."""
-    configured = environ.get("ARENA_MEMORY_GB", "").strip()
-    if not configured:
-        return None
-    try:
-        value = float(configured)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"ARENA_MEMORY_GB must be a positive number of gigabytes; got {configured!r}")
-    return value * GB
+    gigabytes = positive_number(environ, "ARENA_MEMORY_GB", "gigabytes")
+    return None if gigabytes is None else gigabytes * GB
 
 
 def available_memory(options: LoadOptions) -> tuple[float | None, str]:

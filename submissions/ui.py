@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from submissions.recheck import RecheckForm, queue_recheck
 from submissions.rules import SubmissionForm
 from submissions.samples import local_sample_catalog, samples_markdown
 from submissions.service import submit
+from uikit.settings import positive_number
 from uikit.tables import BOARD_CSS
 
 SUBMIT_HELP = (
@@ -160,14 +160,7 @@ def queue_tab(store: Store, note: str | None = None) -> None:
 def queue_refresh_s(environ: Mapping[str, str] = os.environ) -> float:
     """Seconds between refreshes of a shown Queue tab (``QUEUE_REFRESH_S``, default 10); ValueError naming the
     variable when it is not a positive number."""
-    text = environ.get("QUEUE_REFRESH_S", "").strip() or "10"
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise ValueError(f"QUEUE_REFRESH_S must be a positive number of seconds; got {text!r}")
-    return seconds
+    return positive_number(environ, "QUEUE_REFRESH_S", "seconds", default=10.0)
 
 
 # The Queue tab polls only while a visitor can see it: this reports to the server whenever the table is shown or
