@@ -21,6 +21,7 @@ def own_hub_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HUB_CACHE_DIR", str(tmp_path_factory.mktemp("hub-cache")))
 
 
-from tests.hub_fixtures import hub_server_fixture  # noqa: E402,F401  (the local Hub, as fixture "hub_server")
-from tests.space_oauth import space_oauth  # noqa: E402,F401  (a Space with hf_oauth, as fixture "space_oauth")
-from tests.sandbox_fixtures import host_server, no_bwrap  # noqa: E402,F401  (sandbox fixtures)
+from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (the local Hub, as fixture "hub_server")
+from tests.postgres import postgres_server_fixture, postgres_url_fixture  # noqa: F401  (real PostgreSQL)
+from tests.sandbox_fixtures import host_server, no_bwrap  # noqa: F401  (sandbox fixtures)
+from tests.space_oauth import space_oauth  # noqa: F401  (a Space with hf_oauth, as fixture "space_oauth")
