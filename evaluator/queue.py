@@ -1,4 +1,4 @@
-"""Request state changes made by evaluation workers, each one store transaction (pure ``decide`` steps).
+"""Request state changes made by evaluation workers, each one atomic store step on one request (pure steps).
 
 PENDING -> RUNNING (claimed, with worker id, start time, heartbeat) -> FINISHED | FAILED. A RUNNING request
 whose heartbeat is older than ``stale_after`` was left by a worker that died: it goes back to PENDING, or to
@@ -31,6 +31,9 @@ class Claim:
     attempt: int
 
 
+ORDER = ("submitted_at", "id")  # the oldest submission is evaluated first
+
+
 def _is_stale(request: Record, now: datetime, stale_after: timedelta) -> bool:
     if request.get("state") != RUNNING:
         return False
@@ -38,52 +41,38 @@ def _is_stale(request: Record, now: datetime, stale_after: timedelta) -> bool:
     return beat is None or beat < now - stale_after
 
 
-def requeue_stale(snapshot: dict[str, Record], now: datetime, stale_after: timedelta, max_attempts: int) -> list[Record]:
-    changed = []
-    for request in snapshot.values():
-        if not _is_stale(request, now, stale_after):
-            continue
-        attempts = request.get("attempts", 0)
-        if attempts >= max_attempts:
-            failure = failure_record(f"evaluation was interrupted {attempts} times (the worker stopped answering). "
-                                     "This does not count against your submission limit.", EVALUATOR, None)
-            changed.append({**request, "state": FAILED, "failure": failure, "worker": None})
-        else:
-            changed.append({**request, "state": PENDING, "worker": None, "progress": None})
-    return changed
+def requeued(request: Record | None, now: datetime, stale_after: timedelta, max_attempts: int) -> Record | None:
+    """A stale RUNNING request back to PENDING (FAILED after ``max_attempts``); None when it is not stale."""
+    if request is None or not _is_stale(request, now, stale_after):
+        return None
+    attempts = request.get("attempts", 0)
+    if attempts >= max_attempts:
+        failure = failure_record(f"evaluation was interrupted {attempts} times (the worker stopped answering). "
+                                 "This does not count against your submission limit.", EVALUATOR, None)
+        return {**request, "state": FAILED, "failure": failure, "worker": None}
+    return {**request, "state": PENDING, "worker": None, "progress": None}
 
 
-def _held_by(snapshot: dict[str, Record], worker: str) -> Record | None:
-    """The oldest RUNNING request claimed by ``worker``, if any."""
-    held = sorted((r for r in snapshot.values() if r.get("state") == RUNNING and r.get("worker") == worker),
-                  key=lambda r: (str(r.get("started_at")), r["id"]))
-    return held[0] if held else None
+def _taken(request: Record, worker: str, now: datetime) -> Record:
+    """A request this worker takes: resumed (same attempt) when it already holds it, else claimed afresh."""
+    if request.get("state") == RUNNING:  # ours already (a claim whose answer was lost): never hold two
+        return {**request, "heartbeat_at": utc_stamp(now)}
+    return {**request, "state": RUNNING, "worker": worker, "attempts": request.get("attempts", 0) + 1,
+            "started_at": utc_stamp(now), "heartbeat_at": utc_stamp(now), "progress": None, "failure": None}
 
 
 def claim_next(store: Store, worker: str, now: datetime, stale_after: timedelta, max_attempts: int) -> tuple[Claim, Record] | None:
-    """Re-queue abandoned requests, then resume the request this worker already holds, or else take the oldest
-    PENDING one, atomically."""
-
-    def decide(snapshot: dict[str, Record]):
-        writes = {r["id"]: r for r in requeue_stale(snapshot, now, stale_after, max_attempts)}
-        current = {**snapshot, **writes}
-        held = _held_by(current, worker)
-        if held is not None:  # ours already: resume it (same attempt), never hold two
-            resumed = {**held, "heartbeat_at": utc_stamp(now)}
-            writes[resumed["id"]] = resumed
-            return list(writes.values()), (Claim(resumed["id"], worker, resumed.get("attempts", 0)), resumed)
-        pending = sorted((r for r in current.values() if r.get("state") == PENDING),
-                         key=lambda r: (str(r.get("submitted_at")), r["id"]))
-        if not pending:
-            return list(writes.values()), None
-        oldest = pending[0]
-        attempt = oldest.get("attempts", 0) + 1
-        claimed = {**oldest, "state": RUNNING, "worker": worker, "attempts": attempt, "started_at": utc_stamp(now),
-                   "heartbeat_at": utc_stamp(now), "progress": None, "failure": None}
-        writes[claimed["id"]] = claimed
-        return list(writes.values()), (Claim(claimed["id"], worker, attempt), claimed)
-
-    return store.transact("requests", decide)
+    """Re-queue abandoned requests (reading only RUNNING ones), then resume the request this worker already
+    holds, or else take the oldest PENDING one, atomically (one row each on the SQL store)."""
+    for running in store.select("requests", state=RUNNING):
+        if _is_stale(running, now, stale_after):  # checked again on the stored row: another worker may be first
+            store.update_one("requests", running["id"],
+                             lambda current: (requeued(current, now, stale_after, max_attempts), None))
+    taken = store.claim_oldest("requests", PENDING, ORDER, lambda request: _taken(request, worker, now),
+                               held={"state": RUNNING, "worker": worker})
+    if taken is None:
+        return None
+    return Claim(taken["id"], worker, taken.get("attempts", 0)), taken
 
 
 def _update_if_ours(store: Store, claim: Claim, change: dict) -> bool:
@@ -91,16 +80,14 @@ def _update_if_ours(store: Store, claim: Claim, change: dict) -> bool:
 
     A state change this claim already made (a commit that landed but whose answer was lost) counts as done."""
 
-    def decide(snapshot: dict[str, Record]):
-        request = snapshot.get(claim.request_id)
+    def apply(request: Record | None) -> tuple[Record | None, bool]:
         if request is None or request.get("worker") != claim.worker or request.get("attempts") != claim.attempt:
-            return [], False
+            return None, False
         if request.get("state") != RUNNING:  # ended: done if by this very change (an answer lost on the way)
-            return [], "state" in change and request.get("state") == change["state"]
-        updated = {**request, **change}
-        return ([updated] if updated != request else []), True
+            return None, "state" in change and request.get("state") == change["state"]
+        return {**request, **change}, True
 
-    return store.transact("requests", decide)
+    return store.update_one("requests", claim.request_id, apply)
 
 
 def heartbeat(store: Store, claim: Claim, now: datetime, progress: dict | None = None) -> bool:

@@ -39,6 +39,8 @@ T = TypeVar("T")
 Decision = Callable[[dict[str, Record]], tuple[list[Record], T]]
 # decide(snapshot) -> (records to write, ids of stored records to remove, value handed back to the caller)
 Rewrite = Callable[[dict[str, Record]], tuple[list[Record], list[str], T]]
+# change(stored record or None) -> (record to write in its place or None to leave it, value for the caller)
+Change = Callable[[Record | None], tuple[Record | None, T]]
 
 COLLECTIONS = ("requests", "results", "votes", "details", "reveals", "private", "hidden_scores")
 PRIVATE_COLLECTIONS = ("private", "hidden_scores")  # kept in the private dataset, never published
@@ -70,6 +72,15 @@ def check_record(collection: str, record: Record) -> str:
         raise StoreError(f"{collection} record {record_id} does not fit the record contract: {rejected}; "
                          "nothing was written") from None
     return record_id
+
+
+def changed_record(record_id: str, before: Record | None, after: Record | None) -> list[Record]:
+    """What :meth:`Store.update_one` writes: ``after`` when it differs from ``before`` (it must keep the id)."""
+    if after is None or after == before:
+        return []
+    if after.get("id") != record_id:
+        raise StoreError(f"a change of record {record_id} returned the record {after.get('id')!r}; nothing was written")
+    return [after]
 
 
 def dump_record(record: Record) -> bytes:
@@ -160,6 +171,47 @@ class Store(ABC):
     @abstractmethod
     def version(self, collection: str) -> str:
         """A token that changes whenever the collection changes (cheap; used for caching)."""
+
+    def select(self, collection: str, **equals: str) -> list[Record]:
+        """The records of a collection whose fields equal ``equals`` (e.g. ``state=RUNNING``), in id order.
+
+        A SQL store answers from its indexed fields; the default filters :meth:`all`."""
+        return [r for r in self.all(collection) if all(r.get(key) == value for key, value in equals.items())]
+
+    def update_one(self, collection: str, record_id: str, change: Change[T]) -> T:
+        """Write ``change(record)`` in place of one record (None when it is not stored) and hand back its value;
+        atomic against every other write of the record. ``change`` may run more than once, like ``decide``.
+        The default is a :meth:`rewrite`; a SQL store locks the one row instead of the collection."""
+
+        def decide(snapshot: dict[str, Record]) -> tuple[list[Record], list[str], T]:
+            before = snapshot.get(record_id)
+            after, value = change(before)
+            return changed_record(record_id, before, after), [], value
+
+        return self.rewrite(collection, decide)
+
+    def claim_oldest(self, collection: str, state: str, order_fields: tuple[str, ...],
+                     change: Callable[[Record], Record], *, held: dict[str, str] | None = None) -> Record | None:
+        """Take the oldest record in ``state`` (ordered by ``order_fields``), write ``change(record)`` in its place
+        and return what was written; None when no record is in ``state``.
+
+        ``held``: field values of a record the caller already holds (e.g. ``{"state": RUNNING, "worker": me}``);
+        such a record is taken first, in the same atomic step, so a claim retried after a lost answer resumes it
+        instead of taking a second. A SQL store filters and sorts on its indexed fields and skips rows that
+        another claim has locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL)."""
+
+        def oldest(snapshot: dict[str, Record], equals: dict[str, str]) -> Record | None:
+            found = [r for r in snapshot.values() if all(r.get(key) == value for key, value in equals.items())]
+            return min(found, key=lambda r: tuple(str(r.get(field)) for field in order_fields), default=None)
+
+        def decide(snapshot: dict[str, Record]) -> tuple[list[Record], list[str], Record | None]:
+            taken = (oldest(snapshot, held) if held else None) or oldest(snapshot, {"state": state})
+            if taken is None:
+                return [], [], None
+            claimed = change(taken)
+            return changed_record(taken["id"], taken, claimed), [], claimed
+
+        return self.rewrite(collection, decide)
 
     def serves(self, collection: str) -> bool:
         """Whether this store is configured to keep ``collection`` (a Space may run without a private one)."""

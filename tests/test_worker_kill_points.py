@@ -54,8 +54,8 @@ class Killed(BaseException):
 
 
 class KillSwitchStore(LocalStore):
-    """A LocalStore through which its worker dies at the ``kill_at``-th write transaction (one that writes
-    something), before or after the write. Labels every write, to report which boundaries were reached."""
+    """A LocalStore through which its worker dies at the ``kill_at``-th write step (a ``rewrite`` that
+    writes something), before or after the write. Labels every write, to report which boundaries were reached."""
 
     def __init__(self, root, kill_at: int | None, after: bool):
         super().__init__(root)
@@ -74,20 +74,20 @@ class KillSwitchStore(LocalStore):
             self._dead()
         return super().get(collection, record_id)
 
-    def transact(self, collection, decide):
+    def rewrite(self, collection, decide):
         if self.died_at:
             self._dead()
 
         def recording(snapshot):
-            writes, value = decide(snapshot)
+            writes, removals, value = decide(snapshot)
             if writes:
                 self.writes.append(label(collection, writes, snapshot))
                 if len(self.writes) == self.kill_at and not self.after:
                     self.died_at = f"before {self.writes[-1]}"
                     self._dead()
-            return writes, value
+            return writes, removals, value
 
-        value = super().transact(collection, recording)
+        value = super().rewrite(collection, recording)
         if self.kill_at is not None and len(self.writes) == self.kill_at and self.after and not self.died_at:
             self.died_at = f"after {self.writes[-1]}"
             self._dead()

@@ -95,13 +95,14 @@ def test_published_failure_text_is_redacted_and_cut(tmp_path, models, monkeypatc
 # --- a lost claim -----------------------------------------------------------------------------------------
 class TakenOverStore(LocalStore):
     """A LocalStore on which another worker ("w2", one hour later) re-queues the request as stale and claims it
-    just before the ``take_over_at``-th transaction on the requests collection, as another replica would."""
+    just before the ``take_over_at``-th write step (``rewrite``) on the requests collection, as another replica
+    would."""
 
     def __init__(self, root, take_over_at: int):
         super().__init__(root)
         self.take_over_at, self.calls, self.after_takeover = take_over_at, 0, []
 
-    def transact(self, collection, decide):
+    def rewrite(self, collection, decide):
         if collection == "requests":
             self.calls += 1
             if self.calls == self.take_over_at:
@@ -109,12 +110,12 @@ class TakenOverStore(LocalStore):
                                                timedelta(minutes=10), 3)
         if self.calls >= self.take_over_at:
             self.after_takeover.append(collection)
-        return super().transact(collection, decide)
+        return super().rewrite(collection, decide)
 
 
 @pytest.mark.parametrize("heartbeat_s", [60.0, 0.02], ids=["noticed at a progress beat", "noticed by the heartbeat"])
 def test_a_worker_that_lost_its_claim_stops_and_writes_nothing(tmp_path, models, heartbeat_s):
-    # requests transactions of w1 without background beats: 1 claim, 2 progress 0/3, 3 progress 1/3 (after the
+    # requests write steps of w1 without background beats: 1 claim, 2 progress 0/3, 3 progress 1/3 (after the
     # first column); with them, the takeover lands before one of the background beats
     store = TakenOverStore(tmp_path / "store", take_over_at=3)
     store.put("requests", request("r", models["base"], models["lora"], challenge="general_nlp"))

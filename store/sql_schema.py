@@ -1,0 +1,126 @@
+"""The SQL store's tables and engine (SQLAlchemy Core): SQLite by default, PostgreSQL through psycopg 3.
+
+- ``records``: one row per stored record; the JSON body as text plus the fields the queue and the votes filter
+  and sort on, copied out of the body on every write. ``seq`` comes from one global counter (``counters``) and
+  is bumped by every write and removal (a removal keeps the row, ``deleted`` set), so a reader that remembers
+  the highest ``seq`` it saw reads only what changed since.
+- ``events``: every request state change and every new vote, in commit order (published to the Hub in batches).
+- ``leases``: named leases (one holder at a time, expiring) with the cursor of what the holder has done.
+
+SQLite runs in WAL mode with a busy timeout; a write transaction starts with ``BEGIN IMMEDIATE`` so that two
+writers never both read and then both write (``pysqlite``'s own transaction handling is switched off for that,
+as SQLAlchemy's documentation describes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+metadata = MetaData()
+
+INDEXED_FIELDS = ("state", "worker", "heartbeat_at", "submitted_at", "voter")  # copied out of each body
+
+records = Table(
+    "records", metadata,
+    Column("collection", String(40), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    *(Column(name, String(200)) for name in INDEXED_FIELDS),
+    Column("body", Text, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Index("records_by_seq", "collection", "seq"),
+    Index("records_queue", "collection", "state", "submitted_at", "id"),
+    Index("records_by_worker", "collection", "worker"),
+    Index("records_by_voter", "collection", "voter"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("collection", String(40), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("body", Text, nullable=False),
+    Index("events_by_collection", "collection", "seq"),
+)
+
+leases = Table(
+    "leases", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200)),
+    Column("expires_at", Float, nullable=False, default=0.0),
+    Column("cursor", BigInteger, nullable=False, default=0),
+)
+
+counters = Table(
+    "counters", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+SEQ = "seq"  # the counters row every write bumps
+WRITES = "writes"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``), set up for this store."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if url.startswith("postgresql"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    raise ValueError(f"DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, not {url.split(':')[0]}:")
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below starts transactions instead
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITES) else "BEGIN")
+
+
+def upsert(engine: Engine, table: Table) -> Any:
+    """``INSERT`` with ``on_conflict_do_update`` / ``on_conflict_do_nothing`` for the engine's dialect."""
+    return (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for a PostgreSQL advisory lock named ``name``."""
+    return int.from_bytes(hashlib.sha256(f"store:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def create_schema(engine: Engine) -> None:
+    """The tables (if missing) and the counter row; replicas opening the database together do it once."""
+    with engine.connect().execution_options(**{WRITES: True}) as connection, connection.begin():
+        if engine.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(lock_key("schema"))))
+        metadata.create_all(connection)
+        connection.execute(upsert(engine, counters).values(name=SEQ, value=0).on_conflict_do_nothing())
