@@ -1,5 +1,11 @@
 """Pick the store from the environment, as a Space configures it.
 
+The live collections (``requests``: the queue, its claims, heartbeats and progress; ``votes``) go to a SQL
+database (:class:`store.sql.SqlStore`): ``DATABASE_URL`` (PostgreSQL, ``postgresql+psycopg://...``, for several
+replicas and GPU workers), by default SQLite in ``<LEADERBOARD_DATA_DIR or ./data>/live.sqlite3``. Its first
+open imports the requests and votes the published store already holds (an upgrade loses none). The other
+collections go to the published store:
+
 - ``REQUESTS_DATASET`` + ``RESULTS_DATASET`` (+ ``PRIVATE_DATASET``, ``HF_TOKEN``): ``HubStore`` on those
   dataset repos (see :func:`hub_store_from_env`);
 - otherwise ``LocalStore`` in ``$LEADERBOARD_DATA_DIR`` (default ``./data`` beside app.py): no token, no network.
@@ -16,25 +22,48 @@ from pathlib import Path
 
 from store.base import PRIVATE_COLLECTIONS, LocalStore, Store, StoreError
 from store.hub import HubStore
+from store.routed import RoutedStore
+from store.sql import SqlStore
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+LIVE_DATABASE = "live.sqlite3"  # the default SQLite database, in the data folder
 NO_DURABLE_STORE = (
     "This Space has no durable store, so it does not start: set REQUESTS_DATASET and RESULTS_DATASET (with "
     "HF_TOKEN, and PRIVATE_DATASET for contact e-mails) to keep requests and results in Hub datasets, or "
     "LEADERBOARD_DATA_DIR=/data to keep them on the Space's persistent storage (any other folder works too, "
     "but is lost at restart). Without them it would write to ./data, which a Space loses at every restart."
 )
+NO_QUEUE_DATABASE = (
+    "This Space has no durable database for its queue and votes, so it does not start: set DATABASE_URL to a "
+    "PostgreSQL URL (postgresql+psycopg://user:password@host:5432/name; needed when several replicas or GPU "
+    "workers share the queue), or LEADERBOARD_DATA_DIR=/data to keep an SQLite database on the Space's "
+    "persistent storage. Without them the queue would live in ./data, which a Space loses at every restart."
+)
 
 
 def open_store(environ: Mapping[str, str] = os.environ) -> Store:
-    """The configured store; :class:`StoreError` (``NO_DURABLE_STORE``) on a Space with none configured."""
-    hub_store = hub_store_from_env(environ)
-    if hub_store is not None:
-        return hub_store
+    """The configured store: the live collections in SQL, the others in the Hub datasets or the local folder.
+
+    :class:`StoreError` on a Space without a durable place for either (``NO_DURABLE_STORE``,
+    ``NO_QUEUE_DATABASE``)."""
     data_dir = environ.get("LEADERBOARD_DATA_DIR", "").strip()
-    if not data_dir and environ.get("SPACE_ID"):
-        raise StoreError(NO_DURABLE_STORE)
-    return LocalStore(data_dir or DEFAULT_DATA_DIR)
+    database_url = environ.get("DATABASE_URL", "").strip()
+    published: Store | None = hub_store_from_env(environ)
+    on_space = bool(environ.get("SPACE_ID"))
+    if published is None:
+        if not data_dir and on_space:
+            raise StoreError(NO_DURABLE_STORE)
+        published = LocalStore(data_dir or DEFAULT_DATA_DIR)
+    elif on_space and not (database_url or data_dir):
+        raise StoreError(NO_QUEUE_DATABASE)
+    try:
+        live = SqlStore(database_url or f"sqlite:///{Path(data_dir or DEFAULT_DATA_DIR) / LIVE_DATABASE}")
+    except ValueError as error:
+        raise StoreError(str(error)) from None
+    for collection in live.collections:
+        if published.serves(collection):
+            live.import_once(collection, published)
+    return RoutedStore({collection: live for collection in live.collections}, published)
 
 
 def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | None:

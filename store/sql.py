@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ from store.sql_schema import (
 )
 
 LIVE_COLLECTIONS = ("requests", "votes")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -192,6 +194,36 @@ class SqlStore(Store):
             self.set_aside.add(found)
             passed.append(row.id)
 
+    def import_once(self, collection: str, source: Store) -> int | None:
+        """Copy in the records ``source`` (the JSON folder or the Hub datasets the collection lived in before
+        this database) holds, once per database: how many were new; None if done before or ``source`` cannot be
+        read now (then at the next open). Imported records make no events: they are published already."""
+        marker = f"imported:{collection}"
+        if self._marked(marker):
+            return None
+        try:
+            found = source.all(collection)
+        except StoreError as error:
+            log.warning("the %s written before the SQL store are not imported yet: %s", collection, error)
+            return None
+        with self._writing(collection, exclusive=True) as connection:
+            if self._marked(marker, connection):
+                return None
+            stored = self._refresh(connection, collection)
+            new = [record for record in found if record["id"] not in stored]
+            for record in new:
+                check_record(collection, record)
+            self._write(connection, collection, [(None, record) for record in new], with_events=False)
+            connection.execute(counters.insert().values(name=marker, value=len(new)))
+        return len(new)
+
+    def _marked(self, name: str, connection: Connection | None = None) -> bool:
+        query = select(counters.c.value).where(counters.c.name == name)
+        if connection is not None:
+            return connection.execute(query).first() is not None
+        with self._reading() as reading:
+            return reading.execute(query).first() is not None
+
     # the machinery
 
     @contextmanager
@@ -217,8 +249,8 @@ class SqlStore(Store):
             raise StoreError(f"the database did not take the write: {error.orig or error}", maybe_written=True) \
                 from None
 
-    def _write(self, connection: Connection, collection: str, changes: list[tuple[Record | None, Record | None]]) \
-            -> None:
+    def _write(self, connection: Connection, collection: str, changes: list[tuple[Record | None, Record | None]],
+               *, with_events: bool = True) -> None:
         """Write (before, after) pairs (after None: remove), each with a fresh ``seq``, and their events."""
         if not changes:
             return
@@ -236,7 +268,7 @@ class SqlStore(Store):
                 values.update(seq=seq, body=json.dumps(after, sort_keys=True, ensure_ascii=False), deleted=False)
                 connection.execute(upsert(self.engine, records).values(collection=collection, id=after["id"], **values)
                                    .on_conflict_do_update(index_elements=["collection", "id"], set_=values))
-            body = _event_body(collection, before, after)
+            body = _event_body(collection, before, after) if with_events else None
             if body is not None:
                 connection.execute(events.insert().values(collection=collection, record_id=body["id"], at=now,
                                                           body=json.dumps(body, sort_keys=True, ensure_ascii=False)))

@@ -9,8 +9,9 @@ import pytest
 
 from evaluator.scheduler import evaluator_enabled
 from store.base import LocalStore, StoreError
-from store.factory import NO_DURABLE_STORE, open_store
+from store.factory import NO_DURABLE_STORE, NO_QUEUE_DATABASE, open_store
 from store.hub import HubStore
+from store.sql import SqlStore
 from submissions.ui import queue_refresh_s
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,15 +54,44 @@ def test_a_space_without_a_store_refuses_naming_what_to_set():
 def test_a_space_with_a_store_configured_opens_it(tmp_path):
     persistent = tmp_path / "persistent"
     store = open_store({**SPACE, "LEADERBOARD_DATA_DIR": str(persistent)})
-    assert isinstance(store, LocalStore) and store.root == persistent
-    store = open_store({**SPACE, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
-                        "HUB_CACHE_DIR": str(tmp_path / "cache")})
-    assert isinstance(store, HubStore) and store.repos["results"] == "org/results"
+    assert isinstance(store.backend("results"), LocalStore) and store.backend("results").root == persistent
+    live = store.backend("requests")
+    assert isinstance(live, SqlStore) and live.url == f"sqlite:///{persistent / 'live.sqlite3'}"
+    assert store.backend("votes") is live and (persistent / "live.sqlite3").is_file()
+    hub = {**SPACE, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
+           "HUB_CACHE_DIR": str(tmp_path / "cache")}
+    database = f"sqlite:///{tmp_path / 'queue.sqlite3'}"
+    store = open_store({**hub, "DATABASE_URL": database})
+    assert isinstance(store.backend("results"), HubStore) and store.backend("results").repos["results"] == "org/results"
+    assert store.backend("requests").url == database
+
+
+def test_a_space_on_the_hub_without_a_queue_database_refuses_naming_what_to_set(tmp_path):
+    with pytest.raises(StoreError) as refused:
+        open_store({**SPACE, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
+                    "HUB_CACHE_DIR": str(tmp_path / "cache")})
+    assert str(refused.value) == NO_QUEUE_DATABASE
+    for name in ("DATABASE_URL", "PostgreSQL", "LEADERBOARD_DATA_DIR=/data", "./data"):
+        assert name in NO_QUEUE_DATABASE
 
 
 def test_local_runs_keep_the_default_folder(tmp_path):
     store = open_store({"LEADERBOARD_DATA_DIR": str(tmp_path)})
-    assert isinstance(store, LocalStore) and store.root == tmp_path
+    assert store.backend("results").root == tmp_path
+    assert store.backend("requests").url == f"sqlite:///{tmp_path / 'live.sqlite3'}"
+
+
+def test_the_first_open_imports_the_requests_and_votes_of_the_json_folder_once(tmp_path):
+    folder = LocalStore(tmp_path)
+    request = {"id": "r1", "submitted_at": "2026-03-10T10:00:00+00:00", "state": "PENDING"}
+    vote = {"id": "v1", "board": "general_nlp", "conversation_id": "c", "outcome": "a",
+            "created_at": "2026-03-10T10:00:00+00:00", "a": {"entry": "x"}, "b": {"entry": "y"}}
+    folder.put("requests", request)
+    folder.put("votes", vote)
+    store = open_store({"LEADERBOARD_DATA_DIR": str(tmp_path)})
+    assert store.all("requests") == [request] and store.all("votes") == [vote]
+    store.rewrite("requests", lambda snapshot: ([], ["r1"], None))  # removed in the database after the upgrade
+    assert open_store({"LEADERBOARD_DATA_DIR": str(tmp_path)}).all("requests") == []  # not imported again
 
 
 def test_the_app_on_a_space_without_a_store_exits_with_the_message(tmp_path):

@@ -1,20 +1,22 @@
 """Crash test: ``python -m evaluator`` processes are SIGKILLed in the middle of one evaluation, three times,
 and the request still ends FINISHED exactly once, with exactly one result.
 
-Real processes on a real LocalStore (tiny Llama + LoRA, local MMLU-format data). Four workers start together,
+Real processes on the store ``open_store`` builds on a data folder (the queue in its SQLite database, results and
+details as JSON files; tiny Llama + LoRA, local MMLU-format data). Four workers start together,
 so that their start-ups (imports) overlap; whichever holds the claim is killed, and one of the others takes
 the request over once the killed holder's heartbeat is stale. The three kills land at different moments:
 
 1. right after the claim (model loading, adapter probe), before any column was scored;
 2. after the first column was scored (progress 1/3), while the suite is still running;
 3. after the result record was written but before the request was marked FINISHED. To land there every time,
-   the test holds the store's own locks (``flock``, as another replica would): first the details collection's,
+   the test holds the store's own locks, as another replica would: first the details collection's (``flock``),
    until the worker (having confirmed its claim with a last beat) waits for it, which the test sees as the
-   worker process holding ``details/.lock`` open; then the requests collection's, and lets the details go: the
-   worker writes details and result (other collections) and blocks in ``mark_finished``.
+   worker process holding ``details/.lock`` open; then the queue database's write lock (``BEGIN IMMEDIATE``),
+   and lets the details go: the worker writes details and result (other collections) and blocks in
+   ``mark_finished``.
 
-Every kill is made while holding that lock, so it never lands inside a write of the request record itself
-(a SIGKILL inside ``LocalStore._write`` would leave an orphaned ``.tmp`` file, which readers ignore).
+Every kill is made while holding the database's write lock, so it never lands inside a write of the request
+record itself.
 The fourth claim finds the result and only marks the request FINISHED.
 """
 
@@ -24,6 +26,7 @@ import fcntl
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from store.base import LocalStore
+from store.factory import LIVE_DATABASE, open_store
 from tests.eval_helpers import write_jsonl
 from tests.tiny_models import build_lora, build_tiny_llama
 
@@ -92,9 +95,20 @@ class Workers:
 
 
 @contextmanager
-def collection_locked(store_dir: Path, collection: str = "requests"):
-    """Hold the store's lock on a collection: no worker can write it meanwhile (for requests: claim, beat or
-    finish)."""
+def queue_locked(store_dir: Path):
+    """Hold the queue database's write lock: no worker can claim, beat or finish meanwhile (reads go on)."""
+    connection = sqlite3.connect(store_dir / LIVE_DATABASE, isolation_level=None, timeout=60)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        yield
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+@contextmanager
+def collection_locked(store_dir: Path, collection: str):
+    """Hold the JSON folder's lock on a collection: no worker can write it meanwhile."""
     with open(store_dir / collection / ".lock", "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -133,7 +147,7 @@ def setup(tmp_path):
     adapter = build_lora(base, tmp_path / "lora")
     data_dir = write_jsonl(tmp_path / "data" / "mmlu.jsonl", _mmlu_rows()).parent
     store_dir = tmp_path / "store"
-    store = LocalStore(store_dir)
+    store = open_store({"LEADERBOARD_DATA_DIR": str(store_dir)})
     store.put("requests", {
         "id": RID, "challenge": "general_nlp", "kind": "adapter", "repo_id": str(adapter), "commit": None,
         "base_model": str(base), "base_commit": None, "team": "Crash Team", "comm_gb": 1.0,
@@ -166,7 +180,7 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
 
     # 1. right after the claim, before any column was scored
     held = wait_for("the first claim", running(1), workers, started)
-    with collection_locked(store_dir):
+    with queue_locked(store_dir):
         r = request()
         assert (r["attempts"], (r.get("progress") or {}).get("done", 0)) == (1, 0)
         workers.kill(workers.holder(r))
@@ -176,7 +190,7 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
 
     # 2. in the middle of the suite: one column of three scored, no result yet
     wait_for("the second claim to score a column", running(2, done=1), workers, started)
-    with collection_locked(store_dir):
+    with queue_locked(store_dir):
         r = request()
         assert r["progress"]["done"] in (1, 2) and not has_result()
         workers.kill(workers.holder(r))
@@ -192,7 +206,7 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
         details_lock.enter_context(collection_locked(store_dir, "details"))
         wait_for("the worker to wait for the details lock",
                  lambda: has_open(holder, store_dir / "details" / ".lock"), workers, started)
-        locks.enter_context(collection_locked(store_dir, "requests"))
+        locks.enter_context(queue_locked(store_dir))
         details_lock.close()
         wait_for("the result record", has_result, workers, started)
         assert request()["state"] == "RUNNING"  # the worker waits for the lock to mark it FINISHED
@@ -214,7 +228,8 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
     assert results[0]["provenance"]["worker"] == third["worker"]  # written once, by the third claim
     assert results[0]["provenance"]["sample_counts"] == {key: PER_COLUMN for key in SUBJECTS}
     assert [d["id"] for d in store.all("details")] == [RESULT]
-    files = sorted(p.relative_to(store_dir).as_posix() for p in store_dir.rglob("*") if p.is_file())
-    assert files == ["details/.lock", f"details/{RESULT}.json", "requests/.lock", f"requests/{RID}.json",
-                     "results/.lock", f"results/{RESULT}.json"], files  # no temporary files left
+    files = sorted(p.relative_to(store_dir).as_posix() for p in store_dir.rglob("*")
+                   if p.is_file() and not p.name.startswith(LIVE_DATABASE))
+    assert files == ["details/.lock", f"details/{RESULT}.json", "results/.lock", f"results/{RESULT}.json"], \
+        files  # no temporary files left; the request lives in the database
     assert json.loads((store_dir / "results" / f"{RESULT}.json").read_text())["id"] == RESULT

@@ -12,8 +12,9 @@ a dead store for anything else, as in a process that is gone.
 
 Real processes (``RELIABILITY_SWEEP=1``, heavier): ``python -m evaluator`` is SIGKILLed after seeded random
 delays (``RELIABILITY_KILLS`` times, default 50; one in five at any moment from its start, the others within
-three seconds of its first claim), then one more worker drains the queue. A kill inside a
-LocalStore write leaves that write's temporary file (readers ignore it); the test checks that the store's own
+three seconds of its first claim), then one more worker drains the queue. They open the store as ``python -m
+evaluator`` does (the queue in the data folder's SQLite database, whose transactions a kill rolls back; results
+and details as JSON files). A kill inside a LocalStore write leaves that write's temporary file (readers ignore it); the test checks that the store's own
 clean-up removes every such file once it is old, and reports how many there were. Without the option it
 makes ``DEFAULT_REAL_KILLS`` kills (tests/test_worker_crash.py holds three more, at chosen moments).
 """
@@ -35,7 +36,8 @@ import torch
 
 from evaluator.worker import Worker, WorkerConfig
 from models.loading import LoadOptions, ModelPool
-from store.base import LocalStore, StoreError
+from store.base import LocalStore, Store, StoreError
+from store.factory import open_store
 from tests.eval_helpers import FIXTURES, write_jsonl
 from tests.sweep import sweep_size
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)
@@ -217,7 +219,7 @@ def wait_until(condition, timeout_s: float) -> None:
         time.sleep(0.02)
 
 
-def phase_of(store: LocalStore) -> str:
+def phase_of(store: Store) -> str:
     """Where the (frozen) worker is, as the store shows it."""
     running = [r for r in store.all("requests") if r["state"] == "RUNNING"]
     if not running:
@@ -248,7 +250,7 @@ def test_real_workers_killed_at_random_moments(tmp_path, models):
     rng = random.Random(SEED)
     data_dir = write_jsonl(tmp_path / "data" / "mmlu.jsonl", _mmlu_rows()).parent
     store_dir = tmp_path / "store"
-    store = LocalStore(store_dir)
+    store = open_store({"LEADERBOARD_DATA_DIR": str(store_dir)})  # as the workers open it: the queue in SQLite
     env = _worker_env(store_dir, data_dir)
     command = [sys.executable, "-m", "evaluator", "--interval", "0.2"]
     submitted = 0
