@@ -14,6 +14,9 @@ from typing import Iterator
 
 from playwright.sync_api import Browser, sync_playwright
 
+from store.base import Store
+from store.factory import open_store
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -24,6 +27,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def app_store(data_dir: Path) -> Store:
+    """The store as the app opens it on ``data_dir``: requests and votes in its SQLite database, the rest as JSON
+    files (seed it before the app starts, read what the app wrote through it)."""
+    return open_store({"LEADERBOARD_DATA_DIR": str(data_dir)})
 
 
 @contextlib.contextmanager

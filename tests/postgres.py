@@ -85,13 +85,22 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A fresh, empty database; its SQLAlchemy URL."""
+    def new_database(self, *, log_statements: bool = False) -> str:
+        """A fresh, empty database; its SQLAlchemy URL. ``log_statements``: the server log records every statement
+        run on it, with its parameters (see :meth:`parameters_logged`)."""
         name = f"test_{next(self._names)}"
         with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
                              autocommit=True) as connection:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            if log_statements:
+                connection.execute(sql.SQL("ALTER DATABASE {} SET log_statement = 'all'").format(sql.Identifier(name)))
         return self.url(name)
+
+    def parameters_logged(self, value: str) -> int:
+        """How many logged statements were run with the text parameter ``value`` so far."""
+        log = (self.folder / "server.log").read_text(errors="replace")
+        return sum(line.endswith(f"= '{value}'") or f"= '{value}'," in line
+                   for line in log.splitlines() if "parameters:" in line)
 
 
 @pytest.fixture(scope="session", name="postgres_server")

@@ -4,8 +4,7 @@
 import pytest
 
 from arena.memory import HEADROOM, local_parameter_count
-from store.base import LocalStore
-from tests.browser import chromium, running_app
+from tests.browser import app_store, chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, result
 from tests.tiny_models import build_lora, build_tiny_llama
 
@@ -14,7 +13,7 @@ pytestmark = pytest.mark.timeout(300)
 
 def test_a_board_whose_base_does_not_fit_is_not_offered_and_says_why(tmp_path):
     base = build_tiny_llama(tmp_path / "base")
-    store = LocalStore(tmp_path / "data")
+    store = app_store(tmp_path / "data")
     store.put("results", result(1, "Alpha Team", "alpha/adapter", 70.0, base, build_lora(base, tmp_path / "a", seed=1)))
     store.put("results", result(2, "Beta Team", "beta/adapter", 60.0, base, build_lora(base, tmp_path / "b", seed=2)))
     need_gb = local_parameter_count(base) * 4 * HEADROOM / 1e9

@@ -5,8 +5,7 @@ verified General NLP results, Debian's chromium."""
 
 import pytest
 
-from store.base import LocalStore
-from tests.browser import chromium, running_app
+from tests.browser import app_store, chromium, running_app
 from tests.tiny_models import build_lora, build_tiny_llama
 
 pytestmark = pytest.mark.timeout(300)
@@ -24,7 +23,7 @@ def result(i: int, team: str, name: str, average: float, base, adapter) -> dict:
 def page(tmp_path_factory):
     root = tmp_path_factory.mktemp("arena-ui")
     base = build_tiny_llama(root / "base")
-    store = LocalStore(root / "data")
+    store = app_store(root / "data")
     store.put("results", result(1, "Alpha Team", "alpha/adapter", 70.0, base, build_lora(base, root / "a", seed=1)))
     store.put("results", result(2, "Beta Team", "beta/adapter", 60.0, base,
                                 build_lora(base, root / "b", seed=2, scale=2.0)))

@@ -4,8 +4,7 @@ server speaking vLLM's protocol (tests/vllm_server.py), Debian's chromium."""
 
 import pytest
 
-from store.base import LocalStore
-from tests.browser import chromium, running_app
+from tests.browser import app_store, chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, pane_text, result
 from tests.tiny_models import build_lora, build_tiny_llama
 from tests.vllm_server import VllmStandIn
@@ -19,7 +18,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("arena-vllm-ui")
     base = build_tiny_llama(root / "base")
     adapters = {"a": build_lora(base, root / "a", seed=1), "b": build_lora(base, root / "b", seed=2)}
-    store = LocalStore(root / "data")
+    store = app_store(root / "data")
     store.put("results", result(1, "Alpha Team", "alpha/adapter", 70.0, base, adapters["a"]))
     store.put("results", result(2, "Beta Team", "beta/adapter", 60.0, base, adapters["b"]))
     answers = {str(adapters["a"].resolve()): ["Paris ", "is ", "the ", "capital."],

@@ -5,9 +5,8 @@ import re
 import pytest
 
 from arena.votes import make_vote
-from store.base import LocalStore
 from tests.board_records import result
-from tests.browser import chromium, running_app
+from tests.browser import app_store, chromium, running_app
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -23,7 +22,7 @@ def page(tmp_path_factory):
     partial["source"] = "partial"
     partial["provenance"] = {"partial": ["at most 1 questions per dataset (EVALUATOR_LIMIT)"],
                              "dataset_revisions": {"pubmedqa": "5e0c6a1f" * 5}}
-    store = LocalStore(data)
+    store = app_store(data)
     store.put("results", verified)
     store.put("results", partial)
     for conversation in ("c1", "c2"):  # votes on a board the arena would not open on by itself

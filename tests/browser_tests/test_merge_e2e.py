@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from store.base import LocalStore
-from tests.browser import chromium, running_app
+from tests.browser import app_store, chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, send_and_wait
 from tests.browser_tests.test_offline_walkthrough import choose
 from tests.eval_helpers import FIXTURES
@@ -64,7 +63,7 @@ def test_recipe_and_merged_repo_are_scored_onto_the_board_and_served_in_compare(
             submit(page, "merged model repo", team="Repo Team", repo="team/merged", email="m@team.org")
             wait_until_finished(page)
 
-            results = {r["team"]: r for r in LocalStore(data).all("results") if r.get("request_id")}
+            results = {r["team"]: r for r in app_store(data).all("results") if r.get("request_id")}
             page.get_by_role("tab", name=MERGING, exact=True).click()
             page.click("#merging-refresh")
             names = {"Recipe Team": "recipe:linear:org/tiny-llama", "Repo Team": "team/merged"}  # the board's names
@@ -83,7 +82,7 @@ def test_recipe_and_merged_repo_are_scored_onto_the_board_and_served_in_compare(
             digest = results["Recipe Team"]["merge"]["merged_sha256"]
             assert digest in details and f"org/tiny-llama-b@{heads['org/tiny-llama-b']}" in details
 
-            store = LocalStore(data)  # as a full evaluation (official data, no limit) would have written them
+            store = app_store(data)  # as a full evaluation (official data, no limit) would have written them
             for result in results.values():
                 store.put("results", {**result, "source": "evaluated",
                                       "provenance": {**result["provenance"], "partial": None, "limit": None}})

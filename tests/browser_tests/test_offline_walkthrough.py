@@ -12,8 +12,7 @@ import urllib.request
 import pytest
 
 from challenges.definitions import challenges
-from store.base import LocalStore
-from tests.browser import ROOT, chromium, free_port
+from tests.browser import ROOT, app_store, chromium, free_port
 from tests.sweep import heavy
 
 pytestmark = pytest.mark.timeout(900)
@@ -87,7 +86,7 @@ def walk(page, url, data_dir, challenge, title) -> tuple[list, float]:
     assert states[-1] == "FINISHED", seen
     # RUNNING can last under a second on an idle machine (two questions per column), shorter than a Queue read:
     # the stored request says a worker claimed it and reported progress; a RUNNING seen showed that progress
-    [request] = [r for r in LocalStore(data_dir).all("requests") if r["repo_id"] == adapter]
+    [request] = [r for r in app_store(data_dir).all("requests") if r["repo_id"] == adapter]
     assert request["attempts"] == 1 and request["worker"] and request["started_at"], request
     assert request["progress"]["total"] == len(challenges()[challenge].columns), request  # per column
     assert all(status == "starting" or status.startswith(("dataset ", "all ")) for state, status in seen

@@ -1,5 +1,8 @@
 """The Queue tab asks the store for the queue only while a visitor can see it, and a Space without a GPU says
-that evaluations run on workers elsewhere (in the tab and in its start-up log)."""
+that evaluations run on workers elsewhere (in the tab and in its start-up log).
+
+The queue lives in the SQL database (here the tests' real PostgreSQL, which logs every statement with its
+parameters), so its reads are counted there."""
 
 import time
 
@@ -7,6 +10,7 @@ import pytest
 
 from tests.browser import chromium, running_app
 from tests.hub_server import HubServer
+from tests.postgres import PostgresServer
 from tests.space_oauth import SPACE_OAUTH
 
 pytestmark = pytest.mark.timeout(300)
@@ -16,12 +20,14 @@ WINDOW_S = 4.5
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    """The app as a CPU Space runs it: Hub datasets, ``SPACE_ID`` set, ``EVALUATOR_ENABLED`` left unset."""
+def app(tmp_path_factory, postgres_server):
+    """The app as a CPU Space runs it: Hub datasets, a PostgreSQL queue, ``SPACE_ID`` set, ``EVALUATOR_ENABLED``
+    left unset."""
     with HubServer() as hub:
         for dataset in ("org/requests", "org/results"):
             hub.add_dataset(dataset)
         env = {"HF_ENDPOINT": hub.url, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
+               "DATABASE_URL": postgres_server.new_database(log_statements=True),
                "HF_TOKEN": HubServer.token, "SYSTEM": "spaces", "SPACE_ID": "org/space", **SPACE_OAUTH,
                "EVALUATOR_ENABLED": "", "ARENA_DEMO": "off", "QUEUE_REFRESH_S": str(REFRESH_S)}
         data = tmp_path_factory.mktemp("queue") / "data"
@@ -29,18 +35,14 @@ def app(tmp_path_factory):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.wait_for_selector("#general_nlp-table table")
-            yield page, hub, data
+            yield page, postgres_server, data
 
 
-def queue_reads(hub: HubServer) -> int:
-    """How often the app asked the Hub for the requests dataset's head (once per queue refresh)."""
-    return sum(1 for method, path in list(hub.requests) if path.endswith("/datasets/org/requests/refs"))
-
-
-def reads_during(hub: HubServer, seconds: float) -> int:
-    before = queue_reads(hub)
+def reads_during(database: PostgresServer, seconds: float) -> int:
+    """How many statements on the requests collection the app ran in ``seconds`` (at least one per refresh)."""
+    before = database.parameters_logged("requests")
     time.sleep(seconds)
-    return queue_reads(hub) - before
+    return database.parameters_logged("requests") - before
 
 
 def set_page_visibility(page, state: str) -> None:
@@ -52,28 +54,28 @@ def set_page_visibility(page, state: str) -> None:
 
 
 def test_the_queue_is_read_only_while_its_tab_is_shown(app):
-    page, hub, _ = app
-    assert reads_during(hub, WINDOW_S) == 0, "the Queue tab is hidden, yet the queue was read"
+    page, database, _ = app
+    assert reads_during(database, WINDOW_S) == 0, "the Queue tab is hidden, yet the queue was read"
 
     page.get_by_role("tab", name="Queue").click()
     page.wait_for_selector("#queue-table table", state="visible")
-    shown = reads_during(hub, WINDOW_S)
+    shown = reads_during(database, WINDOW_S)
     assert shown >= 2, f"a shown Queue tab refreshes every {REFRESH_S} s; it read the queue {shown} times"
 
     page.get_by_role("tab", name="Finance", exact=True).click()
     page.wait_for_selector("#finance-table table", state="visible")
     time.sleep(REFRESH_S)  # a tick already under way may still land
-    assert reads_during(hub, WINDOW_S) == 0, "the Queue tab was left, yet the queue was still read"
+    assert reads_during(database, WINDOW_S) == 0, "the Queue tab was left, yet the queue was still read"
 
     page.get_by_role("tab", name="Queue").click()
     page.wait_for_selector("#queue-table table", state="visible")
-    assert reads_during(hub, WINDOW_S) >= 2
+    assert reads_during(database, WINDOW_S) >= 2
 
     set_page_visibility(page, "hidden")
     time.sleep(REFRESH_S)
-    assert reads_during(hub, WINDOW_S) == 0, "the page is in the background, yet the queue was still read"
+    assert reads_during(database, WINDOW_S) == 0, "the page is in the background, yet the queue was still read"
     set_page_visibility(page, "visible")
-    assert reads_during(hub, WINDOW_S) >= 2
+    assert reads_during(database, WINDOW_S) >= 2
 
 
 def test_a_space_without_a_gpu_says_evaluations_run_elsewhere(app):

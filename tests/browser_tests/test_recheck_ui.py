@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from store.base import LocalStore
-from tests.browser import chromium, running_app
+from tests.browser import app_store, chromium, running_app
 from tests.hub_server import HubServer
 from tests.test_comm_check import one_mib_adapter
 from tests.test_submit_service import SMALL_BASE
@@ -28,7 +27,7 @@ def app(tmp_path_factory):
         env = {"HF_ENDPOINT": hub.url, "ORGANISER_TOKEN": TOKEN}
         with running_app(data, env) as url, chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            yield page, url, LocalStore(data)
+            yield page, url, app_store(data)
 
 
 def box(elem_id: str) -> str:

@@ -11,8 +11,7 @@ import urllib.request
 import pytest
 
 from leaderboard.hidden_test import HIDDEN_SCORES, REVEALS
-from store.base import LocalStore
-from tests.browser import chromium, running_app
+from tests.browser import app_store, chromium, running_app
 from tests.merge_records import HIDDEN, RESULTS, leaks
 
 pytestmark = pytest.mark.timeout(300)
@@ -22,7 +21,7 @@ TOKEN = "organiser-secret-for-the-reveal"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     data = tmp_path_factory.mktemp("reveal") / "data"
-    store = LocalStore(data)
+    store = app_store(data)
     for record in RESULTS:
         store.put("results", record)
     for record in HIDDEN:

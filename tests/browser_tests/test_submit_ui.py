@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.browser import chromium, running_app
+from tests.browser import app_store, chromium, running_app
 from tests.hub_server import HubServer
 from tests.test_submit_service import SMALL_BASE, adapter
 
@@ -31,7 +31,7 @@ def page(request, tmp_path_factory):
             page.goto(url)
             page.get_by_role("tab", name="Submit").click()
             page.wait_for_selector("#submit-button", state="visible")
-            page.hub, page.uses_hub = hub, request.param == "hub store"
+            page.hub, page.uses_hub, page.data = hub, request.param == "hub store", data
             yield page
 
 
@@ -62,15 +62,13 @@ def test_submit_valid_adapter_then_see_it_queued(page):
     page.wait_for_function("document.querySelector('#queue-table').innerText.includes('No requests match')")
     page.fill("#queue-team textarea, #queue-team input", "browser team")
     page.wait_for_selector("#queue-table tr[data-state=PENDING]")
-    requests = page.hub.files("org/requests", repo_type="dataset")
-    if page.uses_hub:  # one JSON file per request in the requests dataset; the e-mail only in the private one
-        (path, content), = [(p, c) for p, c in requests.items() if p.startswith("requests/")]
-        assert json.loads(content)["team"] == "Browser Team" and b"lead@team.org" not in content
+    (stored,) = app_store(page.data).all("requests")  # in the queue database, never a commit of its own
+    assert stored["team"] == "Browser Team" and "lead@team.org" not in json.dumps(stored)
+    assert not any(p.startswith("requests/") for p in page.hub.files("org/requests", repo_type="dataset"))
+    if page.uses_hub:  # the e-mail only in the private dataset
         private = page.hub.files("org/private", repo_type="dataset")
-        assert b"lead@team.org" in private[path.replace("requests/", "private/")]
+        assert b"lead@team.org" in private[f"private/{stored['id']}.json"]
         assert len(page.hub.files("org/results", repo_type="dataset")) >= 36  # published rows imported
-    else:
-        assert not any(p.startswith("requests/") for p in requests)
 
 
 def test_invalid_submission_lists_every_reason(page):
