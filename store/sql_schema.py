@@ -7,6 +7,8 @@
 - ``events``: every request state change and every new vote, in commit order (published to the Hub in batches).
 - ``leases``: named leases (one holder at a time, expiring) with the cursor of what the holder has done.
 
+``events.seq`` is assigned while the write holds the ``counters`` row, so events, too, commit in ``seq`` order.
+
 SQLite runs in WAL mode with a busy timeout; a write transaction starts with ``BEGIN IMMEDIATE`` so that two
 writers never both read and then both write (``pysqlite``'s own transaction handling is switched off for that,
 as SQLAlchemy's documentation describes).
@@ -70,7 +72,8 @@ leases = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(200)),
     Column("expires_at", Float, nullable=False, default=0.0),
-    Column("cursor", BigInteger, nullable=False, default=0),
+    Column("cursor", BigInteger, nullable=False, default=0),  # the last event seq the holder's work covers
+    Column("pending", BigInteger),  # the last event seq of a batch being published (the same batch on a retry)
 )
 
 counters = Table(
