@@ -21,6 +21,7 @@ from leaderboard.published import import_published
 from leaderboard.ui import board_tab
 from store.base import Store, StoreError
 from store.factory import open_store
+from store.publish_log import start_publishing
 from submissions.api import queue_api, submit_api
 from submissions.hub_models import HubModels
 from submissions.ui import queue_tab, recheck_handler, submit_tab
@@ -71,6 +72,7 @@ def main() -> None:
     except StoreError as error:  # a misconfigured Space: say what to set instead of a traceback
         raise SystemExit(f"Not starting: {error}") from None
     demo = build_app(store)
+    start_publishing(store)
     if evaluator_enabled():
         start_scheduler(store)
     else:

@@ -15,6 +15,7 @@ from pathlib import Path
 from challenges.definitions import DTYPES
 from evaluator.worker import Worker, WorkerConfig
 from store.factory import open_store
+from store.publish_log import start_publishing
 
 
 def main() -> None:
@@ -33,7 +34,9 @@ def main() -> None:
     overrides = {"limit": args.limit, "data_dir": args.data_dir, "batch_size": args.batch_size,
                  "precision": args.precision}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    worker = Worker(open_store(), config=config)
+    store = open_store()
+    start_publishing(store)  # the queue's state changes reach the requests dataset even with no app running
+    worker = Worker(store, config=config)
     while True:
         done = worker.run_once()
         if done:

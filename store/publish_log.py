@@ -18,14 +18,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
+import socket
 import time
 from collections.abc import Mapping
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from huggingface_hub import CommitOperationAdd, HfApi
 from sqlalchemy import select
 
 from store import leases
+from store.base import Store
+from store.hub import HubStore
 from store.leases import Lease
+from store.routed import RoutedStore
 from store.sql import SqlStore
 from store.sql_schema import events
 from store.states import FAILED, FINISHED
@@ -83,3 +89,33 @@ def push_batch(live: SqlStore, api: HfApi, repo_id: str, collection: str, batch:
 
 def publish_every_s(environ: Mapping[str, str] = os.environ) -> float:
     return float(environ.get("PUBLISH_EVERY_S") or DEFAULT_EVERY_S)
+
+
+def start_publishing(store: Store, environ: Mapping[str, str] = os.environ) -> BackgroundScheduler | None:
+    """Publish every ``PUBLISH_EVERY_S`` seconds (default 300) what the SQL store keeps for the Hub datasets of
+    ``store`` (as :func:`store.factory.open_store` routes them); None when there is nothing to publish to."""
+    if not isinstance(store, RoutedStore) or not isinstance(store.default, HubStore):
+        return None
+    hub = store.default
+    jobs = [(store.backend(c), c) for c in FOLDERS if isinstance(store.backend(c), SqlStore) and c in hub.repos]
+    if not jobs:
+        return None
+    every = publish_every_s(environ)
+    holder = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+    scheduler = BackgroundScheduler(daemon=True)
+    for live, collection in jobs:
+        scheduler.add_job(_publish_logged, "interval", seconds=every, id=f"publish-{collection}", max_instances=1,
+                          coalesce=True, args=(live, hub.api, hub.repos[collection], collection, holder, 3 * every))
+    scheduler.start()
+    return scheduler
+
+
+def _publish_logged(live: SqlStore, api: HfApi, repo_id: str, collection: str, holder: str, lease_s: float) -> None:
+    try:
+        published = publish_events(live, api, repo_id, collection, holder=holder, lease_s=lease_s)
+    except Exception as error:  # noqa: BLE001 - the Hub or the database failed: the batch waits for the next run
+        log.warning("publishing the %s events to %s failed (tried again at the next run): %s", collection,
+                    repo_id, error)
+        return
+    if published:
+        log.info("published %d %s events to %s", published, collection, repo_id)

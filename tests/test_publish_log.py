@@ -5,6 +5,7 @@ dies holding the lease is taken over once it expires, and no event is published 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,14 @@ from huggingface_hub import HfApi
 
 from evaluator import queue
 from store import leases
-from store.publish_log import DEFAULT_EVERY_S, plan_batch, publish_events, push_batch
+from store.factory import open_store
+from store.publish_log import (
+    DEFAULT_EVERY_S,
+    plan_batch,
+    publish_events,
+    push_batch,
+    start_publishing,
+)
 from store.sql import SqlStore
 from store.sql_schema import events
 from store.states import FINISHED, PENDING
@@ -110,3 +118,26 @@ def test_a_publisher_killed_holding_the_lease_is_taken_over_after_expiry(hub_ser
     published = [event["record"]["id"] for event in published_events(hub_server, "org/votes", "votes")]
     assert published == [f"v{n}" for n in range(6)]  # each vote once, in order
     assert leases.acquire(dying, "publish-votes", "dying", now=1600, ttl_s=900) is None  # it came back: refused
+
+
+def test_the_app_s_scheduled_job_publishes_the_queue_of_the_store_open_store_builds(hub_server: HubServer, tmp_path):
+    for dataset in ("org/requests", "org/results"):
+        hub_server.add_dataset(dataset)
+    environ = {"REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results", "HF_TOKEN": hub_server.token,
+               "HF_ENDPOINT": hub_server.url, "HUB_CACHE_DIR": str(tmp_path / "cache"),
+               "LEADERBOARD_DATA_DIR": str(tmp_path), "PUBLISH_EVERY_S": "0.2"}
+    store = open_store(environ)
+    store.put("requests", submitted(1, START))
+    assert start_publishing(open_store({"LEADERBOARD_DATA_DIR": str(tmp_path)})) is None  # no Hub: nothing to do
+    scheduler = start_publishing(store, environ)
+    try:
+        deadline = time.monotonic() + 30
+        while not published_events(hub_server, "org/requests", "log"):
+            assert time.monotonic() < deadline, "nothing was published"
+            time.sleep(0.1)
+    finally:
+        scheduler.shutdown()
+    [event] = published_events(hub_server, "org/requests", "log")
+    assert event["record"] == submitted(1, START)
+    current = hub_server.files("org/requests", repo_type="dataset")["queue/current.jsonl"]
+    assert json.loads(current) == submitted(1, START)
