@@ -121,8 +121,11 @@ class SqlStore(Store):
             rows = connection.execute(select(records.c.id, records.c.body).where(
                 self._live(collection), *(records.c[key] == value for key, value in equals.items()))
                 .order_by(records.c.id)).all()
-        return [found for found in (self._parse(collection, row.id, row.body) for row in rows)
-                if not isinstance(found, SetAside)]
+        found = [self._parse(collection, row.id, row.body) for row in rows]
+        for item in found:
+            if isinstance(item, SetAside):
+                self.set_aside.add(item)
+        return [record for record in found if not isinstance(record, SetAside)]
 
     def version(self, collection: str) -> str:
         with self._reading() as connection:
