@@ -97,12 +97,12 @@ class SqlStore(Store):
     # reads
 
     def all(self, collection: str) -> list[Record]:
-        with self._reading() as connection:
+        with self._reading(collection) as connection:
             snapshot = self._refresh(connection, collection)
         return [copy.deepcopy(snapshot[record_id]) for record_id in sorted(snapshot)]
 
     def get(self, collection: str, record_id: str) -> Record | None:
-        with self._reading() as connection:
+        with self._reading(collection) as connection:
             row = connection.execute(select(records.c.body, records.c.deleted).where(
                 self._row(collection, record_id))).first()
         if row is None or row.deleted:
@@ -117,7 +117,7 @@ class SqlStore(Store):
     def select(self, collection: str, **equals: str) -> list[Record]:
         if not set(equals) <= set(INDEXED_FIELDS):
             return super().select(collection, **equals)
-        with self._reading() as connection:
+        with self._reading(collection) as connection:
             rows = connection.execute(select(records.c.id, records.c.body).where(
                 self._live(collection), *(records.c[key] == value for key, value in equals.items()))
                 .order_by(records.c.id)).all()
@@ -128,7 +128,7 @@ class SqlStore(Store):
         return [record for record in found if not isinstance(record, SetAside)]
 
     def version(self, collection: str) -> str:
-        with self._reading() as connection:
+        with self._reading(collection) as connection:
             latest = connection.execute(select(func.max(records.c.seq)).where(
                 records.c.collection == collection)).scalar()
         return str(latest or 0)
@@ -224,13 +224,19 @@ class SqlStore(Store):
         query = select(counters.c.value).where(counters.c.name == name)
         if connection is not None:
             return connection.execute(query).first() is not None
-        with self._reading() as reading:
+        with self._reading(None) as reading:
             return reading.execute(query).first() is not None
 
     # the machinery
 
+    def _check_served(self, collection: str | None) -> None:
+        if collection is not None and not self.serves(collection):
+            raise StoreError(f"unknown collection {collection!r} for the SQL store")
+
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def _reading(self, collection: str | None) -> Iterator[Connection]:
+        """A read transaction (of ``collection``, which must be served)."""
+        self._check_served(collection)
         try:
             with self.engine.connect() as connection, connection.begin():
                 yield connection
@@ -240,8 +246,7 @@ class SqlStore(Store):
     @contextmanager
     def _writing(self, collection: str, *, exclusive: bool) -> Iterator[Connection]:
         """A write transaction holding ``collection`` exclusively (``rewrite``) or shared (row-level paths)."""
-        if not self.serves(collection):
-            raise StoreError(f"unknown collection {collection!r} for the SQL store")
+        self._check_served(collection)
         try:
             with self.engine.connect().execution_options(**{WRITES: True}) as connection, connection.begin():
                 if self.postgres:

@@ -46,6 +46,8 @@ def test_transact_hands_back_the_value_and_a_refused_write_changes_nothing(sql_u
     assert store.version("requests") == before and [r["id"] for r in store.all("requests")] == ["r1"]
     with pytest.raises(StoreError, match="unknown collection"):
         store.put("results", {"id": "x", "challenge": "c"})  # served elsewhere
+    with pytest.raises(StoreError, match="unknown collection"):
+        store.all("results")
     assert store.serves("votes") and not store.serves("results")
 
 
