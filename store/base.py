@@ -6,7 +6,10 @@ One interface, several backends. Records are JSON objects with an ``id``; each l
 (hidden-test scores an organiser published) sits beside the results. Every write is atomic, and
 :meth:`Store.transact` runs a read-decide-write step on a consistent snapshot so that two replicas or
 workers can never lose or duplicate a record (the local backend holds a file lock; the Hub backend commits
-with ``parent_commit`` and retries on conflict).
+with ``parent_commit`` and retries on conflict; the SQL backend, ``store/sql.py``, which keeps the live
+``requests`` and ``votes``, locks in the database). The queue's row-level steps (:meth:`Store.update_one`,
+:meth:`Store.claim_oldest`) default to such a transaction and :meth:`Store.select` to a filtered
+:meth:`Store.all`; the SQL backend touches only the rows concerned.
 
 Every stored file is read through the record contract (:mod:`store.record_contract`). One that cannot
 be read or does not fit it is *set aside*: left out of every read and snapshot, logged once, and listed by
