@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from store.base import LocalStore
+from store.details_files import details_info
 from tests.eval_helpers import write_jsonl
 from tests.tiny_models import build_lora, build_tiny_llama
 
@@ -213,8 +214,8 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
     assert results[0]["request_id"] == RID and set(results[0]["scores"]) == set(SUBJECTS)
     assert results[0]["provenance"]["worker"] == third["worker"]  # written once, by the third claim
     assert results[0]["provenance"]["sample_counts"] == {key: PER_COLUMN for key in SUBJECTS}
-    assert [d["id"] for d in store.all("details")] == [RESULT]
+    assert details_info(store, RESULT).worker == third["worker"]
     files = sorted(p.relative_to(store_dir).as_posix() for p in store_dir.rglob("*") if p.is_file())
-    assert files == ["details/.lock", f"details/{RESULT}.json", "requests/.lock", f"requests/{RID}.json",
+    assert files == ["details/.lock", f"details/{RESULT}.parquet", "requests/.lock", f"requests/{RID}.json",
                      "results/.lock", f"results/{RESULT}.json"], files  # no temporary files left
     assert json.loads((store_dir / "results" / f"{RESULT}.json").read_text())["id"] == RESULT
