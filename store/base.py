@@ -72,6 +72,10 @@ def check_record(collection: str, record: Record) -> str:
     return record_id
 
 
+def dump_record(record: Record) -> bytes:
+    return (json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def check_file_name(collection: str, name: str) -> str:
     """``<collection>/<name>`` for a file beside the records; StoreError if the name is not a safe file name or
     could be taken for a record."""
@@ -80,10 +84,6 @@ def check_file_name(collection: str, name: str) -> str:
     if not _ID_PATTERN.match(name) or name.endswith(".json"):
         raise StoreError(f"file name {name!r} is not a safe file name beside the {collection} records")
     return f"{collection}/{name}"
-
-
-def dump_record(record: Record) -> bytes:
-    return (json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -176,46 +176,22 @@ class HubStore(Store):
 
     def rewrite(self, collection: str, decide: Rewrite[T]) -> T:
         repo = self._repo(collection)
-
-        def prepare(head: str) -> tuple[dict[str, bytes | None], T]:
-            snapshot = self._snapshot(repo, collection, head)
-            self._confirmed(collection)
-            writes, removals, value = decide(copy.deepcopy(snapshot))  # the cached records stay untouched
-            changes = self._changes(collection, writes, removals, snapshot)
-            if changes:
-                self._refuse_set_aside(collection, writes)
-            return changes, value
-
-        changes, value = self._commit_on_head(repo, prepare)
-        if changes:  # what we just wrote need not be downloaded again
-            with self._cache_lock:
-                self._blobs.setdefault(collection, {}).update(
-                    {_git_blob_sha(c): c for c in changes.values() if c is not None})
-        return value
-
-    def open_file(self, collection: str, name: str) -> BinaryIO | None:
-        return hub_files.open_file(self, collection, name)
-
-    def write_file(self, collection: str, name: str, content: bytes, keep: Callable[[BinaryIO | None], bool]) -> bool:
-        return hub_files.write_file(self, collection, name, content, keep)
-
-    def _commit_on_head(self, repo: str, prepare: Callable[[str], tuple[dict[str, bytes | None], T]]
-                        ) -> tuple[dict[str, bytes | None], T]:
-        """Commit what ``prepare(head)`` returns (path -> content, None: delete; and a value for the caller) with
-        ``parent_commit=head``; when someone committed in between, prepare again on the new head. Returns what was
-        committed (empty: ``prepare`` asked for nothing) and the value."""
         faults = FaultBudget(self.fault_attempts, self.fault_budget_s, self.fault_backoff_s)
         with self._repo_locks[repo]:
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     head = self._head(repo)
-                    changes, value = prepare(head)
+                    snapshot = self._snapshot(repo, collection, head)
                 except HubUnreachable as error:
                     faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
                     continue
-                faults.maybe_written = False  # a commit that landed earlier is in what prepare read
-                if not changes:  # nothing changes: what prepare read is the state `value` was decided on
-                    return changes, value
+                self._confirmed(collection)
+                faults.maybe_written = False  # a commit that landed earlier is in this snapshot
+                writes, removals, value = decide(copy.deepcopy(snapshot))  # the cached records stay untouched
+                changes = self._changes(collection, writes, removals, snapshot)
+                if not changes:  # nothing changes: the snapshot is the state `value` was decided on
+                    return value
+                self._refuse_set_aside(collection, writes)
                 try:
                     self._commit(repo, changes, head)
                 except HubUnreachable as error:  # the commit may have reached the Hub before the line broke
@@ -224,14 +200,14 @@ class HubStore(Store):
                     continue
                 except HfHubHTTPError as error:
                     status = status_of(error)
-                    if status == 412:  # someone committed since `head`: prepare again on the new head
+                    if status == 412:  # someone committed since `head`: decide again on the new head
                         time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
                         continue
                     if status not in TRANSIENT_STATUS:
                         raise StoreError(f"The Hub refused the commit to {repo} ({status}); nothing was written: "
                                          f"{error}") from error
                     # 429 is refused before anything happens; a 5xx may come after the commit landed. Either
-                    # way the next attempt prepares again on a fresh head, which includes it if it did.
+                    # way the next attempt decides again on a fresh head, which includes it if it did.
                     faults.maybe_written = faults.maybe_written or status != 429
                     what = ("The Hub refused the commit for now (429 Too Many Requests)" if status == 429
                             else f"The Hub failed the commit ({status})")
@@ -239,11 +215,21 @@ class HubStore(Store):
                     continue
                 # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
                 # all, it made no commit, and the branch already holds exactly these writes.)
-                return changes, value
-        raise StoreError(f"gave up after {self.max_attempts} conflicting commits to {repo}; nothing was written")
+                with self._cache_lock:  # what we just wrote need not be downloaded again
+                    self._blobs.setdefault(collection, {}).update(
+                        {_git_blob_sha(c): c for c in changes.values() if c is not None})
+                return value
+        raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}; "
+                         "nothing was written")
 
     def serves(self, collection: str) -> bool:
         return collection in self.repos
+
+    def open_file(self, collection: str, name: str) -> BinaryIO | None:
+        return hub_files.open_file(self, collection, name)
+
+    def write_file(self, collection: str, name: str, content: bytes, keep: Callable[[BinaryIO | None], bool]) -> bool:
+        return hub_files.write_file(self, collection, name, content, keep)
 
     # --- reading through outages --------------------------------------------------------------------------
     def _current(self, collection: str, read):  # noqa: ANN001, ANN202 - read() -> (head, records | None)

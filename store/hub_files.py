@@ -5,14 +5,17 @@ HTTP ranges and written one file per commit, without listing the collection.
 Parquet footer is, and what pyarrow reads first), which also tells the file's size and the commit it was read at;
 every later read asks for just the bytes it needs, at that commit, so a file replaced meanwhile is never read
 half old, half new. A write reads the stored file at the branch head, lets the caller decide, and commits with
-``parent_commit`` on that head (see :meth:`store.hub.HubStore._commit_on_head`).
+``parent_commit`` on that head: a race lost to another writer (412) looks at the stored file again.
 """
 
 from __future__ import annotations
 
 import io
+import random
 import re
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, closing, nullcontext
 from typing import TYPE_CHECKING, BinaryIO
 
 import httpx2
@@ -21,6 +24,7 @@ from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from store.base import StoreError, check_file_name
+from store.hub_faults import TRANSIENT_STATUS, FaultBudget, HubUnreachable, retry_after_s, status_of
 
 if TYPE_CHECKING:
     from store.hub import HubStore
@@ -118,17 +122,40 @@ def open_file(store: HubStore, collection: str, name: str) -> BinaryIO | None:
 
 def write_file(store: HubStore, collection: str, name: str, content: bytes,
                keep: Callable[[BinaryIO | None], bool]) -> bool:
-    """One commit of ``<collection>/<name>`` on the head where ``keep`` saw the stored file and let it go."""
+    """One commit of ``<collection>/<name>`` on the head where ``keep`` saw the stored file and let it go; the Hub's
+    faults and lost races are handled as :meth:`store.hub.HubStore.rewrite` handles them."""
     repo, path = store._repo(collection), check_file_name(collection, name)
+    faults = FaultBudget(store.fault_attempts, store.fault_budget_s, store.fault_backoff_s)
+    with store._repo_locks[repo]:
+        for attempt in range(1, store.max_attempts + 1):
+            try:
+                head = store._head(repo)
+                with _closing(open_at(store, repo, path, head)) as stored:
+                    if keep(stored):
+                        return False
+            except HubUnreachable as error:
+                faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
+                continue
+            faults.maybe_written = False  # a commit that landed earlier is what keep() just saw
+            try:
+                store._commit(repo, {path: content}, head)
+                return True
+            except HubUnreachable as error:  # the commit may have reached the Hub before the line broke
+                faults.maybe_written = True
+                faults.wait_or_give_up(f"The Hub could not be reached to commit to {repo} ({error})", None)
+            except HfHubHTTPError as error:
+                status = status_of(error)
+                if status == 412:  # someone committed since `head`: look at the stored file again
+                    time.sleep(random.uniform(0, min(store.max_backoff_s, store.backoff_s * 2**attempt)))
+                elif status in TRANSIENT_STATUS:
+                    faults.maybe_written = faults.maybe_written or status != 429
+                    faults.wait_or_give_up(f"The Hub refused or failed the commit to {repo} ({status})",
+                                           retry_after_s(error))
+                else:
+                    raise StoreError(f"The Hub refused the commit to {repo} ({status}); nothing was written: "
+                                     f"{error}") from error
+    raise StoreError(f"{path}: gave up after {store.max_attempts} conflicting commits to {repo}; nothing was written")
 
-    def prepare(head: str) -> tuple[dict[str, bytes | None], bool]:
-        stored = open_at(store, repo, path, head)
-        try:
-            kept = keep(stored)
-        finally:
-            if stored is not None:
-                stored.close()
-        return ({} if kept else {path: content}), not kept
 
-    _, wrote = store._commit_on_head(repo, prepare)
-    return wrote
+def _closing(stored: RangeFile | None) -> AbstractContextManager[RangeFile | None]:
+    return closing(stored) if stored is not None else nullcontext()

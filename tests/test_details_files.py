@@ -18,7 +18,7 @@ from store.details_files import (
     read_details_slice,
     write_details,
 )
-from store.details_parquet import ROW_GROUP_ROWS, encode
+from store.details_parquet import ROW_GROUP_ROWS, encode, read_info
 from store.hub import HubStore
 from tests.hub_server import HubServer
 
@@ -174,3 +174,23 @@ def test_a_slice_of_one_column_of_a_big_file_downloads_only_a_small_part_of_it(h
     before = len(hub_server.requests)
     assert details_columns(store, "result-big") == {"stem": 500, "social_sciences": 500, "humanities": 500}
     assert len(hub_server.requests) - before == 1  # the counts are in the footer
+
+
+def test_a_newer_attempt_committed_during_a_write_wins_the_race(hub_server):
+    """Another worker's newer details land between this write's look at the stored file and its commit: the
+    commit is refused (412, a stale parent), the write looks again, and leaves the newer file."""
+    hub_server.add_dataset("org/details")
+    store = hub_store(hub_server)
+    newer = encode({"stem": MMLU}, result_id="result-race", request_id="race", attempt=3, worker="w3")
+    looks = []
+
+    def keep(stored):
+        looks.append(None if stored is None else read_info(stored).attempt)
+        if len(looks) == 1:  # the other worker commits now
+            hub_server.push("org/details", {"details/result-race.parquet": newer}, repo_type="dataset")
+            return False
+        return looks[-1] is not None and looks[-1] > 2
+
+    assert not store.write_file("details", "result-race.parquet", b"attempt 2's file", keep)
+    assert looks == [None, 3] and hub_server.rejected_commits == 1
+    assert (details_info(store, "result-race").attempt, details_info(store, "result-race").worker) == (3, "w3")

@@ -5,12 +5,10 @@ public file."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -30,6 +28,7 @@ from store.factory import hub_store_from_env
 from store.hub import HubStore
 from tests.eval_helpers import FIXTURES, write_jsonl
 from tests.hub_server import HubServer
+from tests.merge_records import file_text
 from tests.tiny_models import build_lora, build_tiny_llama
 
 HIDDEN_MARK = "Zanzibar-hidden-7431"  # in the hidden XSum rows only
@@ -116,16 +115,8 @@ def hub_store(hub: HubServer, owner: str, private: bool) -> HubStore:
 def public_text(hub: HubServer, owner: str) -> str:
     """Every file of the public datasets (requests, results, details), as one text (Parquet details as their rows
     and footer, since their bytes are compressed)."""
-    return "\n".join(as_text(path, content) for repo in (f"{owner}/requests", f"{owner}/results")
+    return "\n".join(file_text(path, content) for repo in (f"{owner}/requests", f"{owner}/results")
                      for path, content in hub.files(repo, "dataset").items())
-
-
-def as_text(path: str, content: bytes) -> str:
-    if not path.endswith(".parquet"):
-        return content.decode()
-    table = pq.read_table(io.BytesIO(content))
-    footer = {key.decode(): value.decode() for key, value in (table.schema.metadata or {}).items()}
-    return json.dumps({"footer": footer, "rows": table.to_pylist()}, ensure_ascii=False)
 
 
 def test_a_recipe_is_merged_scored_and_its_hidden_scores_go_only_to_the_private_dataset(hub, tmp_path, monkeypatch):
