@@ -32,6 +32,7 @@ def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: Que
     with gr.Tab("Details", id="tab-details", elem_id="tab-details"):
         details = gr.Markdown("Open a row's source badge to see its details here.", elem_id="details")
         shown_id = gr.State("")
+        shown_challenge = gr.State("")  # the shown result's challenge id: its column labels
         with gr.Group(visible=False, elem_id="samples") as samples_box:
             gr.Markdown("### Per-sample outputs")
             column = gr.Dropdown(label="Dataset", choices=[], elem_id="samples-column")
@@ -51,36 +52,36 @@ def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: Que
             send = gr.Button("Queue re-check", elem_id="recheck-button")
             outcome = gr.Markdown(elem_id="recheck-outcome")
 
-    def challenge_of(record: dict):
-        return challenges().get(record.get("challenge", ""))
-
-    def show_page(record_id: str, key: str | None, start: int):
+    def show_page(record_id: str, challenge_id: str, key: str | None, start: int):
         if not record_id or not key:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        found = samples_page(store, challenge_of(store.get("results", record_id) or {}), record_id, key, start)
+        found = samples_page(store, challenges().get(challenge_id), record_id, key, start)
         return (found.markdown, found.offset, gr.Button(interactive=found.has_previous),
                 gr.Button(interactive=found.has_next))
 
     def open_details(request: gr.Request):
         record_id = request.query_params.get("details", "")
         if not record_id:
-            return (gr.skip(),) * 8
+            return (gr.skip(),) * 9
         record = store.get("results", record_id) or {}
         published = queue_recheck is not None and record.get("source") == "published"
         counts, note = sample_counts(store, record_id) if record else ({}, None)
-        choices = column_choices(challenge_of(record), counts)
+        choices = column_choices(challenges().get(record.get("challenge", "")), counts)
         return (lookup_details(store, record_id), gr.Tabs(selected="tab-details"), record_id,
-                gr.Accordion(visible=published), gr.Group(visible=bool(choices) or note is not None),
+                gr.Accordion(visible=published), record.get("challenge", ""),
+                gr.Group(visible=bool(choices) or note is not None),
                 gr.Dropdown(choices=choices, value=choices[0][1] if choices else None, visible=bool(choices)),
                 note or "", 0)
 
-    demo.load(open_details, None, [details, tabs, shown_id, recheck_box, samples_box, column, page, offset]).then(
-        show_page, [shown_id, column, offset], [page, offset, previous, following])
-    column.input(lambda record_id, key: show_page(record_id, key, 0), [shown_id, column],
-                 [page, offset, previous, following])
-    previous.click(lambda record_id, key, start: show_page(record_id, key, start - PAGE_SIZE),
-                   [shown_id, column, offset], [page, offset, previous, following])
-    following.click(lambda record_id, key, start: show_page(record_id, key, start + PAGE_SIZE),
-                    [shown_id, column, offset], [page, offset, previous, following])
+    def turn(delta: int):
+        """A page button's handler: the page ``delta`` samples on from the one shown."""
+        return lambda record_id, challenge_id, key, start: show_page(record_id, challenge_id, key, start + delta)
+
+    paged, position = [page, offset, previous, following], [shown_id, shown_challenge, column, offset]
+    demo.load(open_details, None, [details, tabs, shown_id, recheck_box, shown_challenge, samples_box, column, page,
+                                   offset]).then(show_page, position, paged)
+    column.input(lambda record_id, challenge_id, key: show_page(record_id, challenge_id, key, 0), position[:3], paged)
+    previous.click(turn(-PAGE_SIZE), position, paged)
+    following.click(turn(PAGE_SIZE), position, paged)
     if queue_recheck is not None:
         send.click(queue_recheck, [shown_id, repo_id, revision, base_model, token], outcome, concurrency_limit=2)

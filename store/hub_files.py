@@ -116,8 +116,16 @@ def open_at(store: HubStore, repo: str, path: str, revision: str) -> RangeFile |
 
 
 def open_file(store: HubStore, collection: str, name: str) -> BinaryIO | None:
-    """``<collection>/<name>`` at the branch head (pinned to that commit for every read), or None."""
-    return open_at(store, store._repo(collection), check_file_name(collection, name), store.branch)
+    """``<collection>/<name>`` at the branch head (pinned to that commit for every read), or None. While the Hub
+    cannot be reached it fails at once (HubUnreachable), as the store's other reads then serve what they cached."""
+    repo, path = store._repo(collection), check_file_name(collection, name)
+    if store._in_outage(collection):
+        raise HubUnreachable(f"the Hub could not be reached a moment ago; {path} is not read now")
+    try:
+        return open_at(store, repo, path, store.branch)
+    except HubUnreachable:
+        store._note_outage(collection)
+        raise
 
 
 def write_file(store: HubStore, collection: str, name: str, content: bytes,

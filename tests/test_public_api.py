@@ -282,8 +282,11 @@ def test_the_readme_example_runs_against_the_app(api, capsys):
     scope: dict = {}
     exec(example.replace("http://127.0.0.1:7860/", client.src), scope)  # noqa: S102 - our own README's code
     assert scope["board"]["rows"] and scope["csv_text"].startswith("Rank,") and "rows" in scope["queue"]
+    assert scope["details"]["result"]["id"] == scope["board"]["rows"][0]["id"]
     printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
-    assert printed == [f"{r['rank']} {r['team']} {r['average']} {r['comm_gb']}" for r in scope["board"]["rows"]]
+    samples = [f"{s['column']} {s['index']} {s.get('correct')}" for s in scope["details"]["samples"]["rows"]]
+    assert printed == [f"{r['rank']} {r['team']} {r['average']} {r['comm_gb']}" for r in scope["board"]["rows"]] \
+        + samples
 
 
 def test_arena_ratings_says_when_the_arena_is_off(tmp_path, monkeypatch):
