@@ -78,7 +78,7 @@ def encode(samples: dict[str, list[dict[str, Any]]], *, result_id: str, request_
                                          b"worker": (worker or "").encode()})
     table = pa.Table.from_arrays(arrays, schema=schema)
     out = io.BytesIO()
-    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(out, schema, compression="zstd", write_statistics=list(RESERVED)) as writer:  # small footer
         start = 0
         for records in samples.values():
             for first in range(0, len(records), ROW_GROUP_ROWS):

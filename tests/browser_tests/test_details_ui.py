@@ -87,4 +87,4 @@ def test_a_result_without_details_shows_no_samples_section(app):
     page, url = app
     page.goto(f"{url}/?details=fin-none")
     page.wait_for_function("document.querySelector('#details')?.innerText.includes('Bare Team')")
-    assert not page.locator("#samples").is_visible()
+    assert not page.locator("#samples-page").is_visible() and not page.locator("#samples-column").is_visible()
