@@ -107,7 +107,7 @@ def _open(file: BinaryIO) -> pq.ParquetFile:
 
 
 def _info(parquet: pq.ParquetFile) -> DetailsInfo:
-    raw = (parquet.schema_arrow.metadata or {}).get(INFO_KEY)
+    raw = (parquet.metadata.metadata or {}).get(INFO_KEY)  # the footer's own key-value pairs
     try:
         info = json.loads(raw)
         return DetailsInfo(info["result_id"], info.get("request_id"), int(info["attempt"]), info.get("worker"),
@@ -133,7 +133,9 @@ def read_rows(file: BinaryIO, column: str | None, offset: int, limit: int) -> tu
     for key, count in info.columns.items():
         first = 0
         while first < count:
-            size = parquet.metadata.row_group(group).num_rows
+            size = parquet.metadata.row_group(group).num_rows if group < parquet.metadata.num_row_groups else 0
+            if not 0 < size <= count - first:
+                raise DetailsUnreadable(f"has row groups that do not match its footer's count for {key!r}")
             if column in (None, key):
                 groups.append((group, place))
                 place += size

@@ -127,6 +127,12 @@ def test_bad_samples_are_refused_and_a_stored_file_that_cannot_be_read_is_never_
         read_details_slice(store, "result-y", "stem")
     with store.open_file("details", "result-y.parquet") as stored:
         assert stored.read() == b"not parquet at all"
+    lying = encode({"stem": MMLU}, result_id="result-z", request_id=None, attempt=1, worker="w").replace(
+        b'"columns": [["stem", 3]]', b'"columns": [["stem", 9]]')  # a footer whose count the rows do not hold
+    store.write_file("details", "result-z.parquet", lying, lambda stored: False)
+    assert details_columns(store, "result-z") == {"stem": 9}  # what the footer says, read alone
+    with pytest.raises(StoreError, match="do not match its footer"):
+        read_details_slice(store, "result-z", "stem")
 
 
 @pytest.mark.hub_limits
