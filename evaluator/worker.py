@@ -45,6 +45,7 @@ from models.loading import (
     ModelRef,
     adapter_effect,
 )
+from store import details_files
 from store.base import Record, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -76,15 +77,10 @@ def _now() -> datetime:
 
 
 def write_details(store: Store, details: Record) -> bool:
-    """Write ``details`` unless a newer attempt's details are stored; returns whether it wrote."""
-
-    def decide(snapshot: dict[str, Record]):
-        stored = snapshot.get(details["id"])
-        if stored is not None and stored.get("attempt", 0) > details["attempt"]:
-            return [], False
-        return [details], True
-
-    return store.transact("details", decide)
+    """Write ``details`` (id, request_id, attempt, worker, samples per column) as the result's Parquet details file
+    unless a newer attempt's details are stored; returns whether it wrote."""
+    return details_files.write_details(store, details["id"], details["attempt"], details.get("worker"),
+                                       details["samples"], request_id=details.get("request_id"))
 
 
 class Worker:

@@ -25,7 +25,8 @@ from leaderboard.table import (
     query_page,
     sort_frame,
 )
-from store.base import Store
+from store.base import Store, StoreError
+from store.details_files import details_columns, read_details_slice
 from store.record_contract import LEGACY_SOURCES
 from uikit.api import json_cell, refused
 
@@ -140,13 +141,31 @@ def board_api(boards: Boards, store: Store):
         rows = sort_frame(frame[filter_mask(frame, wanted)], sort_by, descending)
         return board_csv(board, rows, list(columns) if columns else keys, revealed is not None)
 
-    def read_details(result_id: str) -> dict:
-        """A result record as stored (scores, model / adapter / base commits, provenance), with how many
-        per-sample outputs the details store holds for each column."""
+    def read_details(result_id: str, column: str = "", offset: int = 0, limit: int = 50) -> dict:
+        """A result record as stored (scores, model / adapter / base commits, provenance), how many per-sample
+        outputs the details store holds for each column, and one slice of them. column: a column key of
+        sample_counts (empty: every column, in order). offset: the first sample of the slice (0 or more).
+        limit: how many samples (1 to 100). Each sample is {"column", "index", <its fields: prompt, output,
+        parsed, gold, correct, ...>}; samples.total is how many the column (or all columns) holds. When the
+        details cannot be read now, samples is null and notice says why."""
         record = store.get("results", result_id) if result_id else None
         if record is None:
             raise refused(f"No result with id '{result_id}'.")
-        samples = (store.get("details", result_id) or {}).get("samples") or {}
-        return {"result": record, "sample_counts": {key: len(rows) for key, rows in samples.items()}}
+        if offset < 0:
+            raise refused(f"offset must be 0 or more (got {offset}).")
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise refused(f"limit must be between 1 and {MAX_PAGE_SIZE} (got {limit}).")
+        try:
+            counts = details_columns(store, result_id)
+            if column and column not in counts:
+                held = ", ".join(counts) or "none"
+                raise refused(f"column '{column}' has no per-sample outputs in {result_id}: use one of {held}.")
+            rows, total = read_details_slice(store, result_id, column or None, offset, limit)
+        except StoreError as error:  # the result itself was read (perhaps from the last snapshot): say so
+            return {"result": record, "sample_counts": {}, "samples": None,
+                    "notice": f"The per-sample outputs of {result_id} cannot be read now: {error}"}
+        return {"result": record, "sample_counts": counts, "notice": None,
+                "samples": {"column": column or None, "offset": offset, "limit": limit, "total": total,
+                            "rows": rows}}
 
     return read_board, export_board, read_details

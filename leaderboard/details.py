@@ -1,4 +1,5 @@
-"""The details of one result (what a board row links to): scores, model and adapter commits, provenance."""
+"""The details of one result (what a board row links to): scores, model and adapter commits, provenance. Its
+per-sample outputs are paged by :mod:`leaderboard.samples_view`."""
 
 from __future__ import annotations
 
@@ -29,8 +30,7 @@ def _why_partial(record: Record) -> str:
     return "a partial (smoke) run: " + "; ".join(reasons)
 
 
-def details_markdown(record: Record | None, samples: Record | None = None, linked: Record | None = None,
-                     revealed: Revealed | None = None) -> str:
+def details_markdown(record: Record | None, linked: Record | None = None, revealed: Revealed | None = None) -> str:
     """``linked``: for a published row its latest re-check, for a re-check the published row it re-checks.
     ``revealed``: the record's challenge's revealed hidden-test scores (None before the reveal)."""
     if record is None:
@@ -70,8 +70,6 @@ def details_markdown(record: Record | None, samples: Record | None = None, linke
         raw = escape(json.dumps(provenance, indent=2, sort_keys=True), quote=False)
         lines += ["", "<details><summary>The provenance record as stored (JSON)</summary>", "",
                   f"<pre>{raw}</pre>", "</details>"]
-    if samples:
-        lines += samples_markdown(challenge, samples.get("samples") or {})
     return "\n".join(lines)
 
 
@@ -99,35 +97,6 @@ def recheck_markdown(challenge, record: Record, linked: Record | None) -> list[s
     return lines
 
 
-SAMPLES_SHOWN = 5
-# Field names of the per-sample records: text suites (output/parsed/gold/correct) and the Code suite
-# (raw_output/program/passed/status).
-OUTPUT_FIELDS, VERDICT_FIELDS = ("output", "raw_output"), ("correct", "passed", "rougeL")
-
-
-def _cell(value, width: int) -> str:
-    text = " ".join(str(value).split())
-    text = text if len(text) <= width else text[: width - 1] + "…"
-    return escape(text).replace("|", "&#124;")
-
-
-def samples_markdown(challenge, samples: dict) -> list[str]:
-    """The first few per-sample records of each column: prompt end, raw output, parsed answer, verdict."""
-    lines = ["", "### Per-sample outputs",
-             f"The first {SAMPLES_SHOWN} samples of each dataset (all of them are in the details store)."]
-    for column in challenge.columns:
-        records = samples.get(column.key) or []
-        lines += ["", f"**{column.label}**: {len(records)} samples", "",
-                  "| prompt (end) | output | parsed | gold | verdict |", "|---|---|---|---|---|"]
-        for record in records[:SAMPLES_SHOWN]:
-            output = next((record[k] for k in OUTPUT_FIELDS if k in record), "")
-            verdict = next((record[k] for k in VERDICT_FIELDS if k in record), "")
-            prompt = " ".join(str(record.get("prompt", "")).split())[-80:]
-            lines.append(f"| …{_cell(prompt, 80)} | {_cell(output, 80)} | {_cell(record.get('parsed', ''), 30)} "
-                         f"| {_cell(record.get('gold', ''), 20)} | {_cell(verdict, 10)} |")
-    return lines
-
-
 def linked_result(store: Store, record: Record) -> Record | None:
     """A published row's latest re-check, or the published row a re-check re-checks."""
     if record.get("rechecks"):
@@ -139,8 +108,7 @@ def linked_result(store: Store, record: Record) -> Record | None:
 
 def lookup_details(store: Store, record_id: str) -> str:
     record = store.get("results", record_id) if record_id else None
-    samples = store.get("details", record_id) if record else None
     if record is None:
         return details_markdown(None)
     revealed = read_revealed(store).get(record.get("challenge", ""))
-    return details_markdown(record, samples, linked_result(store, record), revealed)
+    return details_markdown(record, linked_result(store, record), revealed)

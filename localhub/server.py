@@ -79,6 +79,7 @@ class HubServer:
         self._lock = threading.Lock()
         self._counter = 0
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, in order
+        self.bytes_sent = 0  # body bytes of every answer (file contents, ranges, JSON)
         self.rejected_commits = 0  # commits refused for a stale parent
         self.stopped = False
         self.publish_safetensors_totals = True  # False: clients must read the safetensors headers themselves
@@ -300,5 +301,7 @@ def _make_handler(server: HubServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if method != "HEAD":
                 self.wfile.write(payload)
+                with server._lock:
+                    server.bytes_sent += len(payload)
 
     return Handler

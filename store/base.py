@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from store.record_contract import RecordRejected, admit, read_record
 
@@ -88,6 +88,16 @@ def changed_record(record_id: str, before: Record | None, after: Record | None) 
 
 def dump_record(record: Record) -> bytes:
     return (json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def check_file_name(collection: str, name: str) -> str:
+    """``<collection>/<name>`` for a file beside the records; StoreError if the name is not a safe file name or
+    could be taken for a record."""
+    if collection not in COLLECTIONS:
+        raise StoreError(f"unknown collection {collection!r}")
+    if not _ID_PATTERN.match(name) or name.endswith(".json"):
+        raise StoreError(f"file name {name!r} is not a safe file name beside the {collection} records")
+    return f"{collection}/{name}"
 
 
 @dataclass(frozen=True)
@@ -229,6 +239,17 @@ class Store(ABC):
         the last that could be read (only a remote store can fall behind)."""
         return None
 
+    def open_file(self, collection: str, name: str) -> BinaryIO | None:
+        """A file kept beside the collection's records (``<collection>/<name>``, e.g. a result's Parquet details),
+        open for random access at one version of it, or None when there is none. The caller closes it."""
+        raise StoreError(f"this store keeps no files beside its {collection} records")
+
+    def write_file(self, collection: str, name: str, content: bytes, keep: Callable[[BinaryIO | None], bool]) -> bool:
+        """Write ``<collection>/<name>`` atomically unless ``keep(stored)`` (the stored file, open, or None) says the
+        stored one stays; returns whether it wrote. ``keep`` runs on what is stored at the moment of the write
+        (again, on a remote store that lost a race), so two writers never both win."""
+        raise StoreError(f"this store keeps no files beside its {collection} records")
+
     def put(self, collection: str, record: Record) -> None:
         """Create or replace one record."""
         self.transact(collection, lambda _snapshot: ([record], None))
@@ -313,6 +334,25 @@ class LocalStore(Store):
                     (self._dir(collection) / f"{record_id}.json").unlink(missing_ok=True)
             return value
 
+    def open_file(self, collection: str, name: str) -> BinaryIO | None:
+        try:
+            return open(self.root / check_file_name(collection, name), "rb")  # a later rename leaves it as it is
+        except FileNotFoundError:
+            return None
+
+    def write_file(self, collection: str, name: str, content: bytes, keep: Callable[[BinaryIO | None], bool]) -> bool:
+        path = self.root / check_file_name(collection, name)
+        with self._locked(collection):
+            stored = self.open_file(collection, name)
+            try:
+                if keep(stored):
+                    return False
+            finally:
+                if stored is not None:
+                    stored.close()
+            _replace_atomically(path, content)
+            return True
+
     @contextmanager
     def _locked(self, collection: str) -> Iterator[None]:
         with open(self._dir(collection) / ".lock", "a+") as handle:
@@ -356,15 +396,19 @@ class LocalStore(Store):
             return aside(str(rejected))
 
     def _write(self, collection: str, record: Record) -> None:
-        record_id = record["id"]  # checked by transact
-        folder = self._dir(collection)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{record_id}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(dump_record(record))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, folder / f"{record_id}.json")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _replace_atomically(self._dir(collection) / f"{record['id']}.json", dump_record(record))  # id checked by transact
+
+
+def _replace_atomically(path: Path, content: bytes) -> None:
+    """Write ``content`` to a fsynced temporary file beside ``path`` and rename it over ``path``: a crash leaves the
+    old file or the new one (and at worst a ``.<name>.*.tmp`` file that :class:`LocalStore` removes once old)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name.rsplit('.', 1)[0]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

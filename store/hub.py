@@ -30,9 +30,9 @@ import random
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import httpx2
 from huggingface_hub import (
@@ -46,6 +46,7 @@ from huggingface_hub import (
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
+from store import hub_files
 from store.base import (
     _ID_PATTERN,
     COLLECTIONS,
@@ -223,6 +224,12 @@ class HubStore(Store):
 
     def serves(self, collection: str) -> bool:
         return collection in self.repos
+
+    def open_file(self, collection: str, name: str) -> BinaryIO | None:
+        return hub_files.open_file(self, collection, name)
+
+    def write_file(self, collection: str, name: str, content: bytes, keep: Callable[[BinaryIO | None], bool]) -> bool:
+        return hub_files.write_file(self, collection, name, content, keep)
 
     # --- reading through outages --------------------------------------------------------------------------
     def _current(self, collection: str, read):  # noqa: ANN001, ANN202 - read() -> (head, records | None)

@@ -7,8 +7,9 @@ The factory routes the live collections (``requests``, ``votes``) to the SQL sto
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import BinaryIO
 
-from store.base import Change, Record, Rewrite, SetAside, Store, T
+from store.base import Change, Decision, Record, Rewrite, SetAside, Store, T
 
 
 class _RoutedSetAside:
@@ -56,6 +57,21 @@ class RoutedStore(Store):
 
     def version(self, collection: str) -> str:
         return self.backend(collection).version(collection)
+
+    def put(self, collection: str, record: Record) -> None:
+        self.backend(collection).put(collection, record)
+
+    def put_missing(self, collection: str, records: list[Record]) -> int:
+        return self.backend(collection).put_missing(collection, records)
+
+    def transact(self, collection: str, decide: Decision[T]) -> T:
+        return self.backend(collection).transact(collection, decide)
+
+    def open_file(self, collection: str, name: str) -> BinaryIO | None:
+        return self.backend(collection).open_file(collection, name)
+
+    def write_file(self, collection: str, name: str, content: bytes, keep: Callable[[BinaryIO | None], bool]) -> bool:
+        return self.backend(collection).write_file(collection, name, content, keep)
 
     def serves(self, collection: str) -> bool:
         return self.backend(collection).serves(collection)

@@ -4,6 +4,11 @@ text search for them (full precision and as shown with two decimals) finds any l
 
 from __future__ import annotations
 
+import io
+import json
+
+import pyarrow.parquet as pq
+
 RECIPE = """merge_method: linear
 models:
   - model: org/math-7b@{commit}
@@ -53,6 +58,16 @@ HIDDEN_TEXT = ("test_cosmos_qa", "test_xsum", "hidden_scores", "31.4159", "27.18
                "41.2345", "12.3456", "18.7654", "29.29935", "43.4567", "15.5555", "77.7777", "66.6666", "72.22215",
                "31.42", "27.18", "45.68", "41.23", "12.35", "18.77", "29.30", "43.46", "15.56", "77.78", "66.67",
                "72.22")
+
+
+def file_text(path: str, content: bytes) -> str:
+    """A public dataset file as text to search: a Parquet details file as its footer and rows (its bytes are
+    compressed, so a plain search would find nothing in them)."""
+    if not path.endswith(".parquet"):
+        return content.decode("utf-8", "replace")
+    table = pq.read_table(io.BytesIO(content))
+    footer = {key.decode(): value.decode() for key, value in (table.schema.metadata or {}).items()}
+    return json.dumps({"footer": footer, "rows": table.to_pylist()}, ensure_ascii=False)
 
 
 def leaks(text: str) -> list[str]:

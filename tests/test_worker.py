@@ -15,6 +15,7 @@ from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.boards import Boards
 from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
+from store.details_files import details_columns, read_details_slice
 from tests.eval_helpers import FIXTURES
 from tests.tiny_models import build_lora, build_tiny_llama
 
@@ -61,8 +62,7 @@ def test_evaluates_oldest_first_and_the_result_reaches_the_board(tmp_path, model
     mmlu_file = FIXTURES / "mmlu.jsonl"  # the three columns read one local file: its hash is what they read
     read_at = f"local:mmlu.jsonl@sha256:{hashlib.sha256(mmlu_file.read_bytes()).hexdigest()}"
     assert provenance["dataset_revisions"] == {"stem": read_at, "social_sciences": read_at, "humanities": read_at}
-    details = store.get("details", result["id"])
-    assert len(details["samples"]["stem"]) == 1
+    assert details_columns(store, result["id"]) == {"stem": 1, "social_sciences": 1, "humanities": 1}
     row = Boards(store).frame("general_nlp").iloc[0]
     assert (row["team"], row["source"], row["details_url"]) == ("Tiny Team", "partial", f"?details={result['id']}")
     assert (provenance["dtype"], provenance["quantization"]) == ("float32", "4-bit FP4 (bitsandbytes, float32 compute)")
@@ -152,5 +152,5 @@ def test_code_challenge_runs_the_code_suite_through_the_worker(tmp_path, models)
     assert set(result["scores"]) == {"mbpp", "humaneval", "multiple_js", "multiple_cpp"}
     assert result["provenance"]["sample_counts"] == {"mbpp": 1, "humaneval": 1, "multiple_js": 1, "multiple_cpp": 1}
     assert "isolated" in result["provenance"]["settings"]["sandbox"]
-    record = store.get("details", result["id"])["samples"]["humaneval"][0]
+    (record,), _ = read_details_slice(store, result["id"], "humaneval")
     assert {"prompt", "raw_output", "program", "passed"} <= set(record)

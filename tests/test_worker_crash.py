@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from store.details_files import details_info
 from store.factory import LIVE_DATABASE, open_store
 from tests.eval_helpers import write_jsonl
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -227,9 +228,9 @@ def test_killed_workers_leave_one_finished_request_and_one_result(setup):
     assert results[0]["request_id"] == RID and set(results[0]["scores"]) == set(SUBJECTS)
     assert results[0]["provenance"]["worker"] == third["worker"]  # written once, by the third claim
     assert results[0]["provenance"]["sample_counts"] == {key: PER_COLUMN for key in SUBJECTS}
-    assert [d["id"] for d in store.all("details")] == [RESULT]
+    assert details_info(store, RESULT).worker == third["worker"]
     files = sorted(p.relative_to(store_dir).as_posix() for p in store_dir.rglob("*")
                    if p.is_file() and not p.name.startswith(LIVE_DATABASE))
-    assert files == ["details/.lock", f"details/{RESULT}.json", "results/.lock", f"results/{RESULT}.json"], \
+    assert files == ["details/.lock", f"details/{RESULT}.parquet", "results/.lock", f"results/{RESULT}.json"], \
         files  # no temporary files left; the request lives in the database
     assert json.loads((store_dir / "results" / f"{RESULT}.json").read_text())["id"] == RESULT

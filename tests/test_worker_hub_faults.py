@@ -18,7 +18,12 @@ from store.hub import HubStore
 from tests.eval_helpers import FIXTURES
 from tests.hub_server import Fault, HubServer
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)
-from tests.worker_helpers import TickingClock, one_column_challenge, queue_outcome
+from tests.worker_helpers import (
+    TickingClock,
+    one_column_challenge,
+    queue_outcome,
+    stored_details,
+)
 
 REPOS = {"requests": "org/requests", "results": "org/results", "details": "org/results"}
 # Writes of one evaluation with the one-column challenge, as (repo, n-th commit to that repo):
@@ -91,7 +96,8 @@ def seed_queue(server: HubServer, models) -> None:
 
 def outcome(worker: Worker) -> dict:
     store = worker.store
-    return queue_outcome(store.all("requests"), store.all("results"), store.all("details"))
+    results = store.all("results")
+    return queue_outcome(store.all("requests"), results, stored_details(store, results))
 
 
 def check_drained(worker: Worker) -> dict:

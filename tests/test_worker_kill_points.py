@@ -37,11 +37,17 @@ import torch
 from evaluator.worker import Worker, WorkerConfig
 from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore, Store, StoreError
+from store.details_files import details_info
 from store.factory import open_store
 from tests.eval_helpers import FIXTURES, write_jsonl
 from tests.sweep import sweep_size
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)
-from tests.worker_helpers import TickingClock, one_column_challenge, queue_outcome
+from tests.worker_helpers import (
+    TickingClock,
+    one_column_challenge,
+    queue_outcome,
+    stored_details,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20261130
@@ -90,10 +96,30 @@ class KillSwitchStore(LocalStore):
             return writes, removals, value
 
         value = super().rewrite(collection, recording)
+        self._die_after_the_kill_point()
+        return value
+
+    def write_file(self, collection, name, content, keep):
+        if self.died_at:
+            self._dead()
+
+        def recording(stored):
+            if keep(stored):
+                return True
+            self.writes.append(collection)
+            if len(self.writes) == self.kill_at and not self.after:
+                self.died_at = f"before {self.writes[-1]}"
+                self._dead()
+            return False
+
+        wrote = super().write_file(collection, name, content, recording)
+        self._die_after_the_kill_point()
+        return wrote
+
+    def _die_after_the_kill_point(self) -> None:
         if self.kill_at is not None and len(self.writes) == self.kill_at and self.after and not self.died_at:
             self.died_at = f"after {self.writes[-1]}"
             self._dead()
-        return value
 
 
 def label(collection: str, writes: list[dict], snapshot: dict) -> str:
@@ -135,7 +161,9 @@ def drain(worker: Worker) -> None:
 def check_store(root: Path) -> dict:
     store = LocalStore(root)
     requests = store.all("requests")
-    figures = queue_outcome(requests, store.all("results"), store.all("details"))
+    results = store.all("results")
+    details = stored_details(store, results)
+    figures = queue_outcome(requests, results, details)
     figures["temp_files"] = sorted(p.name for p in root.rglob("*.tmp"))
     assert figures["lost"] == [] and figures["duplicated"] == [] and figures["without_details"] == [], figures
     assert figures["temp_files"] == [], figures
@@ -143,7 +171,7 @@ def check_store(root: Path) -> dict:
     assert {rid for rid, r in by_id.items() if r["state"] == "FINISHED"} == {"good-1", "good-2"}, by_id
     for rid in ("no-effect", "unloadable"):
         assert by_id[rid]["state"] == "FAILED" and by_id[rid]["failure"]["cause"] == "submission", by_id[rid]
-    for detail in store.all("details"):
+    for detail in details:
         assert detail["attempt"] <= by_id[detail["request_id"]]["attempts"]
     return figures
 
@@ -227,8 +255,8 @@ def phase_of(store: Store) -> str:
     request = running[0]
     if store.get("results", f"result-{request['id']}") is not None:
         return "result written, not yet FINISHED"
-    details = store.get("details", f"result-{request['id']}")
-    if details is not None and details.get("attempt") == request["attempts"]:
+    details = details_info(store, f"result-{request['id']}")
+    if details is not None and details.attempt == request["attempts"]:
         return "details written"
     progress = request.get("progress")
     return f"evaluating {progress['done']}/{progress['total']}" if progress else "claimed, loading"
@@ -288,7 +316,8 @@ def test_real_workers_killed_at_random_moments(tmp_path, models):
     finally:
         log.close()
     requests = store.all("requests")
-    figures = queue_outcome(requests, store.all("results"), store.all("details"))
+    results = store.all("results")
+    figures = queue_outcome(requests, results, stored_details(store, results))
     figures["orphaned_temp_files"] = orphaned_temp_files(store_dir)
     figures.update(kills=kills, killed_at=dict(Counter(phases)))
     print(f"\nreal-process kill sweep: {figures}")

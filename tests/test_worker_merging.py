@@ -23,10 +23,12 @@ from merges.run import run_recipe
 from merges.templates import TEMPLATES
 from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
+from store.details_files import details_columns, details_info
 from store.factory import hub_store_from_env
 from store.hub import HubStore
 from tests.eval_helpers import FIXTURES, write_jsonl
 from tests.hub_server import HubServer
+from tests.merge_records import file_text
 from tests.tiny_models import build_lora, build_tiny_llama
 
 HIDDEN_MARK = "Zanzibar-hidden-7431"  # in the hidden XSum rows only
@@ -111,9 +113,10 @@ def hub_store(hub: HubServer, owner: str, private: bool) -> HubStore:
 
 
 def public_text(hub: HubServer, owner: str) -> str:
-    """Every file of the public datasets (requests, results, details), as one text."""
-    return "\n".join(content.decode() for repo in (f"{owner}/requests", f"{owner}/results")
-                     for content in hub.files(repo, "dataset").values())
+    """Every file of the public datasets (requests, results, details), as one text (Parquet details as their rows
+    and footer, since their bytes are compressed)."""
+    return "\n".join(file_text(path, content) for repo in (f"{owner}/requests", f"{owner}/results")
+                     for path, content in hub.files(repo, "dataset").items())
 
 
 def test_a_recipe_is_merged_scored_and_its_hidden_scores_go_only_to_the_private_dataset(hub, tmp_path, monkeypatch):
@@ -172,7 +175,7 @@ def test_a_merged_model_repo_is_scored_at_its_pinned_commit(hub, tmp_path):
     assert result["merge"] == {"kind": "merged_model", "recipe": None, "components": [], "merged_sha256": None,
                                "method": None}
     assert set(result["scores"]) == {"cosmos_qa", "xsum"}
-    assert len(store.get("details", result["id"])["samples"]["cosmos_qa"]) == 1
+    assert details_columns(store, result["id"]) == {"cosmos_qa": 1, "xsum": 1}
 
 
 def test_an_evaluation_over_the_time_budget_fails_and_writes_nothing(hub, tmp_path, monkeypatch):
@@ -184,7 +187,8 @@ def test_an_evaluation_over_the_time_budget_fails_and_writes_nothing(hub, tmp_pa
     assert failed["state"] == "FAILED" and failed["failure"]["cause"] == "submission"
     assert failed["failure"]["reason"].startswith(
         "merge and evaluation took longer than the 0.001 s (EVALUATOR_MERGE_BUDGET_S) budget")
-    assert store.all("results") == [] and store.all("details") == [] and store.all("hidden_scores") == []
+    assert store.all("results") == [] and store.all("hidden_scores") == []
+    assert details_info(store, result_id_for("slow")) is None
 
 
 def test_the_budget_defaults_to_the_challenge_and_its_override_must_be_positive() -> None:

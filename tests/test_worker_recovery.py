@@ -16,6 +16,7 @@ from evaluator.sandbox import SandboxUnavailable
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
+from store.details_files import details_info, read_details_slice
 from tests.eval_helpers import FIXTURES
 from tests.test_worker import models, request  # noqa: F401  (the module-scoped tiny models fixture)
 
@@ -127,14 +128,14 @@ def test_a_worker_that_lost_its_claim_stops_and_writes_nothing(tmp_path, models,
     assert store.get("requests", "r") == claimed  # untouched since w2 claimed it
     assert set(store.after_takeover) == {"requests"}  # the beat(s) that found the claim gone; nothing after
     assert len(store.after_takeover) <= 2  # at most one beat per thread: the evaluation stopped at once
-    assert store.all("details") == [] and store.all("results") == []
+    assert details_info(store, result_id_for("r")) is None and store.all("results") == []
     # the new owner evaluates and finishes; the old one never overwrites it
     second = make_worker(store, pool=first.pool, worker_id="w2", clock=lambda: NOW + timedelta(hours=1))
     assert second._process(claim2, claimed) is None
     finished = store.get("requests", "r")
     assert (finished["state"], finished["worker"], finished["attempts"]) == ("FINISHED", "w2", 2)
-    details = store.get("details", result_id_for("r"))
-    assert (details["attempt"], details["worker"]) == (2, "w2")
+    details = details_info(store, result_id_for("r"))
+    assert (details.attempt, details.worker) == (2, "w2")
 
 
 def test_a_lost_claim_stops_the_running_dataset_at_its_next_model_call(tmp_path, models):
@@ -157,10 +158,10 @@ def test_details_of_a_newer_attempt_are_never_replaced(tmp_path):
     from evaluator.worker import write_details
 
     store = LocalStore(tmp_path)
-    assert write_details(store, {"id": "result-r", "attempt": 2, "samples": {"a": [1]}})
-    assert not write_details(store, {"id": "result-r", "attempt": 1, "samples": {"a": [0]}})
-    assert store.get("details", "result-r")["samples"] == {"a": [1]}
-    assert write_details(store, {"id": "result-r", "attempt": 3, "samples": {"a": [3]}})
+    assert write_details(store, {"id": "result-r", "attempt": 2, "samples": {"a": [{"v": 1}]}})
+    assert not write_details(store, {"id": "result-r", "attempt": 1, "samples": {"a": [{"v": 0}]}})
+    assert read_details_slice(store, "result-r", "a") == ([{"column": "a", "index": 0, "v": 1}], 1)
+    assert write_details(store, {"id": "result-r", "attempt": 3, "samples": {"a": [{"v": 3}]}})
 
 
 # --- out of memory while loading --------------------------------------------------------------------------

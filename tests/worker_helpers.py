@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 import yaml
 
 from challenges.definitions import DEFINITIONS_DIR, Challenge, parse_challenge
+from store.base import Store
+from store.details_files import details_info
 
 
 def one_column_challenge() -> dict[str, Challenge]:
@@ -30,6 +32,13 @@ class TickingClock:
 
     def jump(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+def stored_details(store: Store, results: list[dict]) -> list[dict]:
+    """The details stored for ``results`` (those that have some): id, request id, attempt and worker."""
+    found = [(result["id"], details_info(store, result["id"])) for result in results]
+    return [{"id": rid, "request_id": info.request_id, "attempt": info.attempt, "worker": info.worker}
+            for rid, info in found if info is not None]
 
 
 def queue_outcome(requests: list[dict], results: list[dict], details: list[dict]) -> dict:

@@ -105,6 +105,9 @@ def walk(page, url, data_dir, challenge, title) -> tuple[list, float]:
     assert adapter in details and "EVALUATOR_DATA_DIR" in details
     assert "a partial (smoke) run: local data override (EVALUATOR_DATA_DIR)" in details  # why, beside the source
     assert "local:" in details and "@sha256:" in details  # the dataset revisions read, in the provenance
+    first = challenges()[challenge].columns[0].label  # the worker's Parquet details, first page of the first column
+    page.wait_for_function("label => document.querySelector('#samples-page')?.innerText.includes(label + ': samples 1–')",
+                           arg=first)
     return seen, time.monotonic() - started
 
 
