@@ -3,7 +3,8 @@
 One interface, several backends. Records are JSON objects with an ``id``; each lives in a collection
 (``requests``, ``results``, ``votes``, ``details``, ``reveals``, ``private``, ``hidden_scores``) as one JSON file.
 ``private`` and ``hidden_scores`` (the merging track's hidden-test scores) belong in a private store; ``reveals``
-(hidden-test scores an organiser published) sits beside the results. Every write is atomic, and
+(hidden-test scores an organiser published) sits beside the results; ``boards`` holds one aggregate of the
+results per challenge (:mod:`leaderboard.aggregate`). Every write is atomic, and
 :meth:`Store.transact` runs a read-decide-write step on a consistent snapshot so that two replicas or
 workers can never lose or duplicate a record (the local backend holds a file lock; the Hub backend commits
 with ``parent_commit`` and retries on conflict).
@@ -40,7 +41,7 @@ Decision = Callable[[dict[str, Record]], tuple[list[Record], T]]
 # decide(snapshot) -> (records to write, ids of stored records to remove, value handed back to the caller)
 Rewrite = Callable[[dict[str, Record]], tuple[list[Record], list[str], T]]
 
-COLLECTIONS = ("requests", "results", "votes", "details", "reveals", "private", "hidden_scores")
+COLLECTIONS = ("requests", "results", "votes", "details", "reveals", "private", "hidden_scores", "boards")
 PRIVATE_COLLECTIONS = ("private", "hidden_scores")  # kept in the private dataset, never published
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 log = logging.getLogger(__name__)

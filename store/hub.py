@@ -43,7 +43,11 @@ from huggingface_hub import (
     RepoFolder,
     hf_hub_url,
 )
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+)
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from store.base import (
@@ -95,7 +99,8 @@ class HubStore(Store):
     ``repos`` maps each collection it serves to a dataset repo ID; a collection left out is unavailable
     (using it raises :class:`StoreError`), which is how a Space without a private dataset keeps contact
     details off the public ones. ``cache_dir`` (optional) keeps the last good snapshot of each collection on
-    disk for a start during a Hub outage.
+    disk for a start during a Hub outage. ``settings`` (optional) names, per collection, the setting that
+    chose its repo, so that a repo that does not exist is reported with the setting to change.
     """
 
     def __init__(
@@ -114,11 +119,15 @@ class HubStore(Store):
         timeout_s: float = 10.0,
         commit_timeout_s: float = 30.0,
         recheck_s: float = 5.0,
+        settings: Mapping[str, str] | None = None,
     ):
         unknown = set(repos) - set(COLLECTIONS)
         if unknown:
             raise StoreError(f"unknown collection(s) {sorted(unknown)}")
         self.repos = dict(repos)
+        self._settings: dict[str, set[str]] = {}  # repo -> the settings that point at it
+        for collection, setting in (settings or {}).items():
+            self._settings.setdefault(self.repos.get(collection, ""), set()).add(setting)
         self.api = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT") or None, token=token or False)
         self.branch = branch
         self.max_attempts, self.backoff_s, self.max_backoff_s = max_attempts, backoff_s, max_backoff_s
@@ -326,7 +335,12 @@ class HubStore(Store):
         if "error" in outcome:
             raise outcome["error"]
 
-    def _read_error(self, what: str, error: HfHubHTTPError) -> StoreError:
+    def _read_error(self, repo: str, what: str, error: HfHubHTTPError) -> StoreError:
+        if isinstance(error, RepositoryNotFoundError):
+            named = " or ".join(sorted(self._settings.get(repo, ())))
+            fix = f"set {named} to an existing dataset repo" if named else "configure an existing dataset repo"
+            return StoreError(f"{what}: {repo} does not exist (or this token cannot read it); create it on "
+                              f"the Hub, or {fix}")
         kind = HubUnreachable if status_of(error) in TRANSIENT_STATUS else StoreError
         return kind(f"{what}: {error}")
 
@@ -338,7 +352,7 @@ class HubStore(Store):
                                   timeout=self.timeout_s)
             hf_raise_for_status(response)
         except HfHubHTTPError as error:
-            raise self._read_error(f"cannot read dataset {repo}", error) from error
+            raise self._read_error(repo, f"cannot read dataset {repo}", error) from error
         for branch in response.json().get("branches", []):
             if branch.get("name") == self.branch:
                 return branch["targetCommit"]
@@ -361,7 +375,7 @@ class HubStore(Store):
         except EntryNotFoundError:  # the collection's folder does not exist yet
             entries = []
         except HfHubHTTPError as error:
-            raise self._read_error(f"cannot list {repo}/{collection}", error) from error
+            raise self._read_error(repo, f"cannot list {repo}/{collection}", error) from error
         pattern = re.compile(rf"^{re.escape(collection)}/([^/]+)\.json$")
         blobs, records, set_aside = {}, {}, []
         for entry in entries:
@@ -402,7 +416,7 @@ class HubStore(Store):
         except EntryNotFoundError:
             raise
         except HfHubHTTPError as error:
-            raise self._read_error(f"cannot read {repo}/{path}", error) from error
+            raise self._read_error(repo, f"cannot read {repo}/{path}", error) from error
         return response.content
 
     @staticmethod

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.browser import chromium, running_app
+from tests.hub_fixtures import add_store_datasets
 from tests.hub_server import HubServer
 from tests.space_oauth import SPACE_OAUTH
 
@@ -19,8 +20,7 @@ WINDOW_S = 4.5
 def app(tmp_path_factory):
     """The app as a CPU Space runs it: Hub datasets, ``SPACE_ID`` set, ``EVALUATOR_ENABLED`` left unset."""
     with HubServer() as hub:
-        for dataset in ("org/requests", "org/results"):
-            hub.add_dataset(dataset)
+        add_store_datasets(hub, "org/requests", "org/results")
         env = {"HF_ENDPOINT": hub.url, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
                "HF_TOKEN": HubServer.token, "SYSTEM": "spaces", "SPACE_ID": "org/space", **SPACE_OAUTH,
                "EVALUATOR_ENABLED": "", "ARENA_DEMO": "off", "QUEUE_REFRESH_S": str(REFRESH_S)}

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from tests.browser import chromium, running_app
+from tests.hub_fixtures import add_store_datasets
 from tests.hub_server import HubServer
 from tests.test_submit_service import SMALL_BASE, adapter
 
@@ -22,8 +23,7 @@ def page(request, tmp_path_factory):
     with HubServer() as hub:
         hub.add_model("org/small-base", {"config.json": json.dumps(SMALL_BASE).encode()})
         hub.add_model("team/adapter", adapter("org/small-base"))
-        for dataset in ("org/requests", "org/results", "org/private"):
-            hub.add_dataset(dataset, private=dataset == "org/private")
+        add_store_datasets(hub, "org/requests", "org/results", "org/private")
         env = {"HF_ENDPOINT": hub.url, **(HUB_STORE_ENV if request.param == "hub store" else {})}
         data = tmp_path_factory.mktemp("submit") / "data"
         with running_app(data, env) as url, chromium() as browser:
