@@ -200,35 +200,87 @@ class HubStore(Store):
                 if not changes:  # nothing changes: the snapshot is the state `value` was decided on
                     return value
                 self._refuse_set_aside(collection, writes)
-                try:
-                    self._commit(repo, changes, head)
-                except HubUnreachable as error:  # the commit may have reached the Hub before the line broke
-                    faults.maybe_written = True
-                    faults.wait_or_give_up(f"The Hub could not be reached to commit to {repo} ({error})", None)
-                    continue
-                except HfHubHTTPError as error:
-                    status = status_of(error)
-                    if status == 412:  # someone committed since `head`: decide again on the new head
-                        time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
-                        continue
-                    if status not in TRANSIENT_STATUS:
-                        raise StoreError(f"The Hub refused the commit to {repo} ({status}); nothing was written: "
-                                         f"{error}") from error
-                    # 429 is refused before anything happens; a 5xx may come after the commit landed. Either
-                    # way the next attempt decides again on a fresh head, which includes it if it did.
-                    faults.maybe_written = faults.maybe_written or status != 429
-                    what = ("The Hub refused the commit for now (429 Too Many Requests)" if status == 429
-                            else f"The Hub failed the commit ({status})")
-                    faults.wait_or_give_up(f"{what} to {repo}", retry_after_s(error))
-                    continue
-                # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
-                # all, it made no commit, and the branch already holds exactly these writes.)
-                with self._cache_lock:  # what we just wrote need not be downloaded again
-                    self._blobs.setdefault(collection, {}).update(
-                        {_git_blob_sha(c): c for c in changes.values() if c is not None})
-                return value
+                if self._committed(repo, collection, changes, head, faults, attempt):
+                    return value
         raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}; "
                          "nothing was written")
+
+    def put_missing(self, collection: str, records: list[Record]) -> int:
+        """Write-once: ask the Hub whether each record's file exists (one HEAD each, at one commit) and commit
+        the missing ones together, never listing or downloading the collection. The commit names the commit the
+        answers came from as its parent, so that two replicas writing the same new id cannot both land (the
+        arena's salt relies on it); a 412 asks again."""
+        repo = self._repo(collection)
+        latest = {check_record(collection, record): record for record in records}  # every record checked first
+        faults = FaultBudget(self.fault_attempts, self.fault_budget_s, self.fault_backoff_s)
+        with self._repo_locks[repo]:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    head, present = self._present(repo, collection, sorted(latest))
+                except HubUnreachable as error:
+                    faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
+                    continue
+                faults.maybe_written = False  # a commit that landed earlier shows as present now
+                changes = {f"{collection}/{record_id}.json": dump_record(record)
+                           for record_id, record in latest.items()
+                           if record_id not in present and not self.set_aside.get(collection, record_id)}
+                if not changes or self._committed(repo, collection, changes, head, faults, attempt):
+                    return len(changes)
+        raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}; "
+                         "nothing was written")
+
+    def _present(self, repo: str, collection: str, record_ids: list[str]) -> tuple[str, set[str]]:
+        """The branch head and which of ``record_ids`` have a file there (one HEAD request per id; the first
+        answer names the head, the others are asked at it)."""
+        head, present = None, set()
+        for record_id in record_ids:
+            path = f"{collection}/{record_id}.json"
+            url = hf_hub_url(repo, path, repo_type="dataset", revision=head or self.branch,
+                             endpoint=self.api.endpoint)
+            try:
+                response = self._call(get_session().head, url, headers=build_hf_headers(token=self.api.token),
+                                      follow_redirects=False, timeout=self.timeout_s)
+                hf_raise_for_status(response)
+                present.add(record_id)
+            except EntryNotFoundError as missing:  # the Hub's answer still names the commit it looked at
+                response = getattr(missing, "response", None)
+            except HfHubHTTPError as error:
+                raise self._read_error(repo, f"cannot read {repo}/{path}", error) from error
+            head = head or (response.headers.get("X-Repo-Commit") if response is not None else None) \
+                or self._head(repo)
+        return head or self._head(repo), present
+
+    def _committed(self, repo: str, collection: str, changes: dict[str, bytes | None], head: str,
+                   faults: FaultBudget, attempt: int) -> bool:
+        """Commit ``changes`` on ``head``: True when done; False when the caller should decide again on a fresh
+        head (a race lost to another replica, or a transient fault within the budget); StoreError otherwise."""
+        try:
+            self._commit(repo, changes, head)
+        except HubUnreachable as error:  # the commit may have reached the Hub before the line broke
+            faults.maybe_written = True
+            faults.wait_or_give_up(f"The Hub could not be reached to commit to {repo} ({error})", None)
+            return False
+        except HfHubHTTPError as error:
+            status = status_of(error)
+            if status == 412:  # someone committed since `head`: decide again on the new head
+                time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
+                return False
+            if status not in TRANSIENT_STATUS:
+                raise StoreError(f"The Hub refused the commit to {repo} ({status}); nothing was written: "
+                                 f"{error}") from error
+            # 429 is refused before anything happens; a 5xx may come after the commit landed. Either
+            # way the next attempt decides again on a fresh head, which includes it if it did.
+            faults.maybe_written = faults.maybe_written or status != 429
+            what = ("The Hub refused the commit for now (429 Too Many Requests)" if status == 429
+                    else f"The Hub failed the commit ({status})")
+            faults.wait_or_give_up(f"{what} to {repo}", retry_after_s(error))
+            return False
+        # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
+        # all, it made no commit, and the branch already holds exactly these writes.)
+        with self._cache_lock:  # what we just wrote need not be downloaded again
+            self._blobs.setdefault(collection, {}).update(
+                {_git_blob_sha(c): c for c in changes.values() if c is not None})
+        return True
 
     def serves(self, collection: str) -> bool:
         return collection in self.repos
