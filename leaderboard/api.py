@@ -25,6 +25,7 @@ from leaderboard.table import (
     query_page,
     sort_frame,
 )
+from store.aggregates import find_result
 from store.base import Store
 from store.record_contract import LEGACY_SOURCES
 from uikit.api import json_cell, refused
@@ -143,7 +144,7 @@ def board_api(boards: Boards, store: Store):
     def read_details(result_id: str) -> dict:
         """A result record as stored (scores, model / adapter / base commits, provenance), with how many
         per-sample outputs the details store holds for each column."""
-        record = store.get("results", result_id) if result_id else None
+        record = find_result(store, result_id, boards.challenges)
         if record is None:
             raise refused(f"No result with id '{result_id}'.")
         samples = (store.get("details", result_id) or {}).get("samples") or {}

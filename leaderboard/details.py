@@ -12,6 +12,7 @@ from leaderboard.merge_view import merge_markdown, test_scores_markdown
 from leaderboard.provenance_view import partial_reasons, provenance_rows
 from leaderboard.render import format_delta
 from leaderboard.table import display_source, latest_rechecks, recheck_gap
+from store.aggregates import aggregate, find_result, finished_results
 from store.base import Record, Store
 
 
@@ -131,14 +132,25 @@ def samples_markdown(challenge, samples: dict) -> list[str]:
 def linked_result(store: Store, record: Record) -> Record | None:
     """A published row's latest re-check, or the published row a re-check re-checks."""
     if record.get("rechecks"):
-        return store.get("results", record["rechecks"])
+        return find_result(store, record["rechecks"], challenges())
     if record.get("source") == "published":
-        return latest_rechecks(store.all("results")).get(record["id"])
+        return latest_rechecks(rechecks_of(store, record)).get(record["id"])
     return None
 
 
+def rechecks_of(store: Store, published: Record) -> list[Record]:
+    """The re-checks of a published row: those its challenge's aggregate holds, and those finished since (found
+    through their requests, which name the row they re-check)."""
+    rows = (aggregate(store, published["challenge"]) or {}).get("rows", ())
+    found = {row["id"]: row for row in rows if row.get("rechecks") == published["id"]}
+    for result_id, request in finished_results(store.all("requests")).items():
+        if request.get("rechecks") == published["id"] and result_id not in found:
+            found[result_id] = store.get("results", result_id)
+    return [record for record in found.values() if record is not None]
+
+
 def lookup_details(store: Store, record_id: str) -> str:
-    record = store.get("results", record_id) if record_id else None
+    record = find_result(store, record_id, challenges())
     samples = store.get("details", record_id) if record else None
     if record is None:
         return details_markdown(None)

@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 import gradio as gr
 
+from challenges.definitions import challenges
 from leaderboard.details import lookup_details
+from store.aggregates import find_result
 from store.base import Store
 
 # (published result id, adapter repo id, revision, base model repo id, organiser token) -> message (Markdown)
@@ -43,7 +45,7 @@ def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: Que
         record_id = request.query_params.get("details", "")
         if not record_id:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        record = store.get("results", record_id) or {}
+        record = find_result(store, record_id, challenges()) or {}
         published = queue_recheck is not None and record.get("source") == "published"
         return (lookup_details(store, record_id), gr.Tabs(selected="tab-details"), record_id,
                 gr.Accordion(visible=published))

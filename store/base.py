@@ -141,6 +141,11 @@ class Store(ABC):
     @abstractmethod
     def get(self, collection: str, record_id: str) -> Record | None: ...
 
+    def get_at(self, collection: str, record_id: str, version: str) -> Record | None:
+        """The record as of ``version`` (a token :meth:`version` gave) on a backend that keeps history; the
+        others answer as :meth:`get` does."""
+        return self.get(collection, record_id)
+
     def transact(self, collection: str, decide: Decision[T]) -> T:
         """Run ``decide`` on a consistent snapshot of the collection and write what it returns atomically.
 

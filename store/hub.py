@@ -149,6 +149,10 @@ class HubStore(Store):
         return [copy.deepcopy(records[record_id]) for record_id in sorted(records)]
 
     def get(self, collection: str, record_id: str) -> Record | None:
+        return self.get_at(collection, record_id, self.branch)
+
+    def get_at(self, collection: str, record_id: str, version: str) -> Record | None:
+        """The record at commit ``version`` (a head :meth:`version` gave, or a branch)."""
         repo = self._repo(collection)
         if not _ID_PATTERN.match(record_id):
             return None
@@ -156,7 +160,7 @@ class HubStore(Store):
         if self._in_outage(collection):
             return self._cached_record(collection, record_id)
         try:
-            content = self._download(repo, path, self.branch)
+            content = self._download(repo, path, self.branch if version == NOTHING_READ else version)
         except EntryNotFoundError:
             return None
         except HubUnreachable:

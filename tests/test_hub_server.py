@@ -9,7 +9,12 @@ import time
 
 import httpx2
 import pytest
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download
+from huggingface_hub import (
+    CommitOperationAdd,
+    CommitOperationDelete,
+    HfApi,
+    hf_hub_download,
+)
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
