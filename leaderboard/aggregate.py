@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from challenges.definitions import challenges
 from leaderboard.published import PUBLISHED_DIR, all_published_records
-from store.aggregates import BOARDS, aggregate, finished_results
+from store.aggregates import BOARDS, finished_results
 from store.base import Record, Store, StoreError
 from uikit.settings import positive_number
 
@@ -46,7 +46,8 @@ def refresh_boards(store: Store, directory: Path = PUBLISHED_DIR, now: datetime 
     """Bring every challenge's aggregate up to date (see the module docstring)."""
     results_version = store.version("results")
     finished = finished_results(store.all("requests"))
-    previous = {cid: aggregate(store, cid) for cid in challenges()}
+    stored = {record["id"]: record for record in store.all(BOARDS)}  # one file per challenge
+    previous = {cid: stored.get(cid) for cid in challenges()}
     known = {row["id"] for found in previous.values() for row in (found or {}).get("rows", ())}
     wanted = sorted(set(finished) - known)
     fetched: dict[str, list[Record]] = {}

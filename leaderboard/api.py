@@ -144,7 +144,7 @@ def board_api(boards: Boards, store: Store):
     def read_details(result_id: str) -> dict:
         """A result record as stored (scores, model / adapter / base commits, provenance), with how many
         per-sample outputs the details store holds for each column."""
-        record = find_result(store, result_id, boards.challenges)
+        record = boards.record(result_id) or find_result(store, result_id, boards.challenges)
         if record is None:
             raise refused(f"No result with id '{result_id}'.")
         samples = (store.get("details", result_id) or {}).get("samples") or {}

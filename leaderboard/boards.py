@@ -2,8 +2,8 @@
 record per challenge, built by :mod:`leaderboard.aggregate`) plus an overlay of the results finished since
 they were built, so that a finished evaluation shows at once, without waiting for the job.
 
-A refresh asks the boards collection's version (and re-reads the aggregates, one ``get`` per challenge, only
-when it changed), the requests (a cheap table: the FINISHED ones name their ``result_id``) and fetches each
+A refresh asks the boards collection's version (and re-reads the aggregates, one file per challenge, only when
+it changed), the requests (a cheap table: the FINISHED ones name their ``result_id``) and fetches each
 result not in an aggregate once (results are written once, so a fetched one is kept; at most ``overlay_fetch``
 per refresh). A challenge's frame is rebuilt only when its aggregate, its overlay or its revealed hidden-test
 scores changed. Nothing lists the results collection.
@@ -24,7 +24,7 @@ import pandas as pd
 from challenges.definitions import Challenge, challenges
 from leaderboard.hidden_test import REVEALS, Revealed, read_revealed
 from leaderboard.table import board_frame
-from store.aggregates import BOARDS, aggregate, finished_results
+from store.aggregates import BOARDS, finished_results
 from store.base import Record, Store
 
 OVERLAY_FETCH = 200  # results fetched per refresh for the overlay; the job folds the rest into the aggregates
@@ -53,6 +53,7 @@ class Boards:
         self._reveals_version: str | None = None
         self._revealed_read: dict[str, Revealed] = {}
         self._built_from: dict[str, tuple] = {}  # challenge -> what its frame was built from
+        self._records: dict[str, Record] = {}  # result id -> record, of every row read
 
     @property
     def challenges(self) -> dict[str, Challenge]:
@@ -85,6 +86,11 @@ class Boards:
         with self._lock:
             return self._frames[challenge_id], self._revealed.get(challenge_id)
 
+    def record(self, result_id: str) -> Record | None:
+        """A result as the boards last read it (an aggregated row or a finished result); no store call."""
+        with self._lock:
+            return self._records.get(result_id)
+
     def notice(self) -> str | None:
         """A note for visitors when the results shown may be out of date (the store could not be reached)."""
         if self.store is None:
@@ -109,15 +115,18 @@ class Boards:
             if self._built_from.get(cid) != inputs or cid not in self._frames:
                 frames[cid] = board_frame(challenge, [*rows.get(cid, ()), *own], revealed.get(cid))
                 self._built_from[cid] = inputs
+        records = {record["id"]: record for found in rows.values() for record in found}
+        records.update({record["id"]: record for record in overlay})
         with self._lock:
             self._frames = {**self._frames, **frames}
-            self._revealed, self._checked_at = revealed, time.monotonic()
+            self._revealed, self._records, self._checked_at = revealed, records, time.monotonic()
 
     def _aggregate_rows(self) -> dict[str, list[Record]]:
-        """Each challenge's aggregated rows, re-read (one ``get`` per challenge) only when the boards changed."""
+        """Each challenge's aggregated rows, re-read (one file per challenge) only when the boards changed."""
         version = self.store.version(BOARDS) if self.store.serves(BOARDS) else ""
         if version != self._boards_version:
-            self._aggregates = {cid: aggregate(self.store, cid) for cid in self.challenges}
+            found = {record["id"]: record for record in self.store.all(BOARDS)} if version else {}
+            self._aggregates = {cid: found.get(cid) for cid in self.challenges}
             self._boards_version = version
         return {cid: list((found or {}).get("rows", ())) for cid, found in self._aggregates.items()}
 

@@ -31,11 +31,18 @@ def aggregate(store: Store, challenge_id: str) -> Record | None:
 
 def find_result(store: Store, result_id: str, challenge_ids: Iterable[str]) -> Record | None:
     """A result by id: a published row (``published-<challenge>-<row>``) from its challenge's aggregate (a copy
-    an older version imported into the results collection is stale), any other from the results collection."""
+    an older version imported into the results collection is stale), any other from the results collection,
+    else from the aggregates (what a store that cannot reach its results still holds of them)."""
     if not result_id:
         return None
     for challenge_id in challenge_ids:
         if result_id.startswith(f"published-{challenge_id}-"):
-            rows = (aggregate(store, challenge_id) or {}).get("rows", ())
-            return next((row for row in rows if row.get("id") == result_id), None)
-    return store.get("results", result_id)
+            return _row(aggregate(store, challenge_id), result_id)
+    record = store.get("results", result_id)
+    if record is None and store.serves(BOARDS):
+        record = next(filter(None, (_row(found, result_id) for found in store.all(BOARDS))), None)
+    return record
+
+
+def _row(found: Record | None, result_id: str) -> Record | None:
+    return next((row for row in (found or {}).get("rows", ()) if row.get("id") == result_id), None)

@@ -172,6 +172,7 @@ class HubStore(Store):
             self.set_aside.add(SetAside(collection, record_id, f"{repo}/{path}", str(rejected)))
             return None
         self.set_aside.discard(collection, record_id)
+        self._outage.pop(collection, None)  # the Hub answered
         return record
 
     def version(self, collection: str) -> str:
