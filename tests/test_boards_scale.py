@@ -18,7 +18,12 @@ from store.hub import HubStore
 from tests.board_records import result
 from tests.hub_server import HubServer
 from tests.routed_store import RoutedStore
-from tests.seed_results import many_results, seed_boards, seed_results, write_finished_requests
+from tests.seed_results import (
+    many_results,
+    seed_boards,
+    seed_results,
+    write_finished_requests,
+)
 from tests.test_published import HEADER, ROWS
 
 RESULTS, BOARDS = "org/results", "org/results-boards"
