@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from challenges.definitions import challenges
 from tests.browser import chromium, running_app
 from tests.hub_fixtures import add_store_datasets
 from tests.hub_server import HubServer
@@ -68,7 +69,9 @@ def test_submit_valid_adapter_then_see_it_queued(page):
         assert json.loads(content)["team"] == "Browser Team" and b"lead@team.org" not in content
         private = page.hub.files("org/private", repo_type="dataset")
         assert b"lead@team.org" in private[path.replace("requests/", "private/")]
-        assert len(page.hub.files("org/results", repo_type="dataset")) >= 36  # published rows imported
+        boards = page.hub.files("org/results-boards", repo_type="dataset")  # the published rows, aggregated
+        assert {p for p in boards if p.startswith("boards/")} == {f"boards/{cid}.json" for cid in challenges()}
+        assert not any(p.startswith("results/") for p in page.hub.files("org/results", repo_type="dataset"))
     else:
         assert not any(p.startswith("requests/") for p in requests)
 
