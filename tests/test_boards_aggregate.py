@@ -10,6 +10,7 @@ import pytest
 
 from challenges.definitions import challenges
 from leaderboard.aggregate import refresh_boards, refresh_interval_s
+from leaderboard.boards import Boards
 from store.aggregates import BOARDS
 from store.base import LocalStore
 from store.hub import HubStore
@@ -84,3 +85,16 @@ def test_a_bad_refresh_interval_is_refused_naming_the_setting(value):
     with pytest.raises(ValueError, match="BOARDS_REFRESH_S must be a positive number of seconds"):
         refresh_interval_s({"BOARDS_REFRESH_S": value})
     assert refresh_interval_s({}) == 300 and refresh_interval_s({"BOARDS_REFRESH_S": "60"}) == 60
+
+
+def test_an_aggregate_that_does_not_fit_is_set_aside_and_never_overwritten(tmp_path):
+    store = LocalStore(tmp_path)
+    finish(store, result("r1", "One", 50.0))
+    (tmp_path / "boards" / "general_nlp.json").write_text('{"id": "general_nlp", "rows": 5}', encoding="utf-8")
+    done = refresh_boards(store)
+    assert "general_nlp" not in done.written and set(done.written) == set(challenges()) - {"general_nlp"}
+    assert (tmp_path / "boards" / "general_nlp.json").read_text(encoding="utf-8") == \
+        '{"id": "general_nlp", "rows": 5}'
+    assert any(item.path == "boards/general_nlp.json" and "'rows' must be a list" in item.reason
+               for item in store.quarantined())
+    assert not Boards(store).frame("finance").empty  # the other boards still show
