@@ -22,5 +22,5 @@ def own_hub_cache(tmp_path_factory, monkeypatch):
 
 
 from tests.hub_fixtures import hub_server_fixture  # noqa: E402,F401  (the local Hub, as fixture "hub_server")
-from tests.sandbox_fixtures import host_server, no_bwrap  # noqa: E402,F401  (sandbox fixtures)
 from tests.space_oauth import space_oauth  # noqa: E402,F401  (a Space with hf_oauth, as fixture "space_oauth")
+from tests.sandbox_fixtures import host_server, no_bwrap  # noqa: E402,F401  (sandbox fixtures)

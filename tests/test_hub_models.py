@@ -10,12 +10,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save
 
-from submissions.hub_models import (
-    HubCheckError,
-    HubModels,
-    estimate_parameters,
-    hub_api,
-)
+from submissions.hub_models import HubCheckError, HubModels, estimate_parameters, hub_api
 from tests.hub_server import HubServer
 
 ADAPTER_CONFIG = {

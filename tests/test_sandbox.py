@@ -10,15 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.sandbox import (
-    BWRAP_ENV,
-    UNSAFE_ENV,
-    Limits,
-    SandboxUnavailable,
-    isolation,
-    python_command,
-    run_steps,
-)
+from evaluator.sandbox import BWRAP_ENV, UNSAFE_ENV, Limits, SandboxUnavailable, isolation, python_command, run_steps
 
 PY = python_command()
 
