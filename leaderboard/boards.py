@@ -91,6 +91,11 @@ class Boards:
         with self._lock:
             return self._records.get(result_id)
 
+    def rechecks_of(self, published_id: str) -> list[Record]:
+        """The re-checks of a published row among the records the boards last read."""
+        with self._lock:
+            return [record for record in self._records.values() if record.get("rechecks") == published_id]
+
     def notice(self) -> str | None:
         """A note for visitors when the results shown may be out of date (the store could not be reached)."""
         if self.store is None:

@@ -7,6 +7,7 @@ from html import escape
 from urllib.parse import quote
 
 from challenges.definitions import challenges
+from leaderboard.boards import Boards
 from leaderboard.hidden_test import Revealed, read_revealed
 from leaderboard.merge_view import merge_markdown, test_scores_markdown
 from leaderboard.provenance_view import partial_reasons, provenance_rows
@@ -129,13 +130,19 @@ def samples_markdown(challenge, samples: dict) -> list[str]:
     return lines
 
 
-def linked_result(store: Store, record: Record) -> Record | None:
-    """A published row's latest re-check, or the published row a re-check re-checks."""
+def linked_result(store: Store, record: Record, boards: Boards | None = None) -> Record | None:
+    """A published row's latest re-check, or the published row a re-check re-checks (from what ``boards`` last
+    read when given, else from the store)."""
     if record.get("rechecks"):
-        return find_result(store, record["rechecks"], challenges())
+        return _result(store, record["rechecks"], boards)
     if record.get("source") == "published":
-        return latest_rechecks(rechecks_of(store, record)).get(record["id"])
+        found = boards.rechecks_of(record["id"]) if boards is not None else rechecks_of(store, record)
+        return latest_rechecks(found).get(record["id"])
     return None
+
+
+def _result(store: Store, result_id: str, boards: Boards | None) -> Record | None:
+    return (boards.record(result_id) if boards is not None else None) or find_result(store, result_id, challenges())
 
 
 def rechecks_of(store: Store, published: Record) -> list[Record]:
@@ -149,10 +156,12 @@ def rechecks_of(store: Store, published: Record) -> list[Record]:
     return [record for record in found.values() if record is not None]
 
 
-def lookup_details(store: Store, record_id: str) -> str:
-    record = find_result(store, record_id, challenges())
+def lookup_details(store: Store, record_id: str, boards: Boards | None = None) -> str:
+    """A result's details page; ``boards``: the app's boards, whose rows serve the records they hold without
+    reading an aggregate again."""
+    record = _result(store, record_id, boards) if record_id else None
     samples = store.get("details", record_id) if record else None
     if record is None:
         return details_markdown(None)
     revealed = read_revealed(store).get(record.get("challenge", ""))
-    return details_markdown(record, samples, linked_result(store, record), revealed)
+    return details_markdown(record, samples, linked_result(store, record, boards), revealed)

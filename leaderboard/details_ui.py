@@ -11,6 +11,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from challenges.definitions import challenges
+from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
 from store.aggregates import find_result
 from store.base import Store
@@ -25,8 +26,10 @@ RECHECK_HELP = (
 )
 
 
-def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: QueueRecheck | None = None) -> None:
-    """Build the tab inside ``tabs``; a page opened with ``?details=<id>`` shows that result and selects it."""
+def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: QueueRecheck | None = None,
+                boards: Boards | None = None) -> None:
+    """Build the tab inside ``tabs``; a page opened with ``?details=<id>`` shows that result and selects it
+    (a board row's record from what ``boards`` last read, else from the store)."""
     with gr.Tab("Details", id="tab-details", elem_id="tab-details"):
         details = gr.Markdown("Open a row's source badge to see its details here.", elem_id="details")
         shown_id = gr.State("")
@@ -45,9 +48,9 @@ def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: Que
         record_id = request.query_params.get("details", "")
         if not record_id:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        record = find_result(store, record_id, challenges()) or {}
+        record = (boards.record(record_id) if boards else None) or find_result(store, record_id, challenges()) or {}
         published = queue_recheck is not None and record.get("source") == "published"
-        return (lookup_details(store, record_id), gr.Tabs(selected="tab-details"), record_id,
+        return (lookup_details(store, record_id, boards), gr.Tabs(selected="tab-details"), record_id,
                 gr.Accordion(visible=published))
 
     demo.load(open_details, None, [details, tabs, shown_id, recheck_box])

@@ -13,6 +13,7 @@ from challenges.definitions import challenges
 from leaderboard.aggregate import refresh_boards
 from leaderboard.api import board_api
 from leaderboard.boards import Boards
+from leaderboard.details import lookup_details
 from store.base import LocalStore
 from store.hub import HubStore
 from tests.board_records import result
@@ -117,6 +118,10 @@ def test_the_job_folds_new_results_and_published_changes_into_the_aggregates(hub
     rows = {row["id"]: row for row in store.get("boards", "general_nlp")["rows"]}
     assert "published-general_nlp-alpha" not in rows and rows["published-general_nlp-beta"]["team"] == "Beta Team"
     assert rows["published-general_nlp-gamma"]["team"] == "Gamma" and len(rows) == COUNT // 4 + 1 + 2
-    frame = Boards(store).frame("general_nlp")
+    boards = Boards(store)
+    frame = boards.frame("general_nlp")
     assert frame[frame["source"] == "published"]["team"].tolist() == ["Beta Team", "Gamma"]
+    since = len(hub_server.requests)
+    assert "Beta Team" in lookup_details(store, "published-general_nlp-beta", boards)
+    assert not [path for _, path in hub_server.requests[since:] if "/boards/" in path]  # from the boards' memory
     assert refresh_boards(store, csvs).written == ()  # nothing changed: nothing written
