@@ -14,10 +14,10 @@ import gradio as gr
 from arena.api import arena_api
 from arena.ui import arena_tabs
 from evaluator.scheduler import ELSEWHERE, evaluator_enabled, start_scheduler
+from leaderboard.aggregate import refresh_boards, start_boards_refresh
 from leaderboard.api import board_api
 from leaderboard.boards import Boards
 from leaderboard.details_ui import details_tab
-from leaderboard.published import import_published
 from leaderboard.ui import board_tab
 from store.base import Store, StoreError
 from store.factory import open_store
@@ -43,10 +43,10 @@ PUBLIC_API = ("read_board", "export_board", "read_details", "submit", "read_queu
 
 
 def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
-    try:
-        import_published(store)
-    except StoreError as error:  # the Hub is down: start on what is cached; the next start imports them
-        log.warning("published rows were not imported now: %s", error)
+    try:  # the aggregates are built from the previous ones, the results finished since and the published CSVs
+        refresh_boards(store)
+    except StoreError as error:  # the Hub is down: start on what is cached; the scheduled job catches up
+        log.warning("the boards were not refreshed at start: %s", error)
     boards = Boards(store)
     hub = hub or HubModels()
     with gr.Blocks(title=TITLE) as demo:
@@ -58,7 +58,7 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
             submit_tab(store, hub, with_login=on_space)
             queue_tab(store, note=None if evaluator_enabled() else ELSEWHERE)
             arena = arena_tabs(store)
-            details_tab(store, demo, tabs, queue_recheck=recheck_handler(store, hub))
+            details_tab(store, demo, tabs, queue_recheck=recheck_handler(store, hub), boards=boards)
         for endpoint in (*board_api(boards, store), submit_api(store, hub, require_sign_in=on_space), queue_api(store),
                          arena_api(arena)):
             gr.api(typed_endpoint(endpoint), api_name=endpoint.__name__)
@@ -73,6 +73,10 @@ def main() -> None:
         raise SystemExit(f"Not starting: {error}") from None
     demo = build_app(store)
     start_publishing(store)
+    try:
+        start_boards_refresh(store)
+    except ValueError as error:  # a bad BOARDS_REFRESH_S
+        raise SystemExit(f"Not starting: {error}") from None
     if evaluator_enabled():
         start_scheduler(store)
     else:

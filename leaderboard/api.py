@@ -25,6 +25,7 @@ from leaderboard.table import (
     query_page,
     sort_frame,
 )
+from store.aggregates import find_result
 from store.base import Store, StoreError
 from store.details_files import details_columns, read_details_slice
 from store.record_contract import LEGACY_SOURCES
@@ -148,7 +149,7 @@ def board_api(boards: Boards, store: Store):
         limit: how many samples (1 to 100). Each sample is {"column", "index", <its fields: prompt, output,
         parsed, gold, correct, ...>}; samples.total is how many the column (or all columns) holds. When the
         details cannot be read now, samples is null and notice says why."""
-        record = store.get("results", result_id) if result_id else None
+        record = (boards.record(result_id) or find_result(store, result_id, boards.challenges)) if result_id else None
         if record is None:
             raise refused(f"No result with id '{result_id}'.")
         if offset < 0:

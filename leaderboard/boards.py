@@ -1,11 +1,17 @@
-"""The boards' data: result records from the store, one ranked frame per challenge, rebuilt only when the
-results collection or the revealed hidden-test scores change.
+"""The boards' data: one ranked frame per challenge, from the aggregated boards (:mod:`store.aggregates`, one
+record per challenge, built by :mod:`leaderboard.aggregate`) plus an overlay of the results finished since
+they were built, so that a finished evaluation shows at once, without waiting for the job.
+
+A refresh asks the boards collection's version (and re-reads the aggregates, one file per challenge, only when
+it changed), the requests (a cheap table: the FINISHED ones name their ``result_id``) and fetches each
+result not in an aggregate once (results are written once, so a fetched one is kept; at most ``overlay_fetch``
+per refresh). A challenge's frame is rebuilt only when its aggregate, its overlay or its revealed hidden-test
+scores changed. Nothing lists the results collection.
 
 Reads never wait on the store once there is something to show (stale-while-revalidate): a read serves the
-frames built last, and when they are older than ``recheck_s`` seconds it starts one refresh in the background
-(the store's version token, and the records if it changed; on the Hub these are HTTP calls). Only the first
-read, with nothing built yet, waits for the store. A visitor's Refresh waits for the new frames at most
-``refresh_wait_s`` seconds, then is served what there is."""
+frames built last, and when they are older than ``recheck_s`` seconds it starts one refresh in the background.
+Only the first read, with nothing built yet, waits for the store. A visitor's Refresh waits for the new frames
+at most ``refresh_wait_s`` seconds, then is served what there is."""
 
 from __future__ import annotations
 
@@ -18,27 +24,36 @@ import pandas as pd
 from challenges.definitions import Challenge, challenges
 from leaderboard.hidden_test import REVEALS, Revealed, read_revealed
 from leaderboard.table import board_frame
+from store.aggregates import BOARDS, finished_results
 from store.base import Record, Store
 
+OVERLAY_FETCH = 200  # results fetched per refresh for the overlay; the job folds the rest into the aggregates
 log = logging.getLogger(__name__)
 
 
 class Boards:
     def __init__(self, store: Store | None = None, records: list[Record] | None = None, recheck_s: float = 10.0,
-                 refresh_wait_s: float = 2.0):
-        """Read results from ``store``, or serve a fixed list of ``records`` (benchmarks, previews)."""
+                 refresh_wait_s: float = 2.0, overlay_fetch: int = OVERLAY_FETCH):
+        """Read the aggregated boards of ``store``, or serve a fixed list of ``records`` (benchmarks, previews)."""
         if (store is None) == (records is None):
             raise ValueError("give either a store or a list of records")
         self.store = store
         self._fixed = records
-        self.recheck_s, self.refresh_wait_s = recheck_s, refresh_wait_s
+        self.recheck_s, self.refresh_wait_s, self.overlay_fetch = recheck_s, refresh_wait_s, overlay_fetch
         self._lock = threading.Lock()  # guards the fields below; never held while the store is asked
         self._first_read = threading.Lock()  # the one read that may block: nothing is built yet
-        self._version: str | None = None
         self._checked_at = -float("inf")
         self._frames: dict[str, pd.DataFrame] = {}
         self._revealed: dict[str, Revealed] = {}
         self._refreshing: threading.Event | None = None  # set when the refresh under way ends
+        # only the refresh (one at a time) touches these:
+        self._boards_version: str | None = None
+        self._aggregates: dict[str, Record | None] = {}
+        self._results: dict[str, Record] = {}  # overlay results fetched (written once: never fetched again)
+        self._reveals_version: str | None = None
+        self._revealed_read: dict[str, Revealed] = {}
+        self._built_from: dict[str, tuple] = {}  # challenge -> what its frame was built from
+        self._records: dict[str, Record] = {}  # result id -> record, of every row read
 
     @property
     def challenges(self) -> dict[str, Challenge]:
@@ -71,25 +86,72 @@ class Boards:
         with self._lock:
             return self._frames[challenge_id], self._revealed.get(challenge_id)
 
+    def record(self, result_id: str) -> Record | None:
+        """A result as the boards last read it (an aggregated row or a finished result); no store call."""
+        with self._lock:
+            return self._records.get(result_id)
+
+    def rechecks_of(self, published_id: str) -> list[Record]:
+        """The re-checks of a published row among the records the boards last read."""
+        with self._lock:
+            return [record for record in self._records.values() if record.get("rechecks") == published_id]
+
     def notice(self) -> str | None:
         """A note for visitors when the results shown may be out of date (the store could not be reached)."""
-        return None if self.store is None else self.store.stale_note("results")
+        if self.store is None:
+            return None
+        return self.store.stale_note(BOARDS) if self.store.serves(BOARDS) else self.store.stale_note("requests")
 
     def _read(self) -> None:
-        """Ask the store (the slow part) and rebuild the frames if the results changed."""
-        version = "fixed" if self.store is None else self._store_version()
-        if version != self._version:
-            records = self._fixed if self.store is None else self.store.all("results")
-            revealed = {} if self.store is None else read_revealed(self.store)
-            frames = {cid: board_frame(c, records, revealed.get(cid)) for cid, c in self.challenges.items()}
+        """Ask the store (the slow part) and rebuild the frames whose inputs changed."""
+        if self.store is None:
+            frames = {cid: board_frame(c, self._fixed) for cid, c in self.challenges.items()}
             with self._lock:
-                self._frames, self._revealed, self._version = frames, revealed, version
+                self._frames, self._checked_at = frames, time.monotonic()
+            return
+        rows = self._aggregate_rows()
+        overlay = self._overlay({row["id"] for found in rows.values() for row in found})
+        revealed = self._read_revealed()
+        frames = {}
+        for cid, challenge in self.challenges.items():
+            own = [record for record in overlay if record.get("challenge") == cid]
+            inputs = ((self._aggregates.get(cid) or {}).get("built_at"), tuple(r["id"] for r in own),
+                      self._reveals_version)
+            if self._built_from.get(cid) != inputs or cid not in self._frames:
+                frames[cid] = board_frame(challenge, [*rows.get(cid, ()), *own], revealed.get(cid))
+                self._built_from[cid] = inputs
+        records = {record["id"]: record for found in rows.values() for record in found}
+        records.update({record["id"]: record for record in overlay})
         with self._lock:
-            self._checked_at = time.monotonic()
+            self._frames = {**self._frames, **frames}
+            self._revealed, self._records, self._checked_at = revealed, records, time.monotonic()
 
-    def _store_version(self) -> str:
-        reveals = self.store.version(REVEALS) if self.store.serves(REVEALS) else ""
-        return f"{self.store.version('results')}/{reveals}"
+    def _aggregate_rows(self) -> dict[str, list[Record]]:
+        """Each challenge's aggregated rows, re-read (one file per challenge) only when the boards changed."""
+        version = self.store.version(BOARDS) if self.store.serves(BOARDS) else ""
+        if version != self._boards_version:
+            found = {record["id"]: record for record in self.store.all(BOARDS)} if version else {}
+            self._aggregates = {cid: found.get(cid) for cid in self.challenges}
+            self._boards_version = version
+        return {cid: list((found or {}).get("rows", ())) for cid, found in self._aggregates.items()}
+
+    def _overlay(self, aggregated: set[str]) -> list[Record]:
+        """The results finished that no aggregate holds yet, each fetched once."""
+        waiting = sorted(set(finished_results(self.store.all("requests"))) - aggregated)
+        for result_id in [rid for rid in waiting if rid not in self._results][: self.overlay_fetch]:
+            record = self.store.get("results", result_id)
+            if record is not None:  # else asked again at the next refresh
+                self._results[result_id] = record
+        self._results = {rid: record for rid, record in self._results.items() if rid not in aggregated}
+        return [self._results[rid] for rid in waiting if rid in self._results]
+
+    def _read_revealed(self) -> dict[str, Revealed]:
+        if not self.store.serves(REVEALS):
+            return {}
+        version = self.store.version(REVEALS)
+        if version != self._reveals_version:
+            self._reveals_version, self._revealed_read = version, read_revealed(self.store)
+        return self._revealed_read
 
     def _refresh_in_background(self, done: threading.Event) -> None:
         try:

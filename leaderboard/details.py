@@ -8,11 +8,13 @@ from html import escape
 from urllib.parse import quote
 
 from challenges.definitions import challenges
+from leaderboard.boards import Boards
 from leaderboard.hidden_test import Revealed, read_revealed
 from leaderboard.merge_view import merge_markdown, test_scores_markdown
 from leaderboard.provenance_view import partial_reasons, provenance_rows
 from leaderboard.render import format_delta
 from leaderboard.table import display_source, latest_rechecks, recheck_gap
+from store.aggregates import aggregate, find_result, finished_results
 from store.base import Record, Store
 
 
@@ -97,18 +99,37 @@ def recheck_markdown(challenge, record: Record, linked: Record | None) -> list[s
     return lines
 
 
-def linked_result(store: Store, record: Record) -> Record | None:
-    """A published row's latest re-check, or the published row a re-check re-checks."""
+def linked_result(store: Store, record: Record, boards: Boards | None = None) -> Record | None:
+    """A published row's latest re-check, or the published row a re-check re-checks (from what ``boards`` last
+    read when given, else from the store)."""
     if record.get("rechecks"):
-        return store.get("results", record["rechecks"])
+        return _result(store, record["rechecks"], boards)
     if record.get("source") == "published":
-        return latest_rechecks(store.all("results")).get(record["id"])
+        found = boards.rechecks_of(record["id"]) if boards is not None else rechecks_of(store, record)
+        return latest_rechecks(found).get(record["id"])
     return None
 
 
-def lookup_details(store: Store, record_id: str) -> str:
-    record = store.get("results", record_id) if record_id else None
+def _result(store: Store, result_id: str, boards: Boards | None) -> Record | None:
+    return (boards.record(result_id) if boards is not None else None) or find_result(store, result_id, challenges())
+
+
+def rechecks_of(store: Store, published: Record) -> list[Record]:
+    """The re-checks of a published row: those its challenge's aggregate holds, and those finished since (found
+    through their requests, which name the row they re-check)."""
+    rows = (aggregate(store, published["challenge"]) or {}).get("rows", ())
+    found = {row["id"]: row for row in rows if row.get("rechecks") == published["id"]}
+    for result_id, request in finished_results(store.all("requests")).items():
+        if request.get("rechecks") == published["id"] and result_id not in found:
+            found[result_id] = store.get("results", result_id)
+    return [record for record in found.values() if record is not None]
+
+
+def lookup_details(store: Store, record_id: str, boards: Boards | None = None) -> str:
+    """A result's details page; ``boards``: the app's boards, whose rows serve the records they hold without
+    reading an aggregate again."""
+    record = _result(store, record_id, boards) if record_id else None
     if record is None:
         return details_markdown(None)
     revealed = read_revealed(store).get(record.get("challenge", ""))
-    return details_markdown(record, linked_result(store, record), revealed)
+    return details_markdown(record, linked_result(store, record, boards), revealed)

@@ -13,8 +13,15 @@ from collections.abc import Callable
 import gradio as gr
 
 from challenges.definitions import challenges
+from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
-from leaderboard.samples_view import PAGE_SIZE, column_choices, sample_counts, samples_page
+from leaderboard.samples_view import (
+    PAGE_SIZE,
+    column_choices,
+    sample_counts,
+    samples_page,
+)
+from store.aggregates import find_result
 from store.base import Store
 
 # (published result id, adapter repo id, revision, base model repo id, organiser token) -> message (Markdown)
@@ -27,8 +34,10 @@ RECHECK_HELP = (
 )
 
 
-def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: QueueRecheck | None = None) -> None:
-    """Build the tab inside ``tabs``; a page opened with ``?details=<id>`` shows that result and selects it."""
+def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: QueueRecheck | None = None,
+                boards: Boards | None = None) -> None:
+    """Build the tab inside ``tabs``; a page opened with ``?details=<id>`` shows that result and selects it
+    (a board row's record from what ``boards`` last read, else from the store)."""
     with gr.Tab("Details", id="tab-details", elem_id="tab-details"):
         details = gr.Markdown("Open a row's source badge to see its details here.", elem_id="details")
         shown_id = gr.State("")
@@ -63,11 +72,11 @@ def details_tab(store: Store, demo: gr.Blocks, tabs: gr.Tabs, queue_recheck: Que
         record_id = request.query_params.get("details", "")
         if not record_id:
             return (gr.skip(),) * 9
-        record = store.get("results", record_id) or {}
+        record = (boards.record(record_id) if boards else None) or find_result(store, record_id, challenges()) or {}
         published = queue_recheck is not None and record.get("source") == "published"
         counts, note = sample_counts(store, record_id) if record else ({}, None)
         choices = column_choices(challenges().get(record.get("challenge", "")), counts)
-        return (lookup_details(store, record_id), gr.Tabs(selected="tab-details"), record_id,
+        return (lookup_details(store, record_id, boards), gr.Tabs(selected="tab-details"), record_id,
                 gr.Accordion(visible=published), record.get("challenge", ""),
                 gr.Group(visible=bool(choices) or note is not None),
                 gr.Dropdown(choices=choices, value=choices[0][1] if choices else None, visible=bool(choices)),

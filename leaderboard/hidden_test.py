@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from challenges.definitions import Challenge
+from store.aggregates import finished_results
 from store.base import Record, Store, StoreError
 from uikit.organiser import ORGANISER_TOKEN_ENV, organiser_refusal
 
@@ -82,7 +83,8 @@ def reveal_hidden_test(store: Store, challenge: Challenge, organiser_token: str,
     if not store.serves(HIDDEN_SCORES) or not store.serves(REVEALS):
         return "This Space keeps no private store, so it holds no hidden-test scores. Nothing was revealed."
     try:
-        results = {r["id"] for r in store.all("results") if r.get("challenge") == challenge.id}
+        results = {result_id for result_id, request in finished_results(store.all("requests")).items()
+                   if request.get("challenge") == challenge.id}
         hidden = [h for h in store.all(HIDDEN_SCORES) if h.get("challenge") == challenge.id and h["id"] in results]
     except StoreError as error:
         return f"The stored scores cannot be read right now ({error}). Nothing was revealed."

@@ -1,9 +1,9 @@
-"""Import the published boards (``leaderboard/published/*.csv``) as result records.
+"""Read the published boards (``leaderboard/published/*.csv``) as result records.
 
 The published numbers are self-reported and copied as published; each becomes one result record with
 ``source: "published"`` keyed by the row's ``id`` column (a stable name, never its line number), so inserting a
-row shifts nothing, and :func:`import_published` makes the store's published records exactly the CSV rows:
-an edited row replaces its record, a removed row's record goes away.
+row shifts nothing. The boards job (:mod:`leaderboard.aggregate`) makes each aggregate's published rows exactly
+the CSV rows: an edited row replaces its row, a removed row goes away.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from challenges.definitions import Challenge, challenges
-from store.base import Record, Store
+from store.base import Record
 
 PUBLISHED_DIR = Path(__file__).parent / "published"
 ROW_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,120}$")
@@ -100,32 +99,3 @@ def all_published_records(directory: Path = PUBLISHED_DIR, unreadable: set[str] 
         if path.exists():
             records.extend(published_records(challenge, path, unreadable))
     return records
-
-
-@dataclass(frozen=True)
-class PublishedImport:
-    """What an import changed in the results store."""
-
-    added: int
-    replaced: int
-    removed: int
-
-
-def import_published(store: Store, directory: Path = PUBLISHED_DIR) -> PublishedImport:
-    """Make the store's published records exactly the rows of the CSVs in ``directory``, in one write: a new
-    row is added, an edited row replaces its record, and a published record whose row is gone is removed.
-    Rows that are unchanged are not written again, so importing twice changes nothing. A row that cannot be read
-    (logged) keeps its stored record, and a set-aside file (see :mod:`store.base`) is left for the
-    operator."""
-    unreadable: set[str] = set()
-    wanted = {record["id"]: record for record in all_published_records(directory, unreadable)}
-
-    def decide(snapshot: dict[str, Record]) -> tuple[list[Record], list[str], PublishedImport]:
-        writes = [record for record_id, record in wanted.items()
-                  if snapshot.get(record_id) != record and not store.set_aside.get("results", record_id)]
-        gone = [record_id for record_id, record in snapshot.items()
-                if record.get("source") == "published" and record_id not in wanted and record_id not in unreadable]
-        added = sum(record["id"] not in snapshot for record in writes)
-        return writes, gone, PublishedImport(added, len(writes) - added, len(gone))
-
-    return store.rewrite("results", decide)

@@ -3,7 +3,8 @@
 One interface, several backends. Records are JSON objects with an ``id``; each lives in a collection
 (``requests``, ``results``, ``votes``, ``details``, ``reveals``, ``private``, ``hidden_scores``) as one JSON file.
 ``private`` and ``hidden_scores`` (the merging track's hidden-test scores) belong in a private store; ``reveals``
-(hidden-test scores an organiser published) sits beside the results. Every write is atomic, and
+(hidden-test scores an organiser published) sits beside the results; ``boards`` holds one aggregate of the
+results per challenge (:mod:`leaderboard.aggregate`). Every write is atomic, and
 :meth:`Store.transact` runs a read-decide-write step on a consistent snapshot so that two replicas or
 workers can never lose or duplicate a record (the local backend holds a file lock; the Hub backend commits
 with ``parent_commit`` and retries on conflict; the SQL backend, ``store/sql.py``, which keeps the live
@@ -45,7 +46,7 @@ Rewrite = Callable[[dict[str, Record]], tuple[list[Record], list[str], T]]
 # change(stored record or None) -> (record to write in its place or None to leave it, value for the caller)
 Change = Callable[[Record | None], tuple[Record | None, T]]
 
-COLLECTIONS = ("requests", "results", "votes", "details", "reveals", "private", "hidden_scores")
+COLLECTIONS = ("requests", "results", "votes", "details", "reveals", "private", "hidden_scores", "boards")
 PRIVATE_COLLECTIONS = ("private", "hidden_scores")  # kept in the private dataset, never published
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 log = logging.getLogger(__name__)
@@ -163,6 +164,11 @@ class Store(ABC):
 
     @abstractmethod
     def get(self, collection: str, record_id: str) -> Record | None: ...
+
+    def get_at(self, collection: str, record_id: str, version: str) -> Record | None:
+        """The record as of ``version`` (a token :meth:`version` gave) on a backend that keeps history; the
+        others answer as :meth:`get` does."""
+        return self.get(collection, record_id)
 
     def transact(self, collection: str, decide: Decision[T]) -> T:
         """Run ``decide`` on a consistent snapshot of the collection and write what it returns atomically.

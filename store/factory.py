@@ -6,8 +6,9 @@ replicas and GPU workers), by default SQLite in ``<LEADERBOARD_DATA_DIR or ./dat
 open imports the requests and votes the published store already holds (an upgrade loses none). The other
 collections go to the published store:
 
-- ``REQUESTS_DATASET`` + ``RESULTS_DATASET`` (+ ``PRIVATE_DATASET``, ``HF_TOKEN``): ``HubStore`` on those
-  dataset repos (see :func:`hub_store_from_env`);
+- ``REQUESTS_DATASET`` + ``RESULTS_DATASET`` (+ ``DETAILS_DATASET``, ``VOTES_DATASET``, ``BOARDS_DATASET``,
+  ``PRIVATE_DATASET``, ``HF_TOKEN``): ``HubStore`` on those dataset repos, one per collection (see
+  :func:`hub_store_from_env`);
 - otherwise ``LocalStore`` in ``$LEADERBOARD_DATA_DIR`` (default ``./data`` beside app.py): no token, no network.
   On a Space (``SPACE_ID`` set) the default folder would be lost at every restart, so there the local store
   needs ``LEADERBOARD_DATA_DIR`` named explicitly (``/data``, the Space's persistent storage, or a folder the
@@ -24,6 +25,10 @@ from store.base import PRIVATE_COLLECTIONS, LocalStore, Store, StoreError
 from store.hub import HubStore
 from store.routed import RoutedStore
 from store.sql import SqlStore
+
+# Collections with a dataset of their own, named ``<RESULTS_DATASET>-<collection>`` unless
+# ``<COLLECTION>_DATASET`` says otherwise.
+DERIVED_COLLECTIONS = ("details", "votes", "boards")
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LIVE_DATABASE = "live.sqlite3"  # the default SQLite database, in the data folder
@@ -69,8 +74,13 @@ def open_store(environ: Mapping[str, str] = os.environ) -> Store:
 def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | None:
     """The Space's store, configured as Spaces are: through secrets and variables.
 
+    One dataset repo per collection, so that a vote never moves the results' head (no cache invalidated, no
+    conflict on unrelated writes) and each repo's hourly commit quota is its own:
+
     - ``REQUESTS_DATASET``: dataset repo ID (``owner/name``) for submission requests (public);
-    - ``RESULTS_DATASET``: dataset repo ID for results, arena votes and evaluation details (public);
+    - ``RESULTS_DATASET``: dataset repo ID for results and revealed hidden-test scores (public);
+    - ``DETAILS_DATASET``, ``VOTES_DATASET``, ``BOARDS_DATASET``: the evaluation details, the arena votes and
+      the aggregated boards (public; default ``<RESULTS_DATASET>-details``, ``-votes``, ``-boards``);
     - ``PRIVATE_DATASET``: optional private dataset repo ID for contact details and hidden-test scores; without
       it the ``private`` and ``hidden_scores`` collections are unavailable (no contact e-mail is kept at all);
     - ``HF_TOKEN``: a token with write access to those datasets (a Space secret);
@@ -80,7 +90,8 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
       ``~/.cache/flowertune-leaderboard/hub``).
 
     Returns None when neither dataset is set (the app then runs on a local folder). Setting only one of the
-    two public datasets is a configuration error, reported at start-up rather than at the first write.
+    two public datasets is a configuration error, reported at start-up rather than at the first write. A
+    dataset repo that does not exist is reported at its first use, naming the setting that points at it.
     """
     requests_repo = environ.get("REQUESTS_DATASET", "").strip()
     results_repo = environ.get("RESULTS_DATASET", "").strip()
@@ -91,18 +102,17 @@ def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | No
         raise StoreError(
             f"{missing} is not set: the Hub store needs both REQUESTS_DATASET and RESULTS_DATASET"
         )
-    repos = {
-        "requests": requests_repo,
-        "results": results_repo,
-        "votes": results_repo,
-        "details": results_repo,
-        "reveals": results_repo,
-    }
+    settings = {"requests": "REQUESTS_DATASET", "results": "RESULTS_DATASET", "reveals": "RESULTS_DATASET",
+                **{collection: f"{collection.upper()}_DATASET" for collection in DERIVED_COLLECTIONS}}
+    repos = {"requests": requests_repo, "results": results_repo, "reveals": results_repo}
+    for collection in DERIVED_COLLECTIONS:
+        repos[collection] = environ.get(settings[collection], "").strip() or f"{results_repo}-{collection}"
     private_repo = environ.get("PRIVATE_DATASET", "").strip()
     if private_repo:
         repos.update({collection: private_repo for collection in PRIVATE_COLLECTIONS})
+        settings.update({collection: "PRIVATE_DATASET" for collection in PRIVATE_COLLECTIONS})
     return HubStore(repos, token=environ.get("HF_TOKEN") or None, endpoint=environ.get("HF_ENDPOINT") or None,
-                    cache_dir=hub_cache_dir(environ))
+                    cache_dir=hub_cache_dir(environ), settings=settings)
 
 
 def hub_cache_dir(environ: Mapping[str, str]) -> Path:

@@ -7,6 +7,10 @@ and commit its writes with ``parent_commit=head``. If anyone committed in betwee
 is lost and none is applied twice on a stale view. Threads of one process also take a per-repo lock, so that
 only separate replicas ever race.
 
+:meth:`HubStore.put_missing` is write-once and needs no snapshot: it asks whether each record's file exists (one
+HEAD request each) and commits the missing ones on the head those answers came from, so it costs the same at
+100,000 records as at none.
+
 File contents are cached by git blob id (an id is the hash of the content, so a cached blob is never stale);
 a snapshot downloads only the records that changed since the last one.
 
@@ -43,7 +47,11 @@ from huggingface_hub import (
     RepoFolder,
     hf_hub_url,
 )
-from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+)
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
 from store import hub_files
@@ -96,7 +104,8 @@ class HubStore(Store):
     ``repos`` maps each collection it serves to a dataset repo ID; a collection left out is unavailable
     (using it raises :class:`StoreError`), which is how a Space without a private dataset keeps contact
     details off the public ones. ``cache_dir`` (optional) keeps the last good snapshot of each collection on
-    disk for a start during a Hub outage.
+    disk for a start during a Hub outage. ``settings`` (optional) names, per collection, the setting that
+    chose its repo, so that a repo that does not exist is reported with the setting to change.
     """
 
     def __init__(
@@ -115,11 +124,15 @@ class HubStore(Store):
         timeout_s: float = 10.0,
         commit_timeout_s: float = 30.0,
         recheck_s: float = 5.0,
+        settings: Mapping[str, str] | None = None,
     ):
         unknown = set(repos) - set(COLLECTIONS)
         if unknown:
             raise StoreError(f"unknown collection(s) {sorted(unknown)}")
         self.repos = dict(repos)
+        self._settings: dict[str, set[str]] = {}  # repo -> the settings that point at it
+        for collection, setting in (settings or {}).items():
+            self._settings.setdefault(self.repos.get(collection, ""), set()).add(setting)
         self.api = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT") or None, token=token or False)
         self.branch = branch
         self.max_attempts, self.backoff_s, self.max_backoff_s = max_attempts, backoff_s, max_backoff_s
@@ -141,6 +154,10 @@ class HubStore(Store):
         return [copy.deepcopy(records[record_id]) for record_id in sorted(records)]
 
     def get(self, collection: str, record_id: str) -> Record | None:
+        return self.get_at(collection, record_id, self.branch)
+
+    def get_at(self, collection: str, record_id: str, version: str) -> Record | None:
+        """The record at commit ``version`` (a head :meth:`version` gave, or a branch)."""
         repo = self._repo(collection)
         if not _ID_PATTERN.match(record_id):
             return None
@@ -148,7 +165,7 @@ class HubStore(Store):
         if self._in_outage(collection):
             return self._cached_record(collection, record_id)
         try:
-            content = self._download(repo, path, self.branch)
+            content = self._download(repo, path, self.branch if version == NOTHING_READ else version)
         except EntryNotFoundError:
             return None
         except HubUnreachable:
@@ -160,6 +177,7 @@ class HubStore(Store):
             self.set_aside.add(SetAside(collection, record_id, f"{repo}/{path}", str(rejected)))
             return None
         self.set_aside.discard(collection, record_id)
+        self._outage.pop(collection, None)  # the Hub answered
         return record
 
     def version(self, collection: str) -> str:
@@ -192,35 +210,87 @@ class HubStore(Store):
                 if not changes:  # nothing changes: the snapshot is the state `value` was decided on
                     return value
                 self._refuse_set_aside(collection, writes)
-                try:
-                    self._commit(repo, changes, head)
-                except HubUnreachable as error:  # the commit may have reached the Hub before the line broke
-                    faults.maybe_written = True
-                    faults.wait_or_give_up(f"The Hub could not be reached to commit to {repo} ({error})", None)
-                    continue
-                except HfHubHTTPError as error:
-                    status = status_of(error)
-                    if status == 412:  # someone committed since `head`: decide again on the new head
-                        time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
-                        continue
-                    if status not in TRANSIENT_STATUS:
-                        raise StoreError(f"The Hub refused the commit to {repo} ({status}); nothing was written: "
-                                         f"{error}") from error
-                    # 429 is refused before anything happens; a 5xx may come after the commit landed. Either
-                    # way the next attempt decides again on a fresh head, which includes it if it did.
-                    faults.maybe_written = faults.maybe_written or status != 429
-                    what = ("The Hub refused the commit for now (429 Too Many Requests)" if status == 429
-                            else f"The Hub failed the commit ({status})")
-                    faults.wait_or_give_up(f"{what} to {repo}", retry_after_s(error))
-                    continue
-                # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
-                # all, it made no commit, and the branch already holds exactly these writes.)
-                with self._cache_lock:  # what we just wrote need not be downloaded again
-                    self._blobs.setdefault(collection, {}).update(
-                        {_git_blob_sha(c): c for c in changes.values() if c is not None})
-                return value
+                if self._committed(repo, collection, changes, head, faults, attempt):
+                    return value
         raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}; "
                          "nothing was written")
+
+    def put_missing(self, collection: str, records: list[Record]) -> int:
+        """Write-once: ask the Hub whether each record's file exists (one HEAD each, at one commit) and commit
+        the missing ones together, never listing or downloading the collection. The commit names the commit the
+        answers came from as its parent, so that two replicas writing the same new id cannot both land (the
+        arena's salt relies on it); a 412 asks again."""
+        repo = self._repo(collection)
+        latest = {check_record(collection, record): record for record in records}  # every record checked first
+        faults = FaultBudget(self.fault_attempts, self.fault_budget_s, self.fault_backoff_s)
+        with self._repo_locks[repo]:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    head, present = self._present(repo, collection, sorted(latest))
+                except HubUnreachable as error:
+                    faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
+                    continue
+                faults.maybe_written = False  # a commit that landed earlier shows as present now
+                changes = {f"{collection}/{record_id}.json": dump_record(record)
+                           for record_id, record in latest.items()
+                           if record_id not in present and not self.set_aside.get(collection, record_id)}
+                if not changes or self._committed(repo, collection, changes, head, faults, attempt):
+                    return len(changes)
+        raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}; "
+                         "nothing was written")
+
+    def _present(self, repo: str, collection: str, record_ids: list[str]) -> tuple[str, set[str]]:
+        """The branch head and which of ``record_ids`` have a file there (one HEAD request per id; the first
+        answer names the head, the others are asked at it)."""
+        head, present = None, set()
+        for record_id in record_ids:
+            path = f"{collection}/{record_id}.json"
+            url = hf_hub_url(repo, path, repo_type="dataset", revision=head or self.branch,
+                             endpoint=self.api.endpoint)
+            try:
+                response = self._call(get_session().head, url, headers=build_hf_headers(token=self.api.token),
+                                      follow_redirects=False, timeout=self.timeout_s)
+                hf_raise_for_status(response)
+                present.add(record_id)
+            except EntryNotFoundError as missing:  # the Hub's answer still names the commit it looked at
+                response = getattr(missing, "response", None)
+            except HfHubHTTPError as error:
+                raise self._read_error(repo, f"cannot read {repo}/{path}", error) from error
+            head = head or (response.headers.get("X-Repo-Commit") if response is not None else None) \
+                or self._head(repo)
+        return head or self._head(repo), present
+
+    def _committed(self, repo: str, collection: str, changes: dict[str, bytes | None], head: str,
+                   faults: FaultBudget, attempt: int) -> bool:
+        """Commit ``changes`` on ``head``: True when done; False when the caller should decide again on a fresh
+        head (a race lost to another replica, or a transient fault within the budget); StoreError otherwise."""
+        try:
+            self._commit(repo, changes, head)
+        except HubUnreachable as error:  # the commit may have reached the Hub before the line broke
+            faults.maybe_written = True
+            faults.wait_or_give_up(f"The Hub could not be reached to commit to {repo} ({error})", None)
+            return False
+        except HfHubHTTPError as error:
+            status = status_of(error)
+            if status == 412:  # someone committed since `head`: decide again on the new head
+                time.sleep(random.uniform(0, min(self.max_backoff_s, self.backoff_s * 2**attempt)))
+                return False
+            if status not in TRANSIENT_STATUS:
+                raise StoreError(f"The Hub refused the commit to {repo} ({status}); nothing was written: "
+                                 f"{error}") from error
+            # 429 is refused before anything happens; a 5xx may come after the commit landed. Either
+            # way the next attempt decides again on a fresh head, which includes it if it did.
+            faults.maybe_written = faults.maybe_written or status != 429
+            what = ("The Hub refused the commit for now (429 Too Many Requests)" if status == 429
+                    else f"The Hub failed the commit ({status})")
+            faults.wait_or_give_up(f"{what} to {repo}", retry_after_s(error))
+            return False
+        # (huggingface_hub drops additions equal to the branch head's files; if it dropped them
+        # all, it made no commit, and the branch already holds exactly these writes.)
+        with self._cache_lock:  # what we just wrote need not be downloaded again
+            self._blobs.setdefault(collection, {}).update(
+                {_git_blob_sha(c): c for c in changes.values() if c is not None})
+        return True
 
     def serves(self, collection: str) -> bool:
         return collection in self.repos
@@ -333,7 +403,12 @@ class HubStore(Store):
         if "error" in outcome:
             raise outcome["error"]
 
-    def _read_error(self, what: str, error: HfHubHTTPError) -> StoreError:
+    def _read_error(self, repo: str, what: str, error: HfHubHTTPError) -> StoreError:
+        if isinstance(error, RepositoryNotFoundError):
+            named = " or ".join(sorted(self._settings.get(repo, ())))
+            fix = f"set {named} to an existing dataset repo" if named else "configure an existing dataset repo"
+            return StoreError(f"{what}: {repo} does not exist (or this token cannot read it); create it on "
+                              f"the Hub, or {fix}")
         kind = HubUnreachable if status_of(error) in TRANSIENT_STATUS else StoreError
         return kind(f"{what}: {error}")
 
@@ -345,7 +420,7 @@ class HubStore(Store):
                                   timeout=self.timeout_s)
             hf_raise_for_status(response)
         except HfHubHTTPError as error:
-            raise self._read_error(f"cannot read dataset {repo}", error) from error
+            raise self._read_error(repo, f"cannot read dataset {repo}", error) from error
         for branch in response.json().get("branches", []):
             if branch.get("name") == self.branch:
                 return branch["targetCommit"]
@@ -368,7 +443,7 @@ class HubStore(Store):
         except EntryNotFoundError:  # the collection's folder does not exist yet
             entries = []
         except HfHubHTTPError as error:
-            raise self._read_error(f"cannot list {repo}/{collection}", error) from error
+            raise self._read_error(repo, f"cannot list {repo}/{collection}", error) from error
         pattern = re.compile(rf"^{re.escape(collection)}/([^/]+)\.json$")
         blobs, records, set_aside = {}, {}, []
         for entry in entries:
@@ -409,7 +484,7 @@ class HubStore(Store):
         except EntryNotFoundError:
             raise
         except HfHubHTTPError as error:
-            raise self._read_error(f"cannot read {repo}/{path}", error) from error
+            raise self._read_error(repo, f"cannot read {repo}/{path}", error) from error
         return response.content
 
     @staticmethod

@@ -91,6 +91,13 @@ def _outcome(value: Any) -> str | None:
     return None if value in VOTE_OUTCOMES else f"must be one of {', '.join(VOTE_OUTCOMES)}"
 
 
+def _rows(value: Any) -> str | None:
+    """An aggregated board's rows: result records (each read as a result when the board is shown)."""
+    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+        return "must be a list of JSON objects"
+    return None
+
+
 def _failure(value: Any) -> str | None:
     """Why a request failed: the queue shows its ``reason`` as text."""
     if not isinstance(value, dict):
@@ -141,6 +148,8 @@ CONTRACT: dict[str, dict[str, tuple[Check, bool]]] = {
     "details": {"samples": (_object, False)},
     "reveals": {"challenge": (_text, True), "revealed_at": (_timestamp, True), "entries": (_object, True)},
     "private": {},
+    "boards": {"challenge": (_text, True), "built_at": (_timestamp, True), "results_version": (_text, False),
+               "rows": (_rows, True)},
     "hidden_scores": {"challenge": (_text, True), "scores": (_scores, True), "average": (_number, False),
                       **{key: (_text, False) for key in ("request_id", "team", "name")},
                       "evaluated_at": (_timestamp, False)},

@@ -42,6 +42,9 @@ class RoutedStore(Store):
     def get(self, collection: str, record_id: str) -> Record | None:
         return self.backend(collection).get(collection, record_id)
 
+    def get_at(self, collection: str, record_id: str, version: str) -> Record | None:
+        return self.backend(collection).get_at(collection, record_id, version)
+
     def select(self, collection: str, **equals: str) -> list[Record]:
         return self.backend(collection).select(collection, **equals)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from challenges.definitions import challenges
+from store.aggregates import find_result
 from store.base import Record, Store, StoreError
 from submissions.hub_models import HubModels
 from submissions.rules import SubmissionForm, check_repo_id, check_revision
@@ -40,7 +41,7 @@ class RecheckForm:
 
 
 def _published_row(store: Store, result_id: str) -> Record | None:
-    row = store.get("results", result_id) if result_id else None
+    row = find_result(store, result_id, challenges())
     return row if row is not None and row.get("source") == "published" else None
 
 

@@ -27,7 +27,9 @@ SIDE_B = {"entry": "res-2", "label": "Beta"}
 GOOD_VOTE = make_vote(board="general_nlp", conversation_id="conv-1", a=SIDE_A, b=SIDE_B,
                       conversation=[{"user": "hi", "a": "hello", "b": "hey"}], outcome="a", voter="session-x",
                       anonymous=True, now=NOW - timedelta(minutes=5))
-GOOD = {"requests": GOOD_REQUEST, "results": GOOD_RESULT, "votes": GOOD_VOTE}
+GOOD_BOARD = {"id": "general_nlp", "challenge": "general_nlp", "built_at": "2026-03-01T12:00:00+00:00",
+              "rows": [GOOD_RESULT]}  # the aggregated board the boards job built
+GOOD = {"requests": GOOD_REQUEST, "results": GOOD_RESULT, "votes": GOOD_VOTE, "boards": GOOD_BOARD}
 CONTACT = {"id": "good-contact", "contact_email": "someone@example.org", "account": None}
 
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from localhub.limits import HUB_LIMITS, Limits, VirtualClock
+from store.factory import DERIVED_COLLECTIONS
 from tests.hub_server import HubServer
 
 
@@ -23,3 +24,14 @@ def hub_server_fixture(request: pytest.FixtureRequest) -> Iterator[HubServer]:
     limits = Limits(replace(HUB_LIMITS, **marker.kwargs), VirtualClock()) if marker else None
     with HubServer(limits=limits) as server:
         yield server
+
+
+def add_store_datasets(server: HubServer, *repos: str) -> None:
+    """Create the dataset repos the Space's store uses when configured by ``REQUESTS_DATASET`` /
+    ``RESULTS_DATASET`` (the first named ``*/results`` also gets its ``-details``, ``-votes`` and ``-boards``
+    datasets, as ``store.factory`` derives them); ``*/private`` is made private."""
+    for repo in repos:
+        server.add_dataset(repo, private=repo.endswith("/private"))
+        if repo.endswith("/results"):
+            for collection in DERIVED_COLLECTIONS:
+                server.add_dataset(f"{repo}-{collection}")

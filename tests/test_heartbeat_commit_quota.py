@@ -20,6 +20,7 @@ from evaluator import queue
 from evaluator.worker import WorkerConfig
 from store.base import StoreError, dump_record
 from store.factory import open_store
+from tests.hub_fixtures import add_store_datasets
 from tests.hub_server import HubServer
 
 START = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
@@ -29,8 +30,7 @@ COLUMNS = 3
 
 def seed_pending(server: HubServer, count: int) -> None:
     """Requests submitted before the hour starts (set-up commits, not counted against the quota)."""
-    server.add_dataset("org/requests")
-    server.add_dataset("org/results")
+    add_store_datasets(server, "org/requests", "org/results")
     for n in range(count):
         record = {"id": f"q{n}", "submitted_at": (START - timedelta(minutes=60 - n)).isoformat(),
                   "state": "PENDING", "challenge": "general_nlp", "team": f"team {n}", "attempts": 0}

@@ -13,6 +13,7 @@ import pytest
 
 from challenges.definitions import challenges
 from leaderboard.about import about_markdown
+from leaderboard.aggregate import refresh_boards
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
 from leaderboard.hidden_test import (
@@ -22,9 +23,10 @@ from leaderboard.hidden_test import (
     REVEALS,
     reveal_hidden_test,
 )
-from leaderboard.published import PUBLISHED_DIR, import_published
+from leaderboard.published import PUBLISHED_DIR
 from leaderboard.ranking import correlation
 from store.base import LocalStore
+from tests.board_records import finish
 from tests.merge_records import GAPS, HIDDEN, RESULTS, hidden, leaks
 
 TOKEN = "organiser-secret-for-the-reveal"
@@ -36,9 +38,9 @@ NOW = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def store(tmp_path) -> LocalStore:
     store = LocalStore(tmp_path / "data")
-    import_published(store)
+    refresh_boards(store)
     for record in RESULTS:
-        store.put("results", record)
+        finish(store, record)
     for record in HIDDEN:
         store.put(HIDDEN_SCORES, record)
     return store

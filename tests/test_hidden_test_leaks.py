@@ -22,23 +22,22 @@ import app
 from challenges.definitions import challenges
 from leaderboard.hidden_test import HIDDEN_SCORES, NOT_ORGANISER, reveal_hidden_test
 from store.details_files import write_details
-from store.factory import hub_store_from_env
+from store.factory import DERIVED_COLLECTIONS, hub_store_from_env
 from submissions.hub_models import HubModels, hub_api
 from tests.browser import free_port
+from tests.hub_fixtures import add_store_datasets
 from tests.hub_server import HubServer
 from tests.merge_records import GAPS, HIDDEN, RESULTS, file_text, leaks
 
 TOKEN = "organiser-secret-for-the-reveal"
-PUBLIC_REPOS = ("org/requests", "org/results")
+PUBLIC_REPOS = ("org/requests", "org/results", *(f"org/results-{c}" for c in DERIVED_COLLECTIONS))
 MERGING = challenges()["merging"]
 
 
 @pytest.fixture(scope="module")
 def space() -> Iterator[tuple[Client, object, HubServer]]:
     with HubServer() as hub, pytest.MonkeyPatch.context() as env:
-        for repo in PUBLIC_REPOS:
-            hub.add_dataset(repo)
-        hub.add_dataset("org/private", private=True)
+        add_store_datasets(hub, "org/requests", "org/results", "org/private")
         env.setenv("ARENA_DEMO", "off")
         env.setenv("ORGANISER_TOKEN", TOKEN)
         env.delenv("SPACE_ID", raising=False)

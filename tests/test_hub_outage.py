@@ -24,7 +24,8 @@ from tests.bad_records import GOOD, GOOD_REQUEST, NOW, reading_paths_work
 from tests.hub_server import Fault, HubServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-REPOS = {"requests": "org/requests", "results": "org/results", "votes": "org/results", "details": "org/results"}
+REPOS = {"requests": "org/requests", "results": "org/results", "votes": "org/results", "details": "org/results",
+         "boards": "org/results"}
 STALE = re.compile(r"Could not reach the Hub at \d\d:\d\d UTC; showing data read at \d\d:\d\d UTC\. "
                    r"It may be out of date\.")
 WRITE_LIMIT_S = 6.0  # "fails fast": the default fault budget is 5 s

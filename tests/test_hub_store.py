@@ -206,16 +206,33 @@ def test_from_env(hub: HubServer, tmp_path) -> None:
         "HUB_CACHE_DIR": str(tmp_path / "hub-cache"),
     }
     public_only = hub_store_from_env(env)
-    assert public_only.repos == {**{k: v for k, v in REPOS.items() if k != "private"}, "reveals": "org/results"}
+    assert public_only.repos == {"requests": "org/requests", "results": "org/results", "reveals": "org/results",
+                                 "details": "org/results-details", "votes": "org/results-votes",
+                                 "boards": "org/results-boards"}  # one repo per collection; reveals by results
     with pytest.raises(StoreError, match="'private' collection"):
         public_only.put("private", {"id": "a"})
     assert not public_only.serves("hidden_scores")  # hidden-test scores never go to a public dataset
     store = hub_store_from_env({**env, "PRIVATE_DATASET": "org/private"})
     assert store.repos["hidden_scores"] == store.repos["private"] == "org/private"
     store.put("private", {"id": "a", "email": "someone@example.org"})
-    store.put("details", {"id": "v"})
     assert json.loads(hub.files("org/private", "dataset")["private/a.json"])["email"] == "someone@example.org"
-    assert "details/v.json" in hub.files("org/results", "dataset")
+    with pytest.raises(StoreError, match="org/results-details does not exist.*set DETAILS_DATASET"):
+        store.put("details", {"id": "v"})  # a missing repo names the setting that points at it
+    hub.add_dataset("org/results-details")
+    store.put("details", {"id": "v"})
+    assert "details/v.json" in hub.files("org/results-details", "dataset")
+    assert not any(path.startswith("details/") for path in hub.files("org/results", "dataset"))
+
+
+def test_each_collection_repo_can_be_named(hub: HubServer, tmp_path) -> None:
+    env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": hub.token, "REQUESTS_DATASET": "org/requests",
+           "RESULTS_DATASET": "org/results", "HUB_CACHE_DIR": str(tmp_path), "DETAILS_DATASET": "org/details",
+           "VOTES_DATASET": " org/votes ", "BOARDS_DATASET": "org/boards"}
+    store = hub_store_from_env(env)
+    assert {c: store.repos[c] for c in ("details", "votes", "boards")} == {
+        "details": "org/details", "votes": "org/votes", "boards": "org/boards"}
+    with pytest.raises(StoreError, match="org/votes does not exist.*set VOTES_DATASET"):
+        store.get("votes", "v1")
 
 
 # --- 200 submissions from 20 threads, on every backend ------------------------------------------------------

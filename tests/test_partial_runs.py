@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from evaluator.worker import Worker, WorkerConfig
+from leaderboard.aggregate import refresh_boards
 from leaderboard.api import board_api
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
-from leaderboard.published import import_published
 from models.loading import LoadOptions, ModelPool
 from store.base import LocalStore
 from tests.eval_helpers import FIXTURES
@@ -32,7 +32,7 @@ def models(tmp_path_factory):
 def test_smoke_runs_on_finance_stay_below_the_published_baseline_and_say_why(tmp_path, models):
     base, adapters = models
     store = LocalStore(tmp_path / "store")
-    import_published(store)
+    refresh_boards(store)
     for team, adapter in zip(("Random A", "Random B"), adapters, strict=True):
         store.put("requests", {"id": team.replace(" ", "-").lower(), "challenge": "finance", "repo_id": str(adapter),
                                "commit": None, "base_model": str(base), "base_commit": None, "team": team,
@@ -72,11 +72,13 @@ def test_a_result_stored_as_sample_reads_as_partial_everywhere(tmp_path):
     """Smoke runs were stored as source "sample" with their reasons in provenance.sample: such a stored record
     stays readable, and reads as partial on the board, in the API and in its details."""
     store = LocalStore(tmp_path / "store")
-    import_published(store)
+    refresh_boards(store)
     old = {"id": "result-old", "challenge": "finance", "team": "Old Smoke", "source": "sample", "average": 99.0,
            "scores": {"fpb": 99.0}, "date": "2025-12-01",
            "provenance": {"sample": ["at most 2 questions per dataset (EVALUATOR_LIMIT)"], "limit": 2}}
     (tmp_path / "store" / "results" / "result-old.json").write_text(json.dumps(old), encoding="utf-8")
+    store.put("requests", {"id": "old", "state": "FINISHED", "result_id": "result-old", "challenge": "finance",
+                           "submitted_at": "2025-12-01T09:00:00+00:00"})
     frame = Boards(store).frame("finance")
     row = frame[frame["team"] == "Old Smoke"].iloc[0]
     assert row["source"] == "partial" and pd.isna(row["rank"]) and row.name == len(frame) - 1

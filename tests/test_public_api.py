@@ -25,7 +25,7 @@ from store.base import LocalStore
 from store.details_files import write_details
 from store.hub import HubStore
 from submissions.hub_models import HubModels, hub_api
-from tests.board_records import result
+from tests.board_records import aggregated, result
 from tests.browser import free_port
 from tests.hub_server import HubServer
 from tests.test_submit_api import FIELDS
@@ -64,8 +64,7 @@ def _vote(number: int, outcome: str, anonymous: bool = True):
 def api(tmp_path_factory) -> Iterator[tuple[Client, LocalStore]]:
     """The whole app, as `python app.py` composes it, with results, requests and votes in its store."""
     store = LocalStore(tmp_path_factory.mktemp("store"))
-    for record in RESULTS:
-        store.put("results", record)
+    aggregated(store, RESULTS)
     store.put("details", {"id": "res-a", "samples": {"stem": [{"prompt": "p", "output": "a", "correct": True}] * 3}})
     write_details(store, "res-b", 1, "gpu-1", RES_B_SAMPLES)
     for record in REQUESTS:
@@ -308,9 +307,10 @@ def test_during_a_hub_outage_reads_serve_the_last_data_and_say_it_may_be_out_of_
     monkeypatch.setenv("ARENA_DEMO", "off")
     for repo in ("org/requests", "org/results"):
         hub_server.add_dataset(repo)
-    repos = {"requests": "org/requests", "results": "org/results", "votes": "org/results", "details": "org/results"}
+    repos = {"requests": "org/requests", "results": "org/results", "votes": "org/results", "details": "org/results",
+             "boards": "org/results"}
     store = HubStore(repos, token=hub_server.token, endpoint=hub_server.url, cache_dir=tmp_path, timeout_s=0.5)
-    store.put("results", RESULTS[1])
+    aggregated(store, [RESULTS[1]])
     store.put("requests", REQUESTS[0])
     demo = app.build_app(store)
     port = free_port()

@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 
 from challenges.definitions import challenges
+from leaderboard.aggregate import refresh_boards
 from leaderboard.boards import Boards
 from leaderboard.published import (
     PUBLISHED_DIR,
-    PublishedImport,
     all_published_records,
-    import_published,
     published_records,
 )
 from leaderboard.render import format_cost, format_date, format_score
+from store.aggregates import aggregate, find_result
 from store.base import LocalStore
 from store.hub import HubStore
-from tests.board_records import result
+from tests.board_records import finish, result
 from tests.hub_server import HubServer
 
 SEEDS = Path(__file__).parent / "fixtures" / "seeds"
@@ -79,16 +79,16 @@ def test_reference_rows_from_the_design_notes():
         12.37, 13.49, 12.60, 12.82)
 
 
-def test_imported_rows_are_records_marked_published_and_import_is_idempotent(tmp_path):
+def test_the_job_puts_the_rows_marked_published_on_the_boards_and_a_second_run_writes_nothing(tmp_path):
     store = LocalStore(tmp_path)
-    assert import_published(store) == PublishedImport(added=19 + 1 + 2 + 1 + 13, replaced=0, removed=0)
-    assert import_published(store) == PublishedImport(0, 0, 0)
-    records = store.all("results")
-    assert len(records) == 36
-    assert {r["source"] for r in records} == {"published"}
+    assert set(refresh_boards(store).written) == set(challenges())
+    assert refresh_boards(store).written == ()
+    records = [row for cid in challenges() for row in aggregate(store, cid)["rows"]]
+    assert len(records) == 19 + 1 + 2 + 1 + 13
+    assert {r["source"] for r in records} == {"published"} and store.all("results") == []
     assert all(r["request_id"] is None and r["provenance"]["imported_from"].startswith("https://")
                for r in records)
-    first = store.get("results", "published-general_nlp-zeroone.ai-internlm3-8b-instruct-2026-01-14")
+    first = find_result(store, "published-general_nlp-zeroone.ai-internlm3-8b-instruct-2026-01-14", challenges())
     assert first["team"] == "ZeroOne.AI" and first["date"] == "2026-01-14" and first["comm_gb"] == 2.9
 
 
@@ -119,67 +119,75 @@ def shown(store) -> list[tuple[str, str, float]]:
     return [(int(r.rank), r.team, r.average) for r in frame.itertuples()]
 
 
+def rows(store) -> dict:
+    return {row["id"]: row for row in aggregate(store, "general_nlp")["rows"]}
+
+
 @pytest.fixture(params=["local store", "hub store"])
 def store(request, tmp_path):
     if request.param == "local store":
         yield LocalStore(tmp_path / "store")
         return
     hub = request.getfixturevalue("hub_server")
-    hub.add_dataset("org/results")
-    yield HubStore({"results": "org/results"}, token=HubServer.token, endpoint=hub.url)
+    for name in ("requests", "results", "boards"):
+        hub.add_dataset(f"org/{name}")
+    yield HubStore({name: f"org/{name}" for name in ("requests", "results", "boards")}, token=HubServer.token,
+                   endpoint=hub.url)
 
 
 def test_an_inserted_row_shifts_no_other_row(store, tmp_path):
     csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["gamma"])
-    import_published(store, csvs)
-    before = {r["id"]: r for r in store.all("results")}
+    refresh_boards(store, csvs)
+    before = rows(store)
     write_csv(csvs, ROWS["alpha"], ROWS["beta"], ROWS["gamma"])
-    assert import_published(store, csvs) == PublishedImport(added=1, replaced=0, removed=0)
-    after = {r["id"]: r for r in store.all("results")}
-    assert {k: after[k] for k in before} == before
+    assert refresh_boards(store, csvs).written == ("general_nlp",)  # only the challenge that changed
+    after = rows(store)
+    assert {k: after[k] for k in before} == before and set(after) - set(before) == {"published-general_nlp-beta"}
     assert shown(store) == [(1, "Alpha", 60.0), (2, "Beta", 50.0), (3, "Gamma", 40.0)]
 
 
 def test_an_edited_row_replaces_its_record(store, tmp_path):
     csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["beta"])
-    import_published(store, csvs)
+    refresh_boards(store, csvs)
     write_csv(csvs, ROWS["alpha"], ROWS["beta"].replace("Beta,,", "Beta Team,,").replace("50.00,50.00", "70.00,50.00"))
-    assert import_published(store, csvs) == PublishedImport(added=0, replaced=1, removed=0)
+    assert shown(store) == [(1, "Alpha", 60.0), (2, "Beta", 50.0)]  # the board shows the aggregate until the job
+    assert refresh_boards(store, csvs).written == ("general_nlp",)
     assert shown(store) == [(1, "Beta Team", 70.0), (2, "Alpha", 60.0)]
-    assert store.get("results", "published-general_nlp-beta")["scores"]["stem"] == 50.0
+    assert rows(store)["published-general_nlp-beta"]["scores"]["stem"] == 50.0
 
 
 def test_a_removed_row_goes_away_from_the_board(store, tmp_path):
     csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["beta"], ROWS["gamma"])
-    import_published(store, csvs)
+    refresh_boards(store, csvs)
     verified = result("evaluated-1", "Evaluated", 55.0)
-    store.put("results", verified)
+    finish(store, verified)
     write_csv(csvs, ROWS["alpha"], ROWS["gamma"])
-    assert import_published(store, csvs) == PublishedImport(added=0, replaced=0, removed=1)
+    assert refresh_boards(store, csvs).written == ("general_nlp",)
     assert shown(store) == [(1, "Alpha", 60.0), (2, "Evaluated", 55.0), (3, "Gamma", 40.0)]
-    assert store.get("results", "published-general_nlp-beta") is None
-    assert store.get("results", "evaluated-1") == verified  # only published records are the import's
+    assert "published-general_nlp-beta" not in rows(store)
+    assert find_result(store, "published-general_nlp-beta", challenges()) is None
+    assert rows(store)["evaluated-1"] == verified  # only published rows are the CSVs'
 
 
 def test_an_edit_that_cannot_be_read_keeps_the_stored_row(store, tmp_path, caplog):
     csvs = write_csv(tmp_path / "csv", ROWS["alpha"], ROWS["beta"])
-    import_published(store, csvs)
+    refresh_boards(store, csvs)
     write_csv(csvs, ROWS["alpha"], ROWS["beta"].replace("50.00,50.00,50.00,50.00", "fifty,50.00,50.00,50.00"))
     with caplog.at_level(logging.WARNING, logger="leaderboard.published"):
-        assert import_published(store, csvs) == PublishedImport(added=0, replaced=0, removed=0)
+        assert refresh_boards(store, csvs).written == ()
     assert "row 2 of general_nlp.csv left out" in caplog.text
     assert shown(store) == [(1, "Alpha", 60.0), (2, "Beta", 50.0)]
 
 
-def test_rows_keyed_by_line_number_are_replaced_by_their_stable_ids(tmp_path):
-    """A store imported before rows had ids holds ``published-<challenge>-001``…: they give way to the rows."""
+def test_rows_keyed_by_line_number_give_way_to_their_stable_ids(tmp_path):
+    """A store imported before rows had ids holds ``published-<challenge>-001``… in its results: the boards
+    show the CSV rows by their stable ids, and nothing of the old copies."""
     store = LocalStore(tmp_path / "store")
-    old = {**all_published_records()[0], "id": "published-general_nlp-001"}
-    store.put("results", old)
-    outcome = import_published(store)
-    assert outcome.removed == 1 and outcome.added == 36
-    assert store.get("results", "published-general_nlp-001") is None
-    assert [r["team"] for r in store.all("results")].count("ZeroOne.AI") == 2  # General NLP and Medical
+    store.put("results", {**all_published_records()[0], "id": "published-general_nlp-001"})
+    refresh_boards(store)
+    shown_ids = set(Boards(store).frame("general_nlp")["id"])
+    assert "published-general_nlp-001" not in shown_ids and len(shown_ids) == 19
+    assert [r["team"] for cid in challenges() for r in aggregate(store, cid)["rows"]].count("ZeroOne.AI") == 2
 
 
 def test_a_row_without_an_id_or_with_a_taken_one_is_left_out(tmp_path, caplog):

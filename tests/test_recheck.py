@@ -14,18 +14,21 @@ import torch
 from challenges.definitions import challenges
 from evaluator.worker import Worker, WorkerConfig, result_id_for
 from leaderboard.about import about_markdown
+from leaderboard.aggregate import refresh_boards
 from leaderboard.boards import Boards
 from leaderboard.details import lookup_details
-from leaderboard.published import PUBLISHED_DIR, import_published
+from leaderboard.published import PUBLISHED_DIR, all_published_records
 from leaderboard.render import render_page
 from leaderboard.table import BoardQuery, board_frame, query_page, visible_keys
 from models.loading import LoadOptions, ModelPool
+from store.aggregates import find_result
 from store.base import LocalStore
 from store.hub import HubStore
 from submissions.queue_view import queue_rows
 from submissions.recheck import NOT_ORGANISER, RECHECKS_OFF, RecheckForm, queue_recheck
 from submissions.rules import SubmissionForm
 from submissions.service import submit
+from tests.board_records import finish
 from tests.eval_helpers import FIXTURES
 from tests.hub_server import HubServer
 from tests.test_submit_service import NOW, adapter, hub, models  # noqa: F401  (hub: the local Hub fixture)
@@ -40,7 +43,7 @@ FORM = RecheckForm(published_id=ROW, repo_id="team/adapter", base_model="org/sma
 @pytest.fixture
 def store(tmp_path) -> LocalStore:
     store = LocalStore(tmp_path)
-    import_published(store)
+    refresh_boards(store)
     return store
 
 
@@ -121,7 +124,7 @@ def test_the_board_shows_verified_and_delta_beside_the_published_numbers(store, 
     store.put("results", recheck_result("result-new", verified))
     store.put("results", recheck_result("result-partial", 0.0, source="partial", date="2026-03-12"))
     nlp = challenges()["general_nlp"]
-    frame = board_frame(nlp, store.all("results"))
+    frame = board_frame(nlp, [*all_published_records(), *store.all("results")])
     assert not frame["id"].str.startswith("result-").any()  # a re-check is no row of its own
     row = frame.set_index("id").loc[ROW]
     seed = published_seed()
@@ -141,7 +144,8 @@ def test_the_tolerance_comes_from_the_challenge_definition(store):
     store.put("results", recheck_result("result-new", 70.75))
     nlp = challenges()["general_nlp"]
     strict = replace(nlp, checks=replace(nlp.checks, recheck_tolerance=1.0))
-    assert bool(board_frame(strict, store.all("results")).set_index("id").loc[ROW, "flagged"]) is True
+    records = [*all_published_records(), *store.all("results")]
+    assert bool(board_frame(strict, records).set_index("id").loc[ROW, "flagged"]) is True
 
 
 def test_about_explains_verified_and_delta_with_the_definitions_tolerance():
@@ -152,7 +156,7 @@ def test_about_explains_verified_and_delta_with_the_definitions_tolerance():
 
 def test_details_show_both_numbers_for_the_row_and_for_its_recheck(store):
     assert "This row has not been re-checked yet." in lookup_details(store, ROW)
-    store.put("results", recheck_result("result-new", 64.25))
+    finish(store, recheck_result("result-new", 64.25))  # finished, not yet in an aggregate
     for shown in (ROW, "result-new"):
         lines = lookup_details(store, shown).splitlines()
         assert f"| Self-reported (published) | 69.25 | [{ROW}](?details={ROW}) |" in lines
@@ -181,12 +185,12 @@ def test_the_worker_carries_the_link_and_a_partial_recheck_verifies_nothing(hub,
 
 def test_a_recheck_is_one_request_file_in_the_hub_requests_dataset(hub):  # noqa: F811
     """The same service on the Hub store a Space runs: the published rows and the re-check are dataset files."""
-    store = HubStore({"requests": "org/requests", "results": "org/results", "private": "org/private"},
-                     token=HubServer.token, endpoint=hub.url)
-    import_published(store)
+    store = HubStore({"requests": "org/requests", "results": "org/results", "private": "org/private",
+                      "boards": "org/results"}, token=HubServer.token, endpoint=hub.url)
+    refresh_boards(store)
     assert recheck(store, models(hub), replace(FORM, organiser_token="nope")).status == "refused"
     outcome = recheck(store, models(hub))
     files = hub.files("org/requests", repo_type="dataset")
     (content,) = [c for path, c in files.items() if path.startswith("requests/")]
     assert json.loads(content)["rechecks"] == ROW and json.loads(content)["id"] == outcome.request["id"]
-    assert store.get("results", ROW)["average"] == float(published_seed()["average"])
+    assert find_result(store, ROW, challenges())["average"] == float(published_seed()["average"])

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from arena.votes import make_vote
-from tests.board_records import result
+from tests.board_records import finish, result
 from tests.browser import app_store, chromium, running_app
 
 pytestmark = pytest.mark.timeout(300)
@@ -23,8 +23,8 @@ def page(tmp_path_factory):
     partial["provenance"] = {"partial": ["at most 1 questions per dataset (EVALUATOR_LIMIT)"],
                              "dataset_revisions": {"pubmedqa": "5e0c6a1f" * 5}}
     store = app_store(data)
-    store.put("results", verified)
-    store.put("results", partial)
+    finish(store, verified)  # evaluated: the result and its FINISHED request
+    finish(store, partial)
     for conversation in ("c1", "c2"):  # votes on a board the arena would not open on by itself
         store.put("votes", make_vote(board="medical", conversation_id=conversation, a={"entry": "x", "label": "Xena"},
                                      b={"entry": "y", "label": "Yuri"}, outcome="a", voter="session-1",

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.browser import chromium, running_app
+from tests.hub_fixtures import add_store_datasets
 from tests.hub_server import HubServer
 from tests.postgres import PostgresServer
 from tests.space_oauth import SPACE_OAUTH
@@ -24,8 +25,7 @@ def app(tmp_path_factory, postgres_server):
     """The app as a CPU Space runs it: Hub datasets, a PostgreSQL queue, ``SPACE_ID`` set, ``EVALUATOR_ENABLED``
     left unset."""
     with HubServer() as hub:
-        for dataset in ("org/requests", "org/results"):
-            hub.add_dataset(dataset)
+        add_store_datasets(hub, "org/requests", "org/results")
         env = {"HF_ENDPOINT": hub.url, "REQUESTS_DATASET": "org/requests", "RESULTS_DATASET": "org/results",
                "DATABASE_URL": postgres_server.new_database(log_statements=True),
                "HF_TOKEN": HubServer.token, "SYSTEM": "spaces", "SPACE_ID": "org/space", **SPACE_OAUTH,

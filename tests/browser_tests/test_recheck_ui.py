@@ -73,6 +73,7 @@ def test_an_organiser_rechecks_a_published_row_and_the_board_shows_both(app):
                           "source": "evaluated", "rechecks": ROW, "team": "ZeroOne.AI", "average": 64.25,
                           "scores": {"stem": 60.0, "social_sciences": 70.0, "humanities": 62.75},
                           "date": "2026-03-11", "provenance": {}})
+    store.put("requests", {**request, "state": "FINISHED", "result_id": f"result-{request['id']}"})
     page.goto(url)
     page.wait_for_selector("#general_nlp-table table")
     page.click("#general_nlp-refresh")

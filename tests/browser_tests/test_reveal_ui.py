@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from leaderboard.hidden_test import HIDDEN_SCORES, REVEALS
+from tests.board_records import finish
 from tests.browser import app_store, chromium, running_app
 from tests.merge_records import HIDDEN, RESULTS, leaks
 
@@ -23,7 +24,7 @@ def app(tmp_path_factory):
     data = tmp_path_factory.mktemp("reveal") / "data"
     store = app_store(data)
     for record in RESULTS:
-        store.put("results", record)
+        finish(store, record)
     for record in HIDDEN:
         store.put(HIDDEN_SCORES, record)
     with running_app(data, {"ORGANISER_TOKEN": TOKEN}) as url, chromium() as browser:

@@ -5,7 +5,9 @@ import time
 
 import pytest
 
+from challenges.definitions import challenges
 from tests.browser import app_store, chromium, running_app
+from tests.hub_fixtures import add_store_datasets
 from tests.hub_server import HubServer
 from tests.test_submit_service import SMALL_BASE, adapter
 
@@ -22,8 +24,7 @@ def page(request, tmp_path_factory):
     with HubServer() as hub:
         hub.add_model("org/small-base", {"config.json": json.dumps(SMALL_BASE).encode()})
         hub.add_model("team/adapter", adapter("org/small-base"))
-        for dataset in ("org/requests", "org/results", "org/private"):
-            hub.add_dataset(dataset, private=dataset == "org/private")
+        add_store_datasets(hub, "org/requests", "org/results", "org/private")
         env = {"HF_ENDPOINT": hub.url, **(HUB_STORE_ENV if request.param == "hub store" else {})}
         data = tmp_path_factory.mktemp("submit") / "data"
         with running_app(data, env) as url, chromium() as browser:
@@ -68,7 +69,9 @@ def test_submit_valid_adapter_then_see_it_queued(page):
     if page.uses_hub:  # the e-mail only in the private dataset
         private = page.hub.files("org/private", repo_type="dataset")
         assert b"lead@team.org" in private[f"private/{stored['id']}.json"]
-        assert len(page.hub.files("org/results", repo_type="dataset")) >= 36  # published rows imported
+        boards = page.hub.files("org/results-boards", repo_type="dataset")  # the published rows, aggregated
+        assert {p for p in boards if p.startswith("boards/")} == {f"boards/{cid}.json" for cid in challenges()}
+        assert not any(p.startswith("results/") for p in page.hub.files("org/results", repo_type="dataset"))
 
 
 def test_invalid_submission_lists_every_reason(page):

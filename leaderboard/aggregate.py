@@ -1,0 +1,104 @@
+"""The scheduled job that builds the aggregated boards (:mod:`store.aggregates`): one record per challenge, so
+that boards and replica starts read a handful of files instead of listing every result.
+
+Each run pins the results head first (every result it reads exists at that commit), then builds each
+challenge's rows from its previous aggregate, the results finished since (the ids FINISHED requests name, read
+one by one, at most ``max_fetch`` per run so that a first build stays inside the Hub's download quota and
+carries on at the next run) and the published CSV rows (leaderboard/published.py; an edited row replaces its
+row, a removed one goes, a row that cannot be read keeps what the aggregate held). Only the challenges that
+changed are written, in one commit. Two replicas racing: the commit that loses re-reads the aggregates, sees
+that another run wrote since (a newer ``built_at``) and writes nothing for that challenge.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from challenges.definitions import challenges
+from leaderboard.published import PUBLISHED_DIR, all_published_records
+from store.aggregates import BOARDS, finished_results
+from store.base import Record, Store, StoreError
+from uikit.settings import positive_number
+
+MAX_FETCH = 1000  # results read per run: a fifth of the Hub's 5,000 downloads per token per 5 minutes
+REFRESH_S = 300.0
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BoardsRefresh:
+    """What one run did: the challenges whose aggregate it wrote, and the finished results it left for the
+    next run (over ``max_fetch``)."""
+
+    written: tuple[str, ...]
+    pending: int
+
+
+def refresh_boards(store: Store, directory: Path = PUBLISHED_DIR, now: datetime | None = None,
+                   max_fetch: int = MAX_FETCH) -> BoardsRefresh:
+    """Bring every challenge's aggregate up to date (see the module docstring)."""
+    results_version = store.version("results")
+    finished = finished_results(store.all("requests"))
+    stored = {record["id"]: record for record in store.all(BOARDS)}  # one file per challenge
+    previous = {cid: stored.get(cid) for cid in challenges()}
+    known = {row["id"] for found in previous.values() for row in (found or {}).get("rows", ())}
+    wanted = sorted(set(finished) - known)
+    fetched: dict[str, list[Record]] = {}
+    for result_id in wanted[:max_fetch]:
+        record = store.get_at("results", result_id, results_version)
+        if record is not None:
+            fetched.setdefault(record["challenge"], []).append(record)
+    unreadable: set[str] = set()
+    published: dict[str, list[Record]] = {}
+    for record in all_published_records(directory, unreadable):
+        published.setdefault(record["challenge"], []).append(record)
+    moment = (now or datetime.now(UTC)).isoformat()
+    built: dict[str, tuple[str | None, Record]] = {}
+    for cid, found in previous.items():
+        old = {row["id"]: row for row in (found or {}).get("rows", ())}
+        rows = {rid: row for rid, row in old.items() if row.get("source") != "published" or rid in unreadable}
+        rows.update({record["id"]: record for record in [*published.get(cid, ()), *fetched.get(cid, ())]})
+        if found is not None and rows == old:
+            continue
+        record = {"id": cid, "challenge": cid, "built_at": moment, "results_version": results_version,
+                  "rows": [rows[rid] for rid in sorted(rows)]}
+        built[cid] = ((found or {}).get("built_at"), record)
+
+    def decide(snapshot: dict[str, Record]) -> tuple[list[Record], tuple[str, ...]]:
+        writes = [record for cid, (seen, record) in built.items()
+                  if (snapshot.get(cid) or {}).get("built_at") == seen and not store.set_aside.get(BOARDS, cid)]
+        return writes, tuple(record["id"] for record in writes)
+
+    written = store.transact(BOARDS, decide) if built else ()
+    return BoardsRefresh(written, max(0, len(wanted) - max_fetch))
+
+
+def refresh_interval_s(environ: Mapping[str, str] = os.environ) -> float:
+    return positive_number(environ, "BOARDS_REFRESH_S", "seconds", REFRESH_S)
+
+
+def start_boards_refresh(store: Store, environ: Mapping[str, str] = os.environ) -> BackgroundScheduler:
+    """Run :func:`refresh_boards` every ``BOARDS_REFRESH_S`` seconds (default 300) in the background."""
+    scheduler = BackgroundScheduler(daemon=True)
+    scheduler.add_job(_refresh_logged, "interval", args=[store], seconds=refresh_interval_s(environ),
+                      max_instances=1, coalesce=True, id="refresh-boards")
+    scheduler.start()
+    return scheduler
+
+
+def _refresh_logged(store: Store) -> None:
+    try:
+        done = refresh_boards(store)
+    except StoreError as error:  # the Hub is down or busy: the boards keep the aggregates they have
+        log.warning("the boards were not refreshed now: %s", error)
+        return
+    if done.written or done.pending:
+        log.info("boards refreshed: %s written, %d finished results left for the next run",
+                 ", ".join(done.written) or "none", done.pending)
