@@ -57,7 +57,7 @@ def build_app(store: Store, hub: HubModels | None = None) -> gr.Blocks:
             on_space = bool(os.environ.get("SPACE_ID"))
             submit_tab(store, hub, with_login=on_space)
             queue_tab(store, note=None if evaluator_enabled() else ELSEWHERE)
-            arena = arena_tabs(store)
+            arena = arena_tabs(store, results=boards.records_of)
             details_tab(store, demo, tabs, queue_recheck=recheck_handler(store, hub), boards=boards)
         for endpoint in (*board_api(boards, store), submit_api(store, hub, require_sign_in=on_space), queue_api(store),
                          arena_api(arena)):

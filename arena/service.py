@@ -38,7 +38,7 @@ from arena.votes import (
 )
 from challenges.definitions import challenges
 from models.loading import LoadError, LoadOptions, ModelPool
-from store.base import Store, StoreError
+from store.base import Record, Store, StoreError
 
 log = logging.getLogger(__name__)
 OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "both_bad": "both are bad"}
@@ -97,8 +97,11 @@ class ArenaService:
     def __init__(self, store: Store, pool: ModelPool | None = None, demo: Demo | None = None,
                  limits: Limits = Limits(), vote_rules: VoteRules = VoteRules(), salt: str | None = None,
                  stream: StreamPair | None = None, memory: MemoryCheck | None = None,
-                 merges: MergeCache | None = None):
+                 merges: MergeCache | None = None, results: Callable[[str], list[Record]] | None = None):
+        """``results(board)``: the board's result records (the app passes what its boards last read, so opening
+        the arena lists no results collection); default: the store's results collection, read whole."""
         self.store = store
+        self.results = results or (lambda _board: self.store.all("results"))
         self.pool = pool or ModelPool(max_adapters=8, max_models=2, options=LoadOptions.auto())
         self.stream = stream or partial(stream_pair, self.pool)
         self.memory = memory or (MemoryCheck(self.pool.options) if stream is None else None)
@@ -113,7 +116,7 @@ class ArenaService:
         self._board_cache: dict[str, tuple[str, ArenaBoard]] = {}
 
     @classmethod
-    def from_env(cls, store: Store, environ) -> "ArenaService":
+    def from_env(cls, store: Store, environ, results: Callable[[str], list[Record]] | None = None) -> "ArenaService":
         """The arena as the environment configures it; raises :class:`SaltUnavailable` (a Space with no salt
         secret and no private store) or ``ValueError`` (a bad setting), each with words for the operator.
         ``ARENA_BACKEND`` chooses what answers: ``peft`` (default, in process) or ``vllm`` (a server, see
@@ -134,7 +137,7 @@ class ArenaService:
         memory = MemoryCheck(pool.options, environ) if stream is None else None
         merges = MergeCache.from_env(environ) if stream is None else None
         return cls(store, pool=pool, demo=demo, vote_rules=rules, salt=configured or None, stream=stream,
-                   memory=memory, merges=merges)
+                   memory=memory, merges=merges, results=results)
 
     # --- boards and entries -------------------------------------------------------------------------------
     def boards(self) -> list[tuple[str, str]]:
@@ -156,7 +159,7 @@ class ArenaService:
         return [(entry, fit) for entry, fit in fits if not fit.fits]
 
     def _servable(self, board: str) -> list[ArenaEntry]:
-        return servable_entries(self.store.all("results"), board, self.merges.root if self.merges else None)
+        return servable_entries(self.results(board), board, self.merges.root if self.merges else None)
 
     def _fit(self, *entries: ArenaEntry) -> Fit:
         if self.memory is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 import gradio as gr
 
@@ -11,7 +12,7 @@ from arena.render import ARENA_COLUMNS, ARENA_HELP, render_arena
 from arena.salt import SaltUnavailable
 from arena.service import ArenaError, ArenaService, Battle, Frame
 from arena.votes import VoteRefused
-from store.base import Store
+from store.base import Record, Store
 from uikit.tables import BOARD_CSS, SORT_ON_CLICK_JS
 
 NAMED, ANONYMOUS = "Pick two entries", "Random anonymous pair"
@@ -40,11 +41,13 @@ def _arena_off(reason: str) -> None:
             gr.Markdown(f"⚠️ {reason}", elem_id=f"{name.lower()}-off")
 
 
-def arena_tabs(store: Store, environ=os.environ) -> ArenaService | None:
+def arena_tabs(store: Store, environ=os.environ, results: Callable[[str], list[Record]] | None = None
+               ) -> ArenaService | None:
     """Build the Compare and Arena tabs inside the current ``gr.Tabs``; returns the service behind them, or
-    None when the arena cannot run as configured (the tabs then say why, and so does the log)."""
+    None when the arena cannot run as configured (the tabs then say why, and so does the log). ``results``: where
+    a board's entries come from (see :class:`ArenaService`)."""
     try:
-        service = ArenaService.from_env(store, environ)
+        service = ArenaService.from_env(store, environ, results)
     except SaltUnavailable as error:
         logging.getLogger(__name__).error("%s", error)
         _arena_off(str(error))

@@ -91,6 +91,13 @@ class Boards:
         with self._lock:
             return self._records.get(result_id)
 
+    def records_of(self, challenge_id: str) -> list[Record]:
+        """The challenge's result records as the boards last read them (aggregated rows and results finished
+        since); reads the store only when nothing was read yet."""
+        self.view(challenge_id)
+        with self._lock:
+            return [record for record in self._records.values() if record.get("challenge") == challenge_id]
+
     def rechecks_of(self, published_id: str) -> list[Record]:
         """The re-checks of a published row among the records the boards last read."""
         with self._lock:

@@ -342,3 +342,27 @@ def test_the_tabs_open_on_the_board_that_has_the_votes(tmp_path):
     for conversation in ("d1", "d2", "d3"):
         store.put("votes", stored_vote(DEMO_BOARD, conversation))
     assert with_demo.opening_board() == DEMO_BOARD
+
+
+class NoResultsListing(LocalStore):
+    """A store whose results collection must never be read whole (at 100k results a replica could not open the
+    arena)."""
+
+    def all(self, collection):
+        assert collection != "results", "the arena listed the whole results collection"
+        return super().all(collection)
+
+
+def test_the_arena_takes_its_entries_from_the_boards_not_a_results_listing(tmp_path, models):
+    from leaderboard.boards import Boards
+    from tests.board_records import aggregated, finish
+
+    store = NoResultsListing(tmp_path / "data")
+    aggregated(store, [result(1, 60.0, models, "a")])  # folded into the aggregate by an earlier boards job
+    finish(store, result(2, 70.0, models, "b"))  # finished since: on the board at once
+    store.put("results", result(3, 80.0, models, "b"))  # no FINISHED request names it: on no board
+    boards = Boards(store)
+    service = ArenaService(store, pool=ModelPool(max_adapters=4, options=LoadOptions("cpu", torch.float32, False)),
+                           results=boards.records_of)
+    assert [(e.id, e.rank) for e in service.entries("general_nlp")] == [("result-req-2", 1), ("result-req-1", 2)]
+    assert service.entries("medical") == []
