@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -86,6 +87,9 @@ class Frame:
     warning: bool = False
 
 
+VOTES_RECHECK_S = 10.0  # how stale the ratings and the opening board may be (a vote shows within this)
+
+
 class ArenaService:
     """``salt``: the voter-id salt; None keeps one in the store's private collection (read on the first vote,
     see :mod:`arena.salt`). ``stream``: what answers a pair; by default the peft path on ``pool``. ``memory``:
@@ -114,6 +118,9 @@ class ArenaService:
         self.rate = RateLimiter(limits.requests_per_minute)
         self._stops: dict[str, threading.Event] = {}
         self._board_cache: dict[str, tuple[str, ArenaBoard]] = {}
+        self.votes_recheck_s = VOTES_RECHECK_S
+        self._votes_read: tuple[float, str, list[Record]] | None = None  # (monotonic time, version, votes)
+        self._votes_lock = threading.Lock()
 
     @classmethod
     def from_env(cls, store: Store, environ, results: Callable[[str], list[Record]] | None = None) -> "ArenaService":
@@ -178,7 +185,7 @@ class ArenaService:
     def opening_board(self) -> str:
         """The board the Compare and Arena tabs open on: the one with the most stored votes (a tie goes to the
         board listed first), so the votes are in view after a restart; without votes, :meth:`default_board`."""
-        counts = Counter(record.get("board") for record in self.store.all("votes"))
+        counts = Counter(record.get("board") for record in self._votes()[1])
         voted = [board for _, board in self.boards() if counts[board]]
         return max(voted, key=lambda board: counts[board]) if voted else self.default_board()
 
@@ -361,6 +368,8 @@ class ArenaService:
                            conversation=[{"user": u, "a": a, "b": b} for u, a, b in battle.turns],
                            voter=voter, anonymous=battle.anonymous)
         result = record_vote(self.store, record, self.vote_rules)
+        with self._votes_lock:  # this replica shows its own vote at once
+            self._votes_read = None
         done = replace(battle, outcome=result.vote["outcome"])
         reveal = f"Model A was **{battle.a.label}**, Model B was **{battle.b.label}**. " if battle.anonymous else ""
         if result.duplicate:
@@ -372,10 +381,22 @@ class ArenaService:
                       "Press Clear for a new round.")
 
     def board_frame(self, board: str) -> ArenaBoard:
-        """The arena board of ``board`` (refitted only when the votes change)."""
-        version = self.store.version("votes")
+        """The arena board of ``board`` (refitted only when the votes read changed)."""
+        version, votes = self._votes()
         cached = self._board_cache.get(board)
         if cached is None or cached[0] != version:
-            cached = (version, arena_board(self.store.all("votes"), board, self.vote_rules))
+            cached = (version, arena_board(votes, board, self.vote_rules))
             self._board_cache[board] = cached
         return cached[1]
+
+    def _votes(self) -> tuple[str, list[Record]]:
+        """(version, every vote), asked of the store at most every ``votes_recheck_s`` seconds and read again
+        only when they changed: at 200 votes a minute the version moves with nearly every request, and reading
+        and refitting 100k votes for each visitor would make the ratings the slowest page of the Space."""
+        with self._votes_lock:
+            read = self._votes_read
+            if read is None or time.monotonic() - read[0] >= self.votes_recheck_s:
+                version = self.store.version("votes")
+                votes = read[2] if read is not None and read[1] == version else self.store.all("votes")
+                read = self._votes_read = (time.monotonic(), version, votes)
+            return read[1], read[2]

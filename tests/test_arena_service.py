@@ -328,6 +328,7 @@ def test_the_tabs_open_on_the_board_that_has_the_votes(tmp_path):
     another board looked lost."""
     store = LocalStore(tmp_path / "data")
     service = ArenaService(store)
+    service.votes_recheck_s = 0.0  # every read asks the store (how stale a replica may be is tested below)
     assert service.opening_board() == service.default_board() == "general_nlp"
     store.put("votes", stored_vote("medical", "c1"))
     assert service.opening_board() == "medical"
@@ -339,6 +340,7 @@ def test_the_tabs_open_on_the_board_that_has_the_votes(tmp_path):
     store.put("votes", stored_vote("no-such-board", "c5"))
     assert service.opening_board() == "medical"  # only boards the arena offers
     with_demo = ArenaService(store, demo=Demo([]))
+    with_demo.votes_recheck_s = 0.0
     for conversation in ("d1", "d2", "d3"):
         store.put("votes", stored_vote(DEMO_BOARD, conversation))
     assert with_demo.opening_board() == DEMO_BOARD
@@ -366,3 +368,40 @@ def test_the_arena_takes_its_entries_from_the_boards_not_a_results_listing(tmp_p
                            results=boards.records_of)
     assert [(e.id, e.rank) for e in service.entries("general_nlp")] == [("result-req-2", 1), ("result-req-1", 2)]
     assert service.entries("medical") == []
+
+
+class CountingVotes(LocalStore):
+    def __init__(self, root):
+        super().__init__(root)
+        self.vote_reads = 0
+
+    def all(self, collection):
+        self.vote_reads += collection == "votes"
+        return super().all(collection)
+
+
+def test_ratings_read_the_votes_at_most_once_per_recheck_and_show_this_replicas_vote_at_once(tmp_path, models):
+    from arena.votes import make_vote
+
+    store = CountingVotes(tmp_path / "data")
+    for i, average in ((1, 60.0), (2, 70.0)):
+        store.put("results", result(i, average, models, "ab"[i - 1]))
+    service = ArenaService(store, pool=ModelPool(max_adapters=4, options=LoadOptions("cpu", torch.float32, False)))
+    service.votes_recheck_s = 3600.0
+    assert service.board_frame("general_nlp").named == 0
+    other_replicas = make_vote(board="general_nlp", conversation_id="c-other", a={"entry": "result-req-1"},
+                               b={"entry": "result-req-2"}, conversation=[{"user": "q", "a": "x", "b": "y"}],
+                               outcome="a", voter="session-elsewhere")
+    store.put("votes", other_replicas)
+    for _ in range(50):  # 50 visitors: served the ratings read before, no store read each
+        assert service.board_frame("general_nlp").named == 0
+        service.opening_board()
+    assert store.vote_reads == 1
+    battle = service.new_battle("general_nlp", None, None, anonymous=False)
+    frames = list(service.answer(battle, QUESTION, 0.0, 8, voter="session-v"))
+    service.vote(frames[-1].battle, "a", voter="session-v")
+    assert service.board_frame("general_nlp").named == 2  # its own vote, and the other replica's with it
+    service.votes_recheck_s = 0.0
+    store.put("votes", {**other_replicas, "id": "general_nlp-c-third", "conversation_id": "c-third",
+                        "fingerprint": "third"})
+    assert service.board_frame("general_nlp").named == 3  # past the recheck time, the store is asked again
