@@ -4,6 +4,7 @@
 import pytest
 
 from arena.memory import HEADROOM, local_parameter_count
+from tests.board_records import finish
 from tests.browser import app_store, chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, result
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -14,8 +15,8 @@ pytestmark = pytest.mark.timeout(300)
 def test_a_board_whose_base_does_not_fit_is_not_offered_and_says_why(tmp_path):
     base = build_tiny_llama(tmp_path / "base")
     store = app_store(tmp_path / "data")
-    store.put("results", result(1, "Alpha Team", "alpha/adapter", 70.0, base, build_lora(base, tmp_path / "a", seed=1)))
-    store.put("results", result(2, "Beta Team", "beta/adapter", 60.0, base, build_lora(base, tmp_path / "b", seed=2)))
+    finish(store, result(1, "Alpha Team", "alpha/adapter", 70.0, base, build_lora(base, tmp_path / "a", seed=1)))
+    finish(store, result(2, "Beta Team", "beta/adapter", 60.0, base, build_lora(base, tmp_path / "b", seed=2)))
     need_gb = local_parameter_count(base) * 4 * HEADROOM / 1e9
     budget = f"{need_gb / 2:.2g}"  # written as the tab writes sizes under 0.1 GB
     with running_app(tmp_path / "data", {"ARENA_DEMO": "off", "ARENA_MEMORY_GB": budget}) as url, \

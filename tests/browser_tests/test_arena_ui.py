@@ -5,6 +5,7 @@ verified General NLP results, Debian's chromium."""
 
 import pytest
 
+from tests.board_records import finish
 from tests.browser import app_store, chromium, running_app
 from tests.tiny_models import build_lora, build_tiny_llama
 
@@ -24,8 +25,8 @@ def page(tmp_path_factory):
     root = tmp_path_factory.mktemp("arena-ui")
     base = build_tiny_llama(root / "base")
     store = app_store(root / "data")
-    store.put("results", result(1, "Alpha Team", "alpha/adapter", 70.0, base, build_lora(base, root / "a", seed=1)))
-    store.put("results", result(2, "Beta Team", "beta/adapter", 60.0, base,
+    finish(store, result(1, "Alpha Team", "alpha/adapter", 70.0, base, build_lora(base, root / "a", seed=1)))
+    finish(store, result(2, "Beta Team", "beta/adapter", 60.0, base,
                                 build_lora(base, root / "b", seed=2, scale=2.0)))
     with running_app(root / "data", {"ARENA_DEMO": "off"}) as url, chromium() as browser:
         page = browser.new_page(viewport={"width": 1600, "height": 1200})

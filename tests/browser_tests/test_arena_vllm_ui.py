@@ -4,6 +4,7 @@ server speaking vLLM's protocol (tests/vllm_server.py), Debian's chromium."""
 
 import pytest
 
+from tests.board_records import finish
 from tests.browser import app_store, chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, pane_text, result
 from tests.tiny_models import build_lora, build_tiny_llama
@@ -19,8 +20,8 @@ def setup(tmp_path_factory):
     base = build_tiny_llama(root / "base")
     adapters = {"a": build_lora(base, root / "a", seed=1), "b": build_lora(base, root / "b", seed=2)}
     store = app_store(root / "data")
-    store.put("results", result(1, "Alpha Team", "alpha/adapter", 70.0, base, adapters["a"]))
-    store.put("results", result(2, "Beta Team", "beta/adapter", 60.0, base, adapters["b"]))
+    finish(store, result(1, "Alpha Team", "alpha/adapter", 70.0, base, adapters["a"]))
+    finish(store, result(2, "Beta Team", "beta/adapter", 60.0, base, adapters["b"]))
     answers = {str(adapters["a"].resolve()): ["Paris ", "is ", "the ", "capital."],
                str(adapters["b"].resolve()): ["It ", "is ", "Lyon."]}
     with VllmStandIn(str(base), answers=answers) as server:

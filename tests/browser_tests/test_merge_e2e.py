@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.board_records import finish
 from tests.browser import app_store, chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, send_and_wait
 from tests.browser_tests.test_offline_walkthrough import choose
@@ -82,11 +83,15 @@ def test_recipe_and_merged_repo_are_scored_onto_the_board_and_served_in_compare(
             digest = results["Recipe Team"]["merge"]["merged_sha256"]
             assert digest in details and f"org/tiny-llama-b@{heads['org/tiny-llama-b']}" in details
 
-            store = app_store(data)  # as a full evaluation (official data, no limit) would have written them
-            for result in results.values():
-                store.put("results", {**result, "source": "evaluated",
-                                      "provenance": {**result["provenance"], "partial": None, "limit": None}})
+            store = app_store(data)  # as a full evaluation (official data, no limit) would have written them:
+            for result in results.values():  # results are written once, so a new request and result each
+                finish(store, {**result, "id": f"full-{result['id']}", "request_id": f"full-{result['request_id']}",
+                               "source": "evaluated",
+                               "provenance": {**result["provenance"], "partial": None, "limit": None}})
             page.goto(url)
+            page.get_by_role("tab", name=MERGING, exact=True).click()
+            page.click("#merging-refresh")  # the boards (which the arena's entries come from) read them now
+            page.wait_for_function("document.querySelector('#merging-table').innerText.includes('verified')")
             open_tab(page, "Compare")
             choose(page, "compare-board", MERGING)
             page.locator("#compare-entry-a input").click()
@@ -99,5 +104,5 @@ def test_recipe_and_merged_repo_are_scored_onto_the_board_and_served_in_compare(
                 messages = page.locator(f"#compare-chat-{side} .message")
                 assert messages.count() >= 2 and messages.last.inner_text().strip()
         assert [p.name for p in cache.iterdir()] == [digest]  # the arena redid the merge and kept it
-        assert json.loads((data / "results" / f"{results['Recipe Team']['id']}.json").read_text())["source"] == \
+        assert json.loads((data / "results" / f"full-{results['Recipe Team']['id']}.json").read_text())["source"] == \
             "evaluated"
