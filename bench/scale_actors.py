@@ -114,7 +114,16 @@ class Replica:
         self.first_board_s: float | None = None  # start -> the first board served, whatever it held
         self.first_rows: int | None = None
         self.complete_s: float | None = None  # start -> every board holds every seeded row
-        self.ready = threading.Event()
+        self._pace_lock = threading.Lock()
+        self._speed = 1.0
+        self._recheck_s: float | None = None  # the app's wall-clock recheck of the boards
+
+    def pace(self, speed: float) -> None:
+        """Run the boards' recheck in virtual time: ``speed`` times as often as the app does."""
+        with self._pace_lock:
+            self._speed = speed
+            if self.boards is not None:
+                self.boards.recheck_s = self._recheck_s / speed
 
     def start(self, expected: Mapping[str, int], run: Run, cap_s: float) -> None:
         """As ``app.build_app`` starts: the store, the published rows (a Hub error is logged and the start goes
@@ -125,11 +134,13 @@ class Replica:
             import_published(self.store)
         except StoreError:
             pass
-        self.boards = Boards(self.store)
+        boards = Boards(self.store)
+        with self._pace_lock:
+            self.boards, self._recheck_s = boards, boards.recheck_s
+        self.pace(self._speed)
         first = next(iter(expected))
-        self.first_rows = len(self.boards.frame(first))
+        self.first_rows = len(boards.frame(first))
         self.first_board_s = time.monotonic() - started
-        self.ready.set()
         while time.monotonic() - started < cap_s and not run.stop.is_set():
             if all(len(self.boards.frame(cid)) >= rows for cid, rows in expected.items()):
                 self.complete_s = time.monotonic() - started

@@ -1,7 +1,7 @@
 """The Hub side of ``bench/scale.py``: the local Hub in a process of its own, on a clock both processes share,
 counting what its callers *asked* for as well as what it let through.
 
-The Hub runs in a child process so that its work (a tree listing of 100k files is ~0.4 s of Python per page)
+The Hub runs in a child process (forked before the bench starts any thread) so that its work (a tree listing of 100k files is ~0.4 s of Python per page)
 does not take the interpreter lock from the app replicas whose latencies the bench measures: on the real Hub
 that work happens on other machines.
 
@@ -29,7 +29,7 @@ class SharedClock:
     (``time.monotonic`` is one clock for every process of the machine)."""
 
     def __init__(self, cells=None):
-        self.cells = cells if cells is not None else multiprocessing.get_context("spawn").Array("d", 3)
+        self.cells = cells if cells is not None else multiprocessing.get_context("fork").Array("d", 3)
         if cells is None:
             self.set(0.0, 0.0)
 
@@ -143,6 +143,9 @@ def _serve(conn, cells, seed: dict) -> None:
     as one set-up commit each, not counted), answering the parent's commands until it says ``stop``."""
     limits = MeasuredLimits(HUB_LIMITS, SharedClock(cells))
     with HubServer(limits=limits) as server:
+        # a listen backlog of 5 (http.server's default) resets connections when hundreds of clients arrive at
+        # once, which the Hub's front end does not do
+        server._httpd.socket.listen(1024)
         for repo, files in seed.items():
             server.add_dataset(repo)
             if files:
@@ -163,7 +166,9 @@ class HubProcess:
     """The local Hub in a child process (see the module docstring); ``url``, ``token``, ``clock``."""
 
     def __init__(self, seed: dict[str, dict[str, bytes]], start_timeout_s: float):
-        context = multiprocessing.get_context("spawn")
+        if threading.active_count() > 1:
+            raise RuntimeError("start the local Hub before any thread: it runs in a forked process")
+        context = multiprocessing.get_context("fork")  # the seed is shared, not pickled; nothing is imported again
         self.clock = SharedClock()
         self._conn, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child, self.clock.cells, seed), daemon=True,
