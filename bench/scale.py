@@ -46,12 +46,12 @@ from bench.scale_actors import (
     Evaluations,
     Replica,
     Run,
+    Scheduled,
     SimulatedWorker,
     Timings,
     account,
     poll_queue,
     read_board,
-    scheduled,
     submit,
     vote,
     work,
@@ -68,6 +68,7 @@ from submissions.ui import queue_refresh_s
 HOUR_S = 3600.0
 SUBMIT_THREADS = 4  # per replica: the Submit button's concurrency_limit in submissions/ui.py
 VOTE_THREADS = 4  # per replica
+ACCOUNT_TOKEN = "hf_scale_bench_reader"  # reads the public datasets; counted apart from the app's token
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -143,7 +144,7 @@ def start_replicas(replicas: list[Replica], expected: dict[str, int], run: Run, 
     return {"wall_s": round(time.monotonic() - began, 1), "still_starting": busy}
 
 
-def busy_hour(args, environ, hub, run, replicas, expected, folder) -> dict:
+def busy_hour(args, environ, run, replicas, expected, folder) -> dict:
     """Phase 4: every actor at once on the compressed clock, for ``--hour-s`` virtual seconds."""
     flowertune = [c for c in challenges().values() if c.limits.submission_kind == "adapter"]
     boards = list(expected)
@@ -153,7 +154,7 @@ def busy_hour(args, environ, hub, run, replicas, expected, folder) -> dict:
         replica.pace(args.speed)
     end = hour_start + args.hour_s
     rng = random.Random(15)
-    log, outcomes, queued = Evaluations(), {name: Counter() for name in ("submissions", "votes", "board_reads")}, set()
+    log, kinds, queued = Evaluations(), ("submissions", "votes", "board_reads"), set()
     queue_timings, board_timings, threads, to_start = Timings(), Timings(), [], []
     poll_s, interval = DEFAULT_INTERVAL_S, queue_refresh_s(environ)
 
@@ -188,19 +189,22 @@ def busy_hour(args, environ, hub, run, replicas, expected, folder) -> dict:
             return None
         return job
 
+    groups: dict[str, list[Scheduled]] = {name: [] for name in kinds}
     for r, replica in enumerate(replicas):
         mine = range(r, args.submissions, len(replicas))
-        threads += scheduled(run, [(hour_start + n * args.hour_s / args.submissions, submission(n, replica))
-                                   for n in mine], SUBMIT_THREADS, f"submit-{r}", outcomes["submissions"])
+        groups["submissions"].append(Scheduled(run, [(hour_start + n * args.hour_s / args.submissions,
+                                                      submission(n, replica)) for n in mine],
+                                               SUBMIT_THREADS, f"submit-{r}"))
         votes = int(args.votes_per_min * args.hour_s / 60)
-        threads += scheduled(run, [(hour_start + n * 60 / args.votes_per_min,
-                                    lambda n=n, s=replica.store: vote(s, boards[n % len(boards)], n, 1000, run.now()))
-                                   for n in range(r, votes, len(replicas))], VOTE_THREADS, f"vote-{r}",
-                             outcomes["votes"])
+        groups["votes"].append(Scheduled(run, [(hour_start + n * 60 / args.votes_per_min,
+                                                lambda n=n, s=replica.store: vote(s, boards[n % len(boards)], n, 1000,
+                                                                                  run.now()))
+                                               for n in range(r, votes, len(replicas))], VOTE_THREADS, f"vote-{r}"))
         reads = int(args.board_reads_per_min * args.hour_s / 60)
-        threads += scheduled(run, [(hour_start + n * 60 / args.board_reads_per_min,
-                                    board_read(replica, boards[rng.randrange(len(boards))]))
-                                   for n in range(r, reads, len(replicas))], 2, f"boards-{r}", outcomes["board_reads"])
+        groups["board_reads"].append(Scheduled(run, [(hour_start + n * 60 / args.board_reads_per_min,
+                                                      board_read(replica, boards[rng.randrange(len(boards))]))
+                                                     for n in range(r, reads, len(replicas))], 2, f"boards-{r}"))
+    threads += [thread for group in groups.values() for scheduled in group for thread in scheduled.threads]
     for t in range(args.tabs):
         to_start.append(threading.Thread(target=tab, args=(replicas[t % len(replicas)], rng.uniform(0, interval)),
                                          daemon=True, name=f"tab-{t}"))
@@ -213,24 +217,26 @@ def busy_hour(args, environ, hub, run, replicas, expected, folder) -> dict:
     reached = run.clock() - hour_start
     run.stop.set()
     still = join_all(threads, time.monotonic() + min(30.0, args.cap_s))
+    counted = {name: sum((group.counts() for group in groups[name]), Counter()) for name in kinds}
     # the Hub's counts run to here: calls the hour started and that were still retrying when it ended count too
     return {"start_s": hour_start, "end_s": run.clock(), "virtual_s": round(reached, 1),
             "wall_s": round(time.monotonic() - began, 1), "capped": reached < args.hour_s - 1,
-            "threads_still_busy": still, "log": log, "queued": queued,
-            "outcomes": {name: dict(counter) for name, counter in outcomes.items()},
+            "threads_still_busy": still, "log": log, "queued": set(queued),  # calls still under way go on
+            "outcomes": {name: dict(counter) for name, counter in counted.items()},
             "queue_poll": queue_timings.summary(), "board_read": board_timings.summary(),
             "queue_refresh_s": interval, "worker_poll_s": poll_s}
 
 
 def settle_accounts(environ, hub, hour: dict, folder: Path, cap_s: float) -> dict:
-    """Phase 5, on a clock standing two hours later (fresh quotas), with a store of its own."""
+    """Phase 5, on a clock standing two hours later (fresh quotas), with a store of its own and a read-only token
+    of its own, so that calls of the hour still retrying cannot spend its quota."""
     hub.clock.set(hour["end_s"] + 2 * HOUR_S, 0.0)
     answer: dict = {}
+    reader = {**environ, "HUB_CACHE_DIR": str(folder / "account"), "HF_TOKEN": ACCOUNT_TOKEN}
 
     def read() -> None:
         try:
-            answer.update(account(open_store({**environ, "HUB_CACHE_DIR": str(folder / "account")}),
-                                  hour["queued"], hour["log"]))
+            answer.update(account(open_store(reader), hour["queued"], hour["log"]))
         except Exception as error:  # noqa: BLE001 - reported instead of a figure
             answer["error"] = f"{type(error).__name__}: {error}"
 
@@ -264,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
                         for i in range(args.replicas)]
             phases["start"] = start_replicas(replicas, expected, run, args.cap_s)
             start_end = hub.clock()
-            hour = busy_hour(args, environ, hub, run, replicas, expected, folder)
+            hour = busy_hour(args, environ, run, replicas, expected, folder)
             phases["hour"] = {k: hour[k] for k in ("virtual_s", "wall_s", "capped", "threads_still_busy")}
             hub_start, hub_hour = hub.phase(0.0, start_end), hub.phase(hour["start_s"], hour["end_s"])
             began = time.monotonic()

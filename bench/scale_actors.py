@@ -259,34 +259,44 @@ def read_board(boards: Boards, challenge_id: str, expected: int, timings: Timing
     timings.end(token, "complete" if rows >= expected else "incomplete")
 
 
-def scheduled(run: Run, jobs: list[tuple[float, Callable[[], object]]], threads: int, name: str,
-              outcomes: Counter) -> list[threading.Thread]:
-    """Run ``jobs`` (virtual time, call) in time order on ``threads`` threads; a job whose thread is busy past
-    its time runs late; jobs not started when the run stops count as ``not_attempted`` in ``outcomes``."""
-    lock, queue = threading.Lock(), sorted(jobs, key=lambda job: job[0])
-    position = [0]
+class Scheduled:
+    """``jobs`` (virtual time, call) run in time order on ``threads`` threads; a job whose threads are all busy
+    past its time runs late. :meth:`counts` tells each job's outcome (what the call returned), ``in_flight``
+    for jobs still running and ``not_attempted`` for jobs not started when the run stopped."""
 
-    def loop() -> None:
+    def __init__(self, run: Run, jobs: list[tuple[float, Callable[[], object]]], threads: int, name: str):
+        self.run, self._jobs = run, sorted(jobs, key=lambda job: job[0])
+        self._lock, self._next, self._running, self._outcomes = threading.Lock(), 0, 0, Counter()
+        self.threads = [threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True) for i in range(threads)]
+        for thread in self.threads:
+            thread.start()
+
+    def _loop(self) -> None:
         while True:
-            with lock:
-                if position[0] >= len(queue):
+            with self._lock:
+                if self._next >= len(self._jobs):
                     return
-                when, job = queue[position[0]]
-                position[0] += 1
-            if not run.sleep_until(when):
-                with lock:
-                    outcomes["not_attempted"] += 1 + len(queue) - position[0]
-                    position[0] = len(queue)
+                when, job = self._jobs[self._next]
+                self._next += 1
+                self._running += 1
+            outcome = "not_attempted"
+            if self.run.sleep_until(when):
+                try:
+                    outcome = str(job())
+                except Exception as error:  # noqa: BLE001 - counted and shown, the run goes on
+                    outcome = f"error: {type(error).__name__}"
+            with self._lock:
+                self._running -= 1
+                self._outcomes[outcome] += 1
+            if outcome == "not_attempted":
                 return
-            try:
-                outcomes[str(job())] += 1
-            except Exception as error:  # noqa: BLE001 - counted and shown, the run goes on
-                outcomes[f"error: {type(error).__name__}"] += 1
 
-    started = [threading.Thread(target=loop, name=f"{name}-{i}", daemon=True) for i in range(threads)]
-    for thread in started:
-        thread.start()
-    return started
+    def counts(self) -> Counter:
+        with self._lock:
+            counts = Counter(self._outcomes)
+            counts["not_attempted"] += len(self._jobs) - self._next
+            counts["in_flight"] += self._running
+        return +counts  # without the zeros
 
 
 def account(store: Store, queued: set[str], log: Evaluations) -> dict:
@@ -294,6 +304,9 @@ def account(store: Store, queued: set[str], log: Evaluations) -> dict:
     store does not hold, a request FINISHED without its result; a request claimed more than once (``attempts``
     > 1: a second worker started it again). The bench's own log of evaluations is given beside it."""
     requests = {r["id"]: r for r in store.all("requests")}
+    stale = store.stale_note("requests")
+    if stale:  # an empty or old read would count every request as lost
+        raise StoreError(f"the requests could not be read back: {stale}")
     finished = [r for r in requests.values() if r.get("state") == FINISHED]
     without_result = sorted(r["id"] for r in finished
                             if store.get("results", r.get("result_id") or result_id_for(r["id"])) is None)
@@ -307,6 +320,7 @@ def account(store: Store, queued: set[str], log: Evaluations) -> dict:
         "lost_finished_without_result": without_result,
         "evaluated_twice": len(twice),
         "evaluated_twice_ids": twice,
+        "set_aside": [f"{item.path}: {item.reason}" for item in store.quarantined()],
         "bench_log": {"evaluations_started": sum(log.started.values()),
                       "evaluations_completed": sum(log.completed.values()),
                       "started_more_than_once": sum(n > 1 for n in log.started.values()),
