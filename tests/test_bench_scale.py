@@ -40,13 +40,14 @@ def test_the_scale_bench_runs_end_to_end_and_reports_every_figure(tmp_path):
     assert report["queue_poll"]["count"] > 0
 
     requests, account_read = report["requests"], report["requests"]["account"]
+    assert sum(requests["submissions"].values()) == 6 and sum(report["votes"].values()) == 60  # every job told
     queued = requests["submissions"].get("queued", 0)
     assert queued > 0
     # read back from the store: every queued submission is there, in some state, and the bench's own log of
     # evaluations agrees with the FINISHED requests the store holds
     assert account_read["requests_in_store"] == queued == sum(account_read["states"].values())
     assert account_read["bench_log"]["evaluations_completed"] >= account_read["states"].get("FINISHED", 0) > 0
-    assert requests["lost"] == 0 and requests["evaluated_twice"] == 0
+    assert requests["lost"] == 0 and requests["evaluated_twice"] == 0 and account_read["set_aside"] == []
     assert report["votes"].get("stored", 0) > 0
     assert "| requests lost (read back from the store) | 0 | 0 | - | ok |" in out.stdout
 
