@@ -28,10 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from arena.generation import Side  # noqa: E402
-from arena.limits import Limits, Sampling  # noqa: E402
-from arena.vllm_backend import VllmBackend, VllmSettings  # noqa: E402
-from models.loading import ModelRef  # noqa: E402
+from arena.generation import Side
+from arena.limits import Limits, Sampling
+from arena.vllm_backend import VllmBackend, VllmSettings
+from models.loading import ModelRef
 
 PROMPTS = ["What is the capital of Italy?", "How do bees make honey?", "Give me a tip for a job interview."]
 

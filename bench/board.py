@@ -21,11 +21,11 @@ import gradio as gr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from challenges.definitions import challenges  # noqa: E402
-from leaderboard.boards import Boards  # noqa: E402
-from leaderboard.table import board_frame  # noqa: E402
-from leaderboard.ui import board_tab  # noqa: E402
-from tests.browser import chromium, free_port  # noqa: E402
+from challenges.definitions import challenges
+from leaderboard.boards import Boards
+from leaderboard.table import board_frame
+from leaderboard.ui import board_tab
+from tests.browser import chromium, free_port
 
 BASES = ["Qwen2.5-7B-Instruct", "Llama-3.2-3B", "Mistral-7B-v0.3", "Phi-4", "SmolLM2-135M", "Gemma2-9B-instruct"]
 TARGET_MS = 150
@@ -63,9 +63,8 @@ def launch(blocks: gr.Blocks, attempts: int = 3) -> str:
 def ours_app(records: list[dict]) -> gr.Blocks:
     boards = Boards(records=records)
     boards.frame("general_nlp")  # build the frame before timing, as the running Space has it cached
-    with gr.Blocks() as demo:
-        with gr.Tabs():
-            board_tab(challenges()["general_nlp"], boards)
+    with gr.Blocks() as demo, gr.Tabs():
+        board_tab(challenges()["general_nlp"], boards)
     return demo
 
 

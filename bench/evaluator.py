@@ -133,8 +133,7 @@ def write_cli_tasks(include: Path, base: Path, data_dir: Path) -> list[str]:
         task = tasks.generation_task(name, rule, suites.column_docs(column, data_dir), lm)
         docs_path = include / f"{name}.jsonl"
         with open(docs_path, "w", encoding="utf-8") as f:
-            for doc in task.dataset["test"]:
-                f.write(json.dumps(doc) + "\n")
+            f.writelines(json.dumps(doc) + "\n" for doc in task.dataset["test"])
         config = task.config
         body = yaml.safe_dump({
             "task": name, "dataset_path": "json", "dataset_kwargs": {"data_files": {"test": str(docs_path)}},
