@@ -3,7 +3,8 @@ record per challenge, built by :mod:`leaderboard.aggregate`) plus an overlay of 
 they were built, so that a finished evaluation shows at once, without waiting for the job.
 
 A refresh asks the boards collection's version (and re-reads the aggregates, one file per challenge, only when
-it changed), the requests (a cheap table: the FINISHED ones name their ``result_id``) and fetches each
+it changed), the latest active requests (a cheap indexed query: the FINISHED ones name their ``result_id``) and
+fetches each
 result not in an aggregate once (results are written once, so a fetched one is kept; at most ``overlay_fetch``
 per refresh). A challenge's frame is rebuilt only when its aggregate, its overlay or its revealed hidden-test
 scores changed. Nothing lists the results collection.
@@ -28,6 +29,10 @@ from store.aggregates import BOARDS, finished_results
 from store.base import Record, Store
 
 OVERLAY_FETCH = 200  # results fetched per refresh for the overlay; the job folds the rest into the aggregates
+# The requests a refresh looks at for results finished since the aggregates were built: the latest active (a
+# request's last beat is its finish), far more than finish between two runs of the boards job, and a few indexed
+# rows instead of every request ever made.
+OVERLAY_WINDOW = 2000
 log = logging.getLogger(__name__)
 
 
@@ -144,7 +149,8 @@ class Boards:
 
     def _overlay(self, aggregated: set[str]) -> list[Record]:
         """The results finished that no aggregate holds yet, each fetched once."""
-        waiting = sorted(set(finished_results(self.store.all("requests"))) - aggregated)
+        recent = self.store.newest("requests", "heartbeat_at", OVERLAY_WINDOW)  # a FINISHED one beat last then
+        waiting = sorted(set(finished_results(recent)) - aggregated)
         for result_id in [rid for rid in waiting if rid not in self._results][: self.overlay_fetch]:
             record = self.store.get("results", result_id)
             if record is not None:  # else asked again at the next refresh

@@ -51,6 +51,9 @@ class RoutedStore(Store):
     def rewrite(self, collection: str, decide: Rewrite[T]) -> T:
         return self.backend(collection).rewrite(collection, decide)
 
+    def newest(self, collection: str, field: str, limit: int) -> list[Record]:
+        return self.backend(collection).newest(collection, field, limit)
+
     def update_one(self, collection: str, record_id: str, change: Change[T]) -> T:
         return self.backend(collection).update_one(collection, record_id, change)
 

@@ -121,11 +121,24 @@ class SqlStore(Store):
             rows = connection.execute(select(records.c.id, records.c.body).where(
                 self._live(collection), *(records.c[key] == value for key, value in equals.items()))
                 .order_by(records.c.id)).all()
+        return self._readable(collection, rows)
+
+    def _readable(self, collection: str, rows) -> list[Record]:  # noqa: ANN001 - SQLAlchemy rows (id, body)
+        """The records in ``rows``, in order; an unreadable one is set aside."""
         found = [self._parse(collection, row.id, row.body) for row in rows]
         for item in found:
             if isinstance(item, SetAside):
                 self.set_aside.add(item)
         return [record for record in found if not isinstance(record, SetAside)]
+
+    def newest(self, collection: str, field: str, limit: int) -> list[Record]:
+        if field not in INDEXED_FIELDS:
+            return super().newest(collection, field, limit)
+        with self._reading(collection) as connection:
+            rows = connection.execute(select(records.c.id, records.c.body).where(self._live(collection))
+                                      .order_by(records.c[field].desc().nulls_last(), records.c.id.desc())
+                                      .limit(limit)).all()
+        return self._readable(collection, rows)
 
     def version(self, collection: str) -> str:
         with self._reading(collection) as connection:

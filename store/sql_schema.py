@@ -55,6 +55,8 @@ records = Table(
     Index("records_queue", "collection", "state", "submitted_at", "id"),
     Index("records_by_worker", "collection", "worker"),
     Index("records_by_voter", "collection", "voter"),
+    Index("records_by_submitted", "collection", "submitted_at", "id"),
+    Index("records_by_heartbeat", "collection", "heartbeat_at", "id"),
 )
 
 events = Table(
@@ -129,4 +131,6 @@ def create_schema(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(lock_key("schema"))))
         metadata.create_all(connection)
+        for index in records.indexes:  # an index added since the table was created
+            index.create(connection, checkfirst=True)
         connection.execute(upsert(engine, counters).values(name=SEQ, value=0).on_conflict_do_nothing())

@@ -10,7 +10,7 @@ from store.base import Store, StoreError
 from submissions.hub_models import HubModels
 from submissions.merge_form import MERGE_RECIPE, MERGED_MODEL, MergeForm
 from submissions.merge_service import submit_merge, takes_merges
-from submissions.queue_view import queue_rows
+from submissions.queue_view import queue_requests, queue_rows
 from submissions.rules import SubmissionForm
 from submissions.service import submit as submit_form
 from uikit.api import refused
@@ -74,18 +74,20 @@ def queue_api(store: Store):
     def read_queue(challenge: str = "", team: str = "", page: int = 1, page_size: int = 50) -> dict:
         """Requests as the Queue tab lists them (running and pending first, newest first), with state and
         position / progress / failure reason. challenge: a challenge id, or empty for all. team: only this
-        team's requests (spelling variants of the name match). ``notice`` says when the queue shown may be out
-        of date."""
+        team's requests (spelling variants of the name match). Every pending and running request is listed, and
+        the 500 latest submitted; ``notice`` says when older ones are left out or the queue shown may be out of
+        date."""
         problem = query_problem(challenge, page, page_size)
         if problem:
             raise refused(problem)
         try:
-            requests = store.all("requests")
+            requests, older = queue_requests(store)
         except StoreError as error:
             raise gr.Error(f"The queue cannot be read right now ({error}). Try again in a minute.") from None
         rows = queue_rows(requests, team or "", challenge or "")
         start = (page - 1) * page_size
+        notice = " ".join(note for note in (store.stale_note("requests"), older) if note) or None
         return {"total": len(rows), "page": page, "pages": max(1, -(-len(rows) // page_size)),
-                "rows": rows[start:start + page_size], "notice": store.stale_note("requests")}
+                "rows": rows[start:start + page_size], "notice": notice}
 
     return read_queue

@@ -1,4 +1,5 @@
-"""The queue as participants see it: every request, its state, its place, its progress or why it failed."""
+"""The queue as participants see it: every pending and running request and the latest ones submitted, each with
+its state, its place, its progress or why it failed."""
 
 from __future__ import annotations
 
@@ -53,6 +54,21 @@ def model_text(request: Record) -> str:
         return f"merge recipe: {request.get('repo_id') or ''} ({len(components)} components)"
     pinned = f"{request.get('repo_id') or ''}@{(request.get('commit') or '')[:7]}"
     return f"merged model: {pinned}" if kind == "merged_model" else pinned
+
+
+RECENT_SHOWN = 500  # the latest requests listed whatever their state; every pending and running one always is
+
+
+def queue_requests(store: Store) -> tuple[list[Record], str | None]:
+    """What the Queue tab and ``read_queue`` list: every PENDING and RUNNING request and the ``RECENT_SHOWN``
+    latest submitted (a few indexed reads, never the whole requests collection: a busy season holds 100k), and a
+    note when older requests are left out."""
+    recent = store.newest("requests", "submitted_at", RECENT_SHOWN)
+    listed = {r["id"]: r for r in recent}
+    listed.update({r["id"]: r for state in (PENDING, RUNNING) for r in store.select("requests", state=state)})
+    note = (f"Listing every pending and running request and the {RECENT_SHOWN} latest submitted; older requests "
+            "are in the requests dataset's log." if len(recent) == RECENT_SHOWN else None)
+    return list(listed.values()), note
 
 
 def _when(request: Record) -> datetime:
@@ -122,8 +138,8 @@ def render_notes(notes: list[str | None]) -> str:
 def queue_page(store: Store, team: str = "", challenge_id: str = "") -> str:
     """The Queue tab's table, with a note when the data may be out of date and one listing set-aside files."""
     try:
-        requests = store.all("requests")
+        requests, older = queue_requests(store)
     except StoreError as error:
         return render_notes([f"The queue cannot be read right now ({error}). Try again in a minute."])
     table = render_queue(queue_rows(requests, team, challenge_id))
-    return render_notes([store.stale_note("requests"), set_aside_note(store.quarantined())]) + table
+    return render_notes([store.stale_note("requests"), set_aside_note(store.quarantined()), older]) + table

@@ -16,6 +16,7 @@ def finish(store, record, state="FINISHED"):
     store.put("results", record)
     store.put("requests", {"id": record.get("request_id") or f"req-{record['id']}", "state": state,
                            "submitted_at": "2026-01-14T09:00:00+00:00", "challenge": record["challenge"],
+                           "heartbeat_at": "2026-01-14T09:20:00+00:00",
                            "team": record.get("team"), "result_id": record["id"],
                            **({"rechecks": record["rechecks"]} if record.get("rechecks") else {})})
 

@@ -59,7 +59,8 @@ def finish(store: RoutedStore, record: dict) -> None:
     """As the worker does: the result written once, then its request FINISHED."""
     assert store.put_missing("results", [record]) == 1
     store.put("requests", {"id": record["request_id"], "state": "FINISHED", "result_id": record["id"],
-                           "challenge": record["challenge"], "submitted_at": "2026-03-01T09:00:00+00:00"})
+                           "challenge": record["challenge"], "submitted_at": "2026-03-01T09:00:00+00:00",
+                           "heartbeat_at": "2026-03-01T09:20:00+00:00"})  # marked FINISHED with a last beat
 
 
 @pytest.mark.hub_limits
@@ -107,7 +108,7 @@ def test_the_job_folds_new_results_and_published_changes_into_the_aggregates(hub
     assert done.written == ("general_nlp", "merging") and done.pending == 0  # merging had no aggregate yet
     assert calls(hub_server) - start <= 2 * len(challenges()) + 6
     assert results_listed_or_downloaded(hub_server, since) == [
-        f"/datasets/{RESULTS}/resolve/{store.published.version('results')}/results/fresh.json"]
+        f"/datasets/{RESULTS}/resolve/{store.version('results')}/results/fresh.json"]
     rows = {row["id"]: row for row in store.get("boards", "general_nlp")["rows"]}
     assert len(rows) == COUNT // 4 + 1 + 2 and rows["fresh"]["average"] == 99.5
     assert rows["published-general_nlp-beta"]["team"] == "Beta"
