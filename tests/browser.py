@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -74,3 +75,11 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick ``option`` in the Gradio dropdown ``#elem_id`` and wait until it shows."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option).locator("visible=true").first.click()
+    page.locator(f"#{elem_id} input").press("Escape")
+    page.wait_for_function(f"document.querySelector('#{elem_id} input').value === {json.dumps(option)}")

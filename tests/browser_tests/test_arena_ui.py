@@ -6,7 +6,7 @@ verified General NLP results, Debian's chromium."""
 import pytest
 
 from tests.board_records import finish
-from tests.browser import app_store, chromium, running_app
+from tests.browser import app_store, choose, chromium, running_app
 from tests.tiny_models import build_lora, build_tiny_llama
 
 pytestmark = pytest.mark.timeout(300)
@@ -61,12 +61,6 @@ def open_tab(page, name):
 def pane_text(page, side):
     return page.locator(f"#compare-chat-{side}").inner_text()
 
-
-def choose(page, elem_id, option):
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).locator("visible=true").first.click()
-    page.locator(f"#{elem_id} input").press("Escape")
-    page.wait_for_function(f"document.querySelector('#{elem_id} input').value === {option!r}")
 
 
 def send_and_wait(page, text):

@@ -3,14 +3,12 @@ Parquet details file (or from the JSON details stored before it)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from store.base import LocalStore
 from store.details_files import write_details
 from tests.board_records import result
-from tests.browser import chromium, running_app
+from tests.browser import choose, chromium, running_app
 
 pytestmark = pytest.mark.timeout(300)
 FPB = [{"prompt": f"Instruction: sentiment? Input: news item {i}. Answer: ", "output": "positive",
@@ -43,12 +41,6 @@ def samples_text(page, expect: str) -> str:
 def enabled(page, elem_id: str) -> bool:
     return page.locator(f"#{elem_id}").is_enabled()
 
-
-def choose(page, elem_id, option):
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).locator("visible=true").first.click()
-    page.locator(f"#{elem_id} input").press("Escape")
-    page.wait_for_function(f"document.querySelector('#{elem_id} input').value === {json.dumps(option)}")
 
 
 def test_the_samples_of_each_column_page_forward_and_back_with_their_totals(app):

@@ -9,9 +9,8 @@ import json
 import pytest
 
 from tests.board_records import finish
-from tests.browser import app_store, chromium, running_app
+from tests.browser import app_store, choose, chromium, running_app
 from tests.browser_tests.test_arena_ui import open_tab, send_and_wait
-from tests.browser_tests.test_offline_walkthrough import choose
 from tests.eval_helpers import FIXTURES
 from tests.hub_server import HubServer
 from tests.merge_hub_repos import OLD, average, folder_files

@@ -5,8 +5,7 @@ lists its problems by line, and a merged model repo is taken too."""
 import pytest
 
 from merges.templates import TWO_MODEL_AVERAGE
-from tests.browser import chromium, running_app
-from tests.browser_tests.test_offline_walkthrough import choose
+from tests.browser import choose, chromium, running_app
 from tests.hub_server import HubServer
 from tests.merge_hub_repos import OLD, build_folders, folder_files
 

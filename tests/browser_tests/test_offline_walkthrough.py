@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from challenges.definitions import challenges
-from tests.browser import ROOT, app_store, chromium, free_port
+from tests.browser import ROOT, app_store, choose, chromium, free_port
 from tests.sweep import heavy
 
 pytestmark = pytest.mark.timeout(900)
@@ -50,12 +50,6 @@ def queue_state(page) -> tuple[str, str]:
         return "", ""
     return row.locator("td[data-col=state]").inner_text(), row.locator("td[data-col=status]").inner_text()
 
-
-def choose(page, elem_id, option):
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).locator("visible=true").first.click()
-    page.locator(f"#{elem_id} input").press("Escape")
-    page.wait_for_function(f"document.querySelector('#{elem_id} input').value === {option!r}")
 
 
 def walk(page, url, data_dir, challenge, title) -> tuple[list, float]:
