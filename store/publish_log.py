@@ -5,7 +5,7 @@ only the holder of the lease ``publish-<collection>`` publishes (the lease expir
 another takes over). One run makes ONE commit to the collection's dataset:
 
 - requests: ``log/<first seq>-<last seq>.jsonl`` (every state change since the last batch) and
-  ``queue/current.jsonl`` (the requests not yet FINISHED or FAILED, oldest first);
+  ``queue/current.jsonl`` (the PENDING and RUNNING requests, oldest first);
 - votes: ``votes/<first seq>-<last seq>.jsonl`` (every new vote since the last batch).
 
 Each line is ``{"seq", "at", "record"}``. The batch's last seq is stored (``pending``) before the commit and the
@@ -34,7 +34,7 @@ from store.leases import Lease
 from store.routed import RoutedStore
 from store.sql import SqlStore
 from store.sql_schema import events
-from store.states import FAILED, FINISHED
+from store.states import PENDING, RUNNING
 
 DEFAULT_EVERY_S = 300.0
 BATCH_LIMIT = 50_000  # events per file at most
@@ -79,7 +79,7 @@ def push_batch(live: SqlStore, api: HfApi, repo_id: str, collection: str, batch:
     lines = "".join(json.dumps(event, sort_keys=True, ensure_ascii=False) + "\n" for event in batch)
     operations = [CommitOperationAdd(f"{FOLDERS[collection]}/{first:012d}-{last:012d}.jsonl", lines.encode())]
     if collection == "requests":
-        waiting = sorted((r for r in live.all("requests") if r.get("state") not in (FINISHED, FAILED)),
+        waiting = sorted((r for state in (PENDING, RUNNING) for r in live.select("requests", state=state)),
                          key=lambda r: (str(r.get("submitted_at")), r["id"]))
         snapshot = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in waiting)
         operations.append(CommitOperationAdd("queue/current.jsonl", snapshot.encode()))
