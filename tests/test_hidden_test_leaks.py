@@ -116,7 +116,7 @@ def test_before_the_reveal_no_endpoint_export_or_public_dataset_file_holds_a_hid
     assert {name: leaks(text) for name, text in texts.items() if leaks(text)} == {}
     files = public_files(hub)
     assert any(path.startswith("org/results/results/m-alpha") for path in files)
-    assert '"rougeL": "0.5"' in files["org/results/details/m-beta.parquet"]  # the check reads the Parquet rows
+    assert '"rougeL": "0.5"' in files["org/results-details/details/m-beta.parquet"]  # the check reads the Parquet rows
     assert answers["read_details m-beta"]["sample_counts"] == {"cosmos_qa": 1, "xsum": 1}
     assert {path: leaks(text) for path, text in files.items() if leaks(path + text)} == {}
     private = "".join(content.decode() for content in hub.files("org/private", "dataset").values())
