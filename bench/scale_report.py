@@ -34,13 +34,15 @@ def _start_figures(replicas: list, cap_s: float) -> dict:
 
 
 def figures(args, limits, replicas, baseline: dict, hour: dict, hub_start: dict, hub_hour: dict,
-            accounts: dict, expected: dict) -> dict:
-    """Everything measured, keyed for the JSON; ``ratio`` is against the Hub's limit (or the target)."""
+            accounts: dict, expected: dict, repos: list[str]) -> dict:
+    """Everything measured, keyed for the JSON; ``ratio`` is against the Hub's limit (or the target). Every
+    dataset in ``repos`` gets its commit count, zero included."""
     span = max(hour["end_s"] - hour["start_s"], 1.0)
     per_hour = 3600.0 / span
+    counted = {**{f"datasets/{repo}": {"asked": 0, "landed": 0} for repo in repos}, **hub_hour["commits"]}
     commits = {repo: {**counts, "asked_per_hour": round(counts["asked"] * per_hour, 1),
                       "ratio": _ratio(counts["asked"] * per_hour, limits.commits_per_repo)}
-               for repo, counts in hub_hour["commits"].items()}
+               for repo, counts in counted.items()}
     api, downloads = hub_hour["api"], hub_hour["resolvers"]
     board = hour["board_read"]
     board_done = board.get("complete", 0) + board.get("incomplete", 0)
@@ -69,7 +71,7 @@ def figures(args, limits, replicas, baseline: dict, hour: dict, hub_start: dict,
         "votes": hour["outcomes"]["votes"],
         "board_read_jobs": hour["outcomes"]["board_reads"],
         "hour": {k: hour[k] for k in ("virtual_s", "wall_s", "capped", "threads_still_busy", "queue_refresh_s",
-                                      "worker_poll_s")},
+                                      "worker_poll_s", "scheduled_jobs", "publish_every_s", "boards_refresh_s")},
     }
 
 
