@@ -13,7 +13,8 @@ Phases, each with a wall-clock cap (``--cap-s``; what does not finish in it is r
 1. seed: the results in the results dataset and the aggregated boards in the boards dataset (one set-up commit
    each), the FINISHED requests behind the results in the queue database (one transaction);
 2. baseline: a plain download of one small file from the same Hub (the yardstick for board latency);
-3. start: every replica starts at once, in real time: first board served, then every seeded row shown;
+3. start: one replica alone, then every replica at once, in real time: first board served, then every seeded
+   row shown (the replicas share this process and its cores, which machines of their own would not);
 4. hour: one simulated hour at ``--speed`` virtual seconds per wall second: workers claim and evaluate
    (a virtual ``--eval-s``), submissions and votes arrive evenly, tabs poll every ``QUEUE_REFRESH_S``,
    visitors read boards, every replica and worker runs the publisher every ``PUBLISH_EVERY_S`` and every
@@ -312,6 +313,8 @@ def main(argv: list[str] | None = None) -> dict:
             run = Run(hub.clock)
             hub.clock.set(0.0, 1.0)
             base = baseline(hub, repos["results"])
+            alone = Replica({**environ, "HUB_CACHE_DIR": str(folder / "replica-alone")})
+            phases["start_alone"] = start_replicas([alone], expected, run, args.cap_s)  # nothing else running
             replicas = [Replica({**environ, "HUB_CACHE_DIR": str(folder / f"replica-{i}")})
                         for i in range(args.replicas)]
             phases["start"] = start_replicas(replicas, expected, run, args.cap_s)
@@ -326,8 +329,8 @@ def main(argv: list[str] | None = None) -> dict:
         hub.stop()
         if postgres is not None:
             postgres.stop()
-    report = figures(args, HUB_LIMITS, replicas, base.summary(), hour, hub_start, hub_hour, accounts, expected,
-                     sorted(set(repos.values())))
+    report = figures(args, HUB_LIMITS, replicas, alone, base.summary(), hour, hub_start, hub_hour, accounts,
+                     expected, sorted(set(repos.values())))
     report.update(commit=tree_commit(), phases=phases, environment=sorted(environ))
     print_table(report)
     if args.json:

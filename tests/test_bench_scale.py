@@ -39,6 +39,7 @@ def test_the_scale_bench_runs_end_to_end_and_reports_every_figure(tmp_path):
     assert board["baseline_plain_read_p50_ms"] > 0 and board["p95_over_baseline"] is not None
     start = report["replica_start"]
     assert start["first_board_served"]["finished"] == 2 and isinstance(start["every_row_served"]["max_s"], float)
+    assert start["alone"]["every_row_served"]["finished"] == 1  # one replica started before the others
     assert report["queue_poll"]["count"] > 0
 
     requests, account_read = report["requests"], report["requests"]["account"]
