@@ -1,25 +1,30 @@
 """Issue #15's internet-scale simulation: does the deployment stay inside the Hub's limits at 50 GPU workers,
 1,000 submissions, 100,000 results, 10 app replicas, 100 open Queue tabs and 200 votes a minute?
 
-It measures whatever design the tree has, driving it only through its public entry points
-(``store.factory.open_store`` with the Space's environment, the worker, the submit service's store writes,
-``Boards``, the Queue tab's ``queue_page``, ``record_vote``; see ``bench/scale_actors.py``), against a local Hub
-in a process of its own that enforces the Hub's limits on a virtual clock (``bench/scale_hub.py``).
+It drives the deployment only through its public entry points (``store.factory.open_store`` with the Space's
+environment, ``refresh_boards`` and ``Boards`` as ``app.build_app`` starts them, the publisher and boards jobs
+``app.main`` and ``python -m evaluator`` schedule, the worker, the submit service's store writes, the Queue
+tab's ``queue_page``, ``record_vote``; see ``bench/scale_actors.py``), against a local Hub in a process of its
+own that enforces the Hub's limits on a virtual clock (``bench/scale_hub.py``) and a throwaway PostgreSQL
+server (the queue database every actor is given as ``DATABASE_URL``, unless ``--env DATABASE_URL=...``).
 
 Phases, each with a wall-clock cap (``--cap-s``; what does not finish in it is reported as "> cap"):
 
-1. seed: the results (synthetic + the published rows) pushed into the results dataset in one set-up commit;
+1. seed: the results in the results dataset and the aggregated boards in the boards dataset (one set-up commit
+   each), the FINISHED requests behind the results in the queue database (one transaction);
 2. baseline: a plain download of one small file from the same Hub (the yardstick for board latency);
-3. start: every replica starts at once, in real time: first board served, then every seeded row shown;
+3. start: one replica alone, then every replica at once, in real time: first board served, then every seeded
+   row shown (the replicas share this process and its cores, which machines of their own would not);
 4. hour: one simulated hour at ``--speed`` virtual seconds per wall second: workers claim and evaluate
    (a virtual ``--eval-s``), submissions and votes arrive evenly, tabs poll every ``QUEUE_REFRESH_S``,
-   visitors read boards;
+   visitors read boards, every replica and worker runs the publisher every ``PUBLISH_EVERY_S`` and every
+   replica the boards job every ``BOARDS_REFRESH_S`` (both divided by the speed);
 5. account: an hour later (fresh quotas), requests lost and evaluated twice are read back from the store.
 
     .venv/bin/python bench/scale.py                       # the issue's numbers
     .venv/bin/python bench/scale.py --workers 5 --submissions 50 --results 2000 --replicas 2 --tabs 10 \\
         --votes-per-min 20 --json /tmp/scale.json         # a quick run
-    .venv/bin/python bench/scale.py --env DATABASE_URL=postgresql://...   # passed to every open_store
+    .venv/bin/python bench/scale.py --env DATABASE_URL=postgresql+psycopg://...   # instead of its own server
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 from huggingface_hub.utils import logging as hf_logging
 
 from bench.scale_actors import (
+    BackgroundJobs,
     Evaluations,
     Replica,
     Run,
@@ -58,17 +64,28 @@ from bench.scale_actors import (
 )
 from bench.scale_hub import HUB_LIMITS, HubProcess
 from bench.scale_report import figures, print_table
-from bench.scale_seed import expected_rows, seed_files, synthetic_results
+from bench.scale_seed import (
+    board_rows,
+    expected_rows,
+    finished_requests,
+    seed_hub,
+    seed_queue,
+    synthetic_results,
+)
 from challenges.definitions import challenges
 from evaluator.scheduler import DEFAULT_INTERVAL_S
 from evaluator.worker import WorkerConfig
-from store.factory import open_store
+from leaderboard.aggregate import refresh_interval_s
+from store.factory import DERIVED_COLLECTIONS, open_store
+from store.publish_log import publish_every_s
 from submissions.ui import queue_refresh_s
+from tests.postgres import PostgresServer
 
 HOUR_S = 3600.0
 SUBMIT_THREADS = 4  # per replica: the Submit button's concurrency_limit in submissions/ui.py
 VOTE_THREADS = 4  # per replica
 ACCOUNT_TOKEN = "hf_scale_bench_reader"  # reads the public datasets; counted apart from the app's token
+PG_CONNECTIONS = 1000  # 10 replicas and 50 workers, each with its own pool of connections
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,7 +102,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=20, help="virtual seconds per wall second in the hour")
     parser.add_argument("--cap-s", type=float, default=300, help="wall-clock cap of each phase")
     parser.add_argument("--env", action="append", default=[], metavar="K=V",
-                        help="more settings for open_store (DATABASE_URL, LEADERBOARD_DATA_DIR, *_DATASET, ...)")
+                        help="more settings for every actor (DATABASE_URL, *_DATASET, PUBLISH_EVERY_S, ...)")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--verbose", action="store_true", help="show the app's log (warnings from every actor)")
     args = parser.parse_args(argv)
@@ -100,6 +117,19 @@ def base_environment(args: argparse.Namespace) -> dict[str, str]:
     environ = {"REQUESTS_DATASET": "bench/requests", "RESULTS_DATASET": "bench/results"}
     environ.update(item.split("=", 1) for item in args.env)
     return environ
+
+
+def dataset_repos(environ: dict[str, str]) -> dict[str, str]:
+    """Collection -> dataset repo, as ``store.factory.hub_store_from_env`` names them (private left out)."""
+    results = environ["RESULTS_DATASET"]
+    return {"requests": environ["REQUESTS_DATASET"], "results": results,
+            **{c: environ.get(f"{c.upper()}_DATASET", "").strip() or f"{results}-{c}" for c in DERIVED_COLLECTIONS}}
+
+
+def compressed_timers(environ: dict[str, str], speed: float) -> dict[str, str]:
+    """The publisher's and the boards job's intervals, as the app reads them, divided by the bench's speed."""
+    return {**environ, "PUBLISH_EVERY_S": f"{publish_every_s(environ) / speed:g}",
+            "BOARDS_REFRESH_S": f"{refresh_interval_s(environ) / speed:g}"}
 
 
 def tree_commit() -> str:
@@ -148,22 +178,28 @@ def busy_hour(args, environ, run, replicas, expected, folder) -> dict:
     """Phase 4: every actor at once on the compressed clock, for ``--hour-s`` virtual seconds."""
     flowertune = [c for c in challenges().values() if c.limits.submission_kind == "adapter"]
     boards = list(expected)
-    hour_start = math.ceil((run.clock() + 1) / HOUR_S) * HOUR_S  # fresh windows and a fresh rolling hour
-    run.clock.set(hour_start, args.speed)
-    for replica in replicas:
-        replica.pace(args.speed)
-    end = hour_start + args.hour_s
     rng = random.Random(15)
     log, kinds, queued = Evaluations(), ("submissions", "votes", "board_reads"), set()
     queue_timings, board_timings, threads, to_start = Timings(), Timings(), [], []
     poll_s, interval = DEFAULT_INTERVAL_S, queue_refresh_s(environ)
-
-    for index in range(args.workers):
+    workers = []
+    for index in range(args.workers):  # opened before the hour: a worker machine is up before it begins
         store = open_store({**environ, "HUB_CACHE_DIR": str(folder / f"worker-{index}")})
         config = WorkerConfig(worker_id=f"gpu-{index:02d}", heartbeat_s=WorkerConfig.heartbeat_s / args.speed,
                               write_backoff_s=WorkerConfig.write_backoff_s / args.speed)
-        worker = SimulatedWorker(store, config, run, args.eval_s, log, seed=index)
+        workers.append(SimulatedWorker(store, config, run, args.eval_s, log, seed=index))
+
+    hour_start = math.ceil((run.clock() + 1) / HOUR_S) * HOUR_S  # fresh windows and a fresh rolling hour
+    run.clock.set(hour_start, args.speed)
+    jobs, timers = BackgroundJobs(), compressed_timers(environ, args.speed)
+    for replica in replicas:
+        replica.pace(args.speed)
+        if replica.store is not None:  # a replica still starting has no store yet, nor jobs
+            jobs.start(replica.store, timers, boards=True)
+    for index, worker in enumerate(workers):
+        jobs.start(worker.store, timers, boards=False)
         to_start.append(threading.Thread(target=work, args=(worker, run, poll_s), daemon=True, name=f"gpu-{index}"))
+    end = hour_start + args.hour_s
 
     def submission(n: int, replica: Replica):
         def job() -> str:
@@ -216,6 +252,8 @@ def busy_hour(args, environ, run, replicas, expected, folder) -> dict:
         time.sleep(0.2)
     reached = run.clock() - hour_start
     run.stop.set()
+    scheduled_jobs = jobs.count()
+    jobs.stop()
     still = join_all(threads, time.monotonic() + min(30.0, args.cap_s))
     counted = {name: sum((group.counts() for group in groups[name]), Counter()) for name in kinds}
     # the Hub's counts run to here: calls the hour started and that were still retrying when it ended count too
@@ -224,10 +262,11 @@ def busy_hour(args, environ, run, replicas, expected, folder) -> dict:
             "threads_still_busy": still, "log": log, "queued": set(queued),  # calls still under way go on
             "outcomes": {name: dict(counter) for name, counter in counted.items()},
             "queue_poll": queue_timings.summary(), "board_read": board_timings.summary(),
-            "queue_refresh_s": interval, "worker_poll_s": poll_s}
+            "queue_refresh_s": interval, "worker_poll_s": poll_s, "scheduled_jobs": scheduled_jobs,
+            "publish_every_s": float(timers["PUBLISH_EVERY_S"]), "boards_refresh_s": float(timers["BOARDS_REFRESH_S"])}
 
 
-def settle_accounts(environ, hub, hour: dict, folder: Path, cap_s: float) -> dict:
+def settle_accounts(environ, hub, hour: dict, folder: Path, cap_s: float, seeded: frozenset[str]) -> dict:
     """Phase 5, on a clock standing two hours later (fresh quotas), with a store of its own and a read-only token
     of its own, so that calls of the hour still retrying cannot spend its quota."""
     hub.clock.set(hour["end_s"] + 2 * HOUR_S, 0.0)
@@ -236,7 +275,7 @@ def settle_accounts(environ, hub, hour: dict, folder: Path, cap_s: float) -> dic
 
     def read() -> None:
         try:
-            answer.update(account(open_store(reader), hour["queued"], hour["log"]))
+            answer.update(account(open_store(reader), hour["queued"], hour["log"], seeded))
         except Exception as error:  # noqa: BLE001 - reported instead of a figure
             answer["error"] = f"{type(error).__name__}: {error}"
 
@@ -252,20 +291,30 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.verbose:  # huggingface_hub logs each retried 429 through a handler of its own
         hf_logging.set_verbosity_error()
     environ = base_environment(args)
+    repos = dataset_repos(environ)
     results = synthetic_results(args.results)
-    expected = expected_rows(results)
-    repos = {value for key, value in environ.items() if key.endswith("_DATASET") and value}
+    expected = expected_rows(board_rows(results))
     phases: dict = {}
     began = time.monotonic()
-    hub = HubProcess(seed_files(repos, environ["RESULTS_DATASET"], results), start_timeout_s=args.cap_s)
+    hub = HubProcess(lambda server: seed_hub(server, sorted(set(repos.values())), repos["results"], repos["boards"],
+                                             results), start_timeout_s=args.cap_s)
     environ.update(HF_ENDPOINT=hub.url, HF_TOKEN=hub.token)
-    phases["seed"] = {"wall_s": round(time.monotonic() - began, 1)}
+    postgres = None
     try:
+        if not environ.get("DATABASE_URL"):
+            postgres = PostgresServer(max_connections=PG_CONNECTIONS)
+            postgres.start()
+            environ["DATABASE_URL"] = postgres.new_database()
+        requests = finished_requests(results)
+        seed_queue(environ["DATABASE_URL"], requests)
+        phases["seed"] = {"wall_s": round(time.monotonic() - began, 1)}
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
             folder = Path(tmp)
             run = Run(hub.clock)
             hub.clock.set(0.0, 1.0)
-            base = baseline(hub, environ["RESULTS_DATASET"])
+            base = baseline(hub, repos["results"])
+            alone = Replica({**environ, "HUB_CACHE_DIR": str(folder / "replica-alone")})
+            phases["start_alone"] = start_replicas([alone], expected, run, args.cap_s)  # nothing else running
             replicas = [Replica({**environ, "HUB_CACHE_DIR": str(folder / f"replica-{i}")})
                         for i in range(args.replicas)]
             phases["start"] = start_replicas(replicas, expected, run, args.cap_s)
@@ -274,11 +323,14 @@ def main(argv: list[str] | None = None) -> dict:
             phases["hour"] = {k: hour[k] for k in ("virtual_s", "wall_s", "capped", "threads_still_busy")}
             hub_start, hub_hour = hub.phase(0.0, start_end), hub.phase(hour["start_s"], hour["end_s"])
             began = time.monotonic()
-            accounts = settle_accounts(environ, hub, hour, folder, args.cap_s)
+            accounts = settle_accounts(environ, hub, hour, folder, args.cap_s, frozenset(r["id"] for r in requests))
             phases["account"] = {"wall_s": round(time.monotonic() - began, 1)}
     finally:
         hub.stop()
-    report = figures(args, HUB_LIMITS, replicas, base.summary(), hour, hub_start, hub_hour, accounts, expected)
+        if postgres is not None:
+            postgres.stop()
+    report = figures(args, HUB_LIMITS, replicas, alone, base.summary(), hour, hub_start, hub_hour, accounts,
+                     expected, sorted(set(repos.values())))
     report.update(commit=tree_commit(), phases=phases, environment=sorted(environ))
     print_table(report)
     if args.json:

@@ -1,7 +1,8 @@
 """The actors of ``bench/scale.py``, each driving the deployment only through its public entry points:
 
 - :class:`Replica`: an app replica's store (``store.factory.open_store``), the start-up steps of
-  ``app.build_app`` that touch it (``import_published``, then the first board read) and its ``Boards``;
+  ``app.build_app`` that touch it (``refresh_boards``, then ``Boards`` and the first board read), and the jobs
+  ``app.main`` starts beside it (the publisher of the queue's and votes' events, the boards job);
 - :class:`SimulatedWorker`: the real ``evaluator.worker.Worker`` (claim, heartbeats with progress through its
   ``ClaimWatch``, details, write-once result, FINISHED) with only the evaluation faked: a virtual duration and
   a result shaped like a real one;
@@ -30,10 +31,11 @@ from bench.scale_hub import SharedClock
 from challenges.definitions import Challenge
 from evaluator.claim_watch import ClaimLost
 from evaluator.worker import Worker, WorkerConfig, result_id_for
+from leaderboard.aggregate import refresh_boards, start_boards_refresh
 from leaderboard.boards import Boards
-from leaderboard.published import import_published
 from store.base import Record, Store, StoreError
 from store.factory import open_store
+from store.publish_log import start_publishing
 from store.states import FINISHED
 from submissions.queue_view import queue_page
 from submissions.rules import SubmissionForm
@@ -126,12 +128,12 @@ class Replica:
                 self.boards.recheck_s = self._recheck_s / speed
 
     def start(self, expected: Mapping[str, int], run: Run, cap_s: float) -> None:
-        """As ``app.build_app`` starts: the store, the published rows (a Hub error is logged and the start goes
+        """As ``app.build_app`` starts: the store, the boards job once (a Hub error is logged and the start goes
         on), the boards and a first read; then reads again until every board holds its seeded rows."""
         started = time.monotonic()
         self.store = open_store(self.environ)
         try:
-            import_published(self.store)
+            refresh_boards(self.store)
         except StoreError:
             pass
         boards = Boards(self.store)
@@ -146,6 +148,32 @@ class Replica:
                 self.complete_s = time.monotonic() - started
                 return
             run.stop.wait(0.5)
+
+
+class BackgroundJobs:
+    """The scheduled jobs a replica (``app.main``) or a worker (``python -m evaluator``) runs beside its store,
+    on the timers of ``environ`` (the bench passes them divided by its speed)."""
+
+    def __init__(self) -> None:
+        self._schedulers: list = []
+        self._lock = threading.Lock()
+
+    def start(self, store: Store, environ: Mapping[str, str], *, boards: bool) -> None:
+        """The publisher of the SQL store's events (every ``PUBLISH_EVERY_S``) and, for a replica (``boards``),
+        the boards job (every ``BOARDS_REFRESH_S``)."""
+        started = [start_publishing(store, environ), start_boards_refresh(store, environ) if boards else None]
+        with self._lock:
+            self._schedulers += [scheduler for scheduler in started if scheduler is not None]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._schedulers)
+
+    def stop(self) -> None:
+        with self._lock:
+            schedulers, self._schedulers = self._schedulers, []
+        for scheduler in schedulers:
+            scheduler.shutdown(wait=False)
 
 
 class Evaluations:
@@ -299,11 +327,12 @@ class Scheduled:
         return +counts  # without the zeros
 
 
-def account(store: Store, queued: set[str], log: Evaluations) -> dict:
+def account(store: Store, queued: set[str], log: Evaluations, seeded: frozenset[str] = frozenset()) -> dict:
     """Requests lost and evaluated twice, read back from the store: a submission answered "queued" that the
     store does not hold, a request FINISHED without its result; a request claimed more than once (``attempts``
-    > 1: a second worker started it again). The bench's own log of evaluations is given beside it."""
-    requests = {r["id"]: r for r in store.all("requests")}
+    > 1: a second worker started it again). The ``seeded`` requests (finished before the bench) are left out.
+    The bench's own log of evaluations is given beside it."""
+    requests = {r["id"]: r for r in store.all("requests") if r["id"] not in seeded}
     stale = store.stale_note("requests")
     if stale:  # an empty or old read would count every request as lost
         raise StoreError(f"the requests could not be read back: {stale}")

@@ -18,6 +18,7 @@ import multiprocessing
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from localhub.limits import HUB_LIMITS, LimitNumbers, Limits, caller_of
 from localhub.repos import HubError
@@ -138,18 +139,15 @@ class MeasuredLimits(Limits):
         return {"commits": commits, **buckets, "refused_429": refused}
 
 
-def _serve(conn, cells, seed: dict) -> None:
-    """The child process: a local Hub enforcing the Hub's limits, seeded with ``seed`` (repo -> files, pushed
-    as one set-up commit each, not counted), answering the parent's commands until it says ``stop``."""
+def _serve(conn, cells, seed: Callable[[HubServer], None]) -> None:
+    """The child process: a local Hub enforcing the Hub's limits, seeded by ``seed`` (set-up pushes, not
+    counted), answering the parent's commands until it says ``stop``."""
     limits = MeasuredLimits(HUB_LIMITS, SharedClock(cells))
     with HubServer(limits=limits) as server:
         # a listen backlog of 5 (http.server's default) resets connections when hundreds of clients arrive at
         # once, which the Hub's front end does not do
         server._httpd.socket.listen(1024)
-        for repo, files in seed.items():
-            server.add_dataset(repo)
-            if files:
-                server.push(repo, files, repo_type="dataset", message="seed")
+        seed(server)
         conn.send({"url": server.url, "token": server.token})
         while True:
             command, args = conn.recv()
@@ -158,14 +156,13 @@ def _serve(conn, cells, seed: dict) -> None:
                 return
             if command == "phase":
                 conn.send(limits.phase(*args))
-            elif command == "commit_counts":
-                conn.send({repo: server.commit_count(repo, "dataset") for repo in seed})
 
 
 class HubProcess:
     """The local Hub in a child process (see the module docstring); ``url``, ``token``, ``clock``."""
 
-    def __init__(self, seed: dict[str, dict[str, bytes]], start_timeout_s: float):
+    def __init__(self, seed: Callable[[HubServer], None], start_timeout_s: float):
+        """``seed`` runs in the child on the started server (forked: its data is shared, not pickled)."""
         if threading.active_count() > 1:
             raise RuntimeError("start the local Hub before any thread: it runs in a forked process")
         context = multiprocessing.get_context("fork")  # the seed is shared, not pickled; nothing is imported again

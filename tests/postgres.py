@@ -45,8 +45,10 @@ def free_port() -> int:
 class PostgresServer:
     """One PostgreSQL cluster in a temporary folder, on a loopback port, trusting local connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int = 200) -> None:
+        """``max_connections``: the server's limit (bench/scale.py's 60 actors each keep a connection pool)."""
         self.bin = server_bin()
+        self.max_connections = max_connections
         self.folder = Path(tempfile.mkdtemp(prefix="pg-test-"))  # not under pytest's root-only tmp folders
         self.data, self.sockets = self.folder / "data", self.folder / "sockets"
         self.sockets.mkdir()
@@ -73,7 +75,7 @@ class PostgresServer:
         self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--no-sync")
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections={self.max_connections}")
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l",
                   str(self.folder / "server.log"), "-w", "-t", "60", "start")
 

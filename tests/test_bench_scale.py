@@ -26,9 +26,11 @@ def test_the_scale_bench_runs_end_to_end_and_reports_every_figure(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((tmp_path / "scale.json").read_text())
 
-    commits = report["commits_per_repo_hour"]
-    assert set(commits) == {"datasets/bench/requests", "datasets/bench/results"}, commits
+    commits = report["commits_per_repo_hour"]  # every repo counted; each got the commits of its writer
+    assert set(commits) == {f"datasets/bench/{name}" for name in ("requests", "results", "results-details",
+                                                                  "results-votes", "results-boards")}, commits
     assert all(c["landed"] > 0 and c["ratio"] == round(c["asked_per_hour"] / 128, 3) for c in commits.values())
+    assert report["hour"]["scheduled_jobs"] == 2 * 2 + 3  # publisher + boards job per replica, publisher per worker
     for key, quota in (("api_calls_per_5min_peak", 1000), ("downloads_per_5min_peak", 5000)):
         assert report[key]["asked_peak"] > 0 and report[key]["ratio"] == round(report[key]["asked_peak"] / quota, 3)
     assert set(report["http_429"]["hour"]) <= {"commits", "api", "resolvers"}
@@ -37,6 +39,7 @@ def test_the_scale_bench_runs_end_to_end_and_reports_every_figure(tmp_path):
     assert board["baseline_plain_read_p50_ms"] > 0 and board["p95_over_baseline"] is not None
     start = report["replica_start"]
     assert start["first_board_served"]["finished"] == 2 and isinstance(start["every_row_served"]["max_s"], float)
+    assert start["alone"]["every_row_served"]["finished"] == 1  # one replica started before the others
     assert report["queue_poll"]["count"] > 0
 
     requests, account_read = report["requests"], report["requests"]["account"]
