@@ -2,8 +2,8 @@
 that boards and replica starts read a handful of files instead of listing every result.
 
 Each run pins the results head first (every result it reads exists at that commit), then builds each
-challenge's rows from its previous aggregate, the results finished since (the ids FINISHED requests name, read
-one by one, at most ``max_fetch`` per run so that a first build stays inside the Hub's download quota and
+challenge's rows from its previous aggregate, the results finished since (the ids FINISHED requests name, among
+the latest active requests once every challenge has an aggregate, else among all of them; read one by one, at most ``max_fetch`` per run so that a first build stays inside the Hub's download quota and
 carries on at the next run) and the published CSV rows (leaderboard/published.py; an edited row replaces its
 row, a removed one goes, a row that cannot be read keeps what the aggregate held). Only the challenges that
 changed are written, in one commit. Two replicas racing: the commit that loses re-reads the aggregates, sees
@@ -28,6 +28,9 @@ from store.base import Record, Store, StoreError
 from uikit.settings import positive_number
 
 MAX_FETCH = 1000  # results read per run: a fifth of the Hub's 5,000 downloads per token per 5 minutes
+# Once every challenge has an aggregate, a run looks for newly finished results among the requests active last
+# (a FINISHED request's last beat is its finish), an indexed read: far more than finish between two runs.
+RECENT_REQUESTS = 5000
 REFRESH_S = 300.0
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,15 @@ def refresh_boards(store: Store, directory: Path = PUBLISHED_DIR, now: datetime 
                    max_fetch: int = MAX_FETCH) -> BoardsRefresh:
     """Bring every challenge's aggregate up to date (see the module docstring)."""
     results_version = store.version("results")
-    finished = finished_results(store.all("requests"))
     stored = {record["id"]: record for record in store.all(BOARDS)}  # one file per challenge
     previous = {cid: stored.get(cid) for cid in challenges()}
+    if all(found and not found.get("backlog") for found in previous.values()):  # all folded in before
+        finished = finished_results(store.newest("requests", "heartbeat_at", RECENT_REQUESTS))
+    else:  # a first build (a new Space, or one upgraded from files): every request, once
+        finished = finished_results(store.all("requests"))
     known = {row["id"] for found in previous.values() for row in (found or {}).get("rows", ())}
     wanted = sorted(set(finished) - known)
+    backlog = max(0, len(wanted) - max_fetch)  # left for the next run, which then reads every request again
     fetched: dict[str, list[Record]] = {}
     for result_id in wanted[:max_fetch]:
         record = store.get_at("results", result_id, results_version)
@@ -65,10 +72,10 @@ def refresh_boards(store: Store, directory: Path = PUBLISHED_DIR, now: datetime 
         old = {row["id"]: row for row in (found or {}).get("rows", ())}
         rows = {rid: row for rid, row in old.items() if row.get("source") != "published" or rid in unreadable}
         rows.update({record["id"]: record for record in [*published.get(cid, ()), *fetched.get(cid, ())]})
-        if found is not None and rows == old:
+        if found is not None and rows == old and found.get("backlog", 0) == backlog:
             continue
         record = {"id": cid, "challenge": cid, "built_at": moment, "results_version": results_version,
-                  "rows": [rows[rid] for rid in sorted(rows)]}
+                  "backlog": backlog, "rows": [rows[rid] for rid in sorted(rows)]}
         built[cid] = ((found or {}).get("built_at"), record)
 
     def decide(snapshot: dict[str, Record]) -> tuple[list[Record], tuple[str, ...]]:
@@ -77,7 +84,7 @@ def refresh_boards(store: Store, directory: Path = PUBLISHED_DIR, now: datetime 
         return writes, tuple(record["id"] for record in writes)
 
     written = store.transact(BOARDS, decide) if built else ()
-    return BoardsRefresh(written, max(0, len(wanted) - max_fetch))
+    return BoardsRefresh(written, backlog)
 
 
 def refresh_interval_s(environ: Mapping[str, str] = os.environ) -> float:

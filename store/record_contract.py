@@ -149,7 +149,7 @@ CONTRACT: dict[str, dict[str, tuple[Check, bool]]] = {
     "reveals": {"challenge": (_text, True), "revealed_at": (_timestamp, True), "entries": (_object, True)},
     "private": {},
     "boards": {"challenge": (_text, True), "built_at": (_timestamp, True), "results_version": (_text, False),
-               "rows": (_rows, True)},
+               "backlog": (_whole, False), "rows": (_rows, True)},
     "hidden_scores": {"challenge": (_text, True), "scores": (_scores, True), "average": (_number, False),
                       **{key: (_text, False) for key in ("request_id", "team", "name")},
                       "evaluated_at": (_timestamp, False)},

@@ -45,6 +45,43 @@ def test_a_first_build_stays_within_its_fetch_budget_and_carries_on(tmp_path):
     assert refresh_boards(store).written == ()
 
 
+class CountingWholeReads(LocalStore):
+    """Counts the reads of every request (a SQL store answers ``newest`` from an index; a folder, which has
+    none, sorts them all, which is not counted)."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.whole_reads, self._indexed = 0, False
+
+    def all(self, collection):
+        self.whole_reads += collection == "requests" and not self._indexed
+        return super().all(collection)
+
+    def newest(self, collection, field, limit):
+        self._indexed = True
+        try:
+            return super().newest(collection, field, limit)
+        finally:
+            self._indexed = False
+
+
+def test_only_a_first_build_or_its_backlog_reads_every_request(tmp_path, monkeypatch):
+    """At 100k requests a run every five minutes in every replica must not read them all: once every challenge
+    has an aggregate and nothing is left over, a run looks among the latest active requests only."""
+    monkeypatch.setattr("leaderboard.aggregate.RECENT_REQUESTS", 2)
+    store = CountingWholeReads(tmp_path)
+    for n in range(5):
+        finish(store, {**result(f"r{n}", f"Team {n}", 50.0 + n), "request_id": f"q{n}"})
+    assert refresh_boards(store, max_fetch=3).pending == 2 and store.whole_reads == 1  # a first build
+    assert store.get(BOARDS, "finance")["backlog"] == 2  # every aggregate says a backlog is left
+    assert refresh_boards(store, max_fetch=3).pending == 0 and store.whole_reads == 2  # so it reads all again
+    assert rows(store) == ["r0", "r1", "r2", "r3", "r4"] and store.get(BOARDS, "finance")["backlog"] == 0
+    finish(store, {**result("r5", "Team 5", 60.0), "request_id": "q5"})
+    store.put("requests", {**store.get("requests", "q5"), "heartbeat_at": "2026-01-14T10:00:00+00:00"})
+    assert refresh_boards(store).written == ("general_nlp",) and store.whole_reads == 2  # the latest only
+    assert rows(store)[-1] == "r5"
+
+
 def test_results_are_read_at_the_pinned_head(hub):
     """A result committed after the run pinned the results head waits for the next run, so an aggregate holds
     exactly what its ``results_version`` holds."""
