@@ -135,3 +135,21 @@ def test_an_aggregate_that_does_not_fit_is_set_aside_and_never_overwritten(tmp_p
     assert any(item.path == "boards/general_nlp.json" and "'rows' must be a list" in item.reason
                for item in store.quarantined())
     assert not Boards(store).frame("finance").empty  # the other boards still show
+
+
+def test_one_replica_at_a_time_runs_the_job_on_a_shared_queue_database(sql_url, tmp_path, monkeypatch):
+    from leaderboard import aggregate
+    from store.routed import RoutedStore
+    from store.sql import SqlStore
+
+    replicas = [RoutedStore({"requests": SqlStore(sql_url)}, default=LocalStore(tmp_path)) for _ in range(2)]
+    clock = [1000.0]
+    monkeypatch.setattr(aggregate.time, "time", lambda: clock[0])
+    assert aggregate.holds_the_job(replicas[0], "replica-a", 900.0)
+    assert not aggregate.holds_the_job(replicas[1], "replica-b", 900.0)  # a's lease is live
+    clock[0] += 600
+    assert aggregate.holds_the_job(replicas[0], "replica-a", 900.0)  # renewed by its holder
+    clock[0] += 901  # a died: its lease expired
+    assert aggregate.holds_the_job(replicas[1], "replica-b", 900.0)
+    assert not aggregate.holds_the_job(replicas[0], "replica-a", 900.0)
+    assert aggregate.holds_the_job(LocalStore(tmp_path / "one-machine"), "anyone", 900.0)  # no SQL: always
