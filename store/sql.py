@@ -149,6 +149,8 @@ class SqlStore(Store):
     # writes
 
     def rewrite(self, collection: str, decide: Rewrite[T]) -> T:
+        with self._reading(collection) as connection:  # catch up first, outside the lock: a replica's first
+            self._refresh(connection, collection)  # read of 100k rows must not hold every writer back
         with self._writing(collection, exclusive=True) as connection:
             snapshot = self._refresh(connection, collection)
             writes, removals, value = decide(snapshot)
