@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
-import socket
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from challenges.definitions import challenges
 from leaderboard.published import PUBLISHED_DIR, all_published_records
 from store import leases
-from store.aggregates import BOARDS, finished_results
+from store.aggregates import BOARDS, finished_results, read_aggregates
 from store.base import Record, Store, StoreError
 from store.routed import RoutedStore
 from store.sql import SqlStore
@@ -55,7 +52,7 @@ def refresh_boards(store: Store, directory: Path = PUBLISHED_DIR, now: datetime 
                    max_fetch: int = MAX_FETCH) -> BoardsRefresh:
     """Bring every challenge's aggregate up to date (see the module docstring)."""
     results_version = store.version("results")
-    stored = _aggregates(store)
+    stored = read_aggregates(store)
     previous = {cid: stored.get(cid) for cid in challenges()}
     if all(found and not found.get("backlog") for found in previous.values()):  # all folded in before
         finished = finished_results(store.newest("requests", "heartbeat_at", RECENT_REQUESTS))
@@ -94,20 +91,6 @@ def refresh_boards(store: Store, directory: Path = PUBLISHED_DIR, now: datetime 
     return BoardsRefresh(written, backlog)
 
 
-# store -> (boards version, the aggregates read then), forgotten with the store
-_read: weakref.WeakKeyDictionary[Store, tuple[str, dict[str, Record]]] = weakref.WeakKeyDictionary()
-
-
-def _aggregates(store: Store) -> dict[str, Record]:
-    """The aggregates (one file per challenge, 100k rows in all at full scale), read again only when the boards
-    changed since this process last read them."""
-    version = store.version(BOARDS)
-    cached = _read.get(store)
-    if cached is None or cached[0] != version:
-        cached = _read[store] = (version, {record["id"]: record for record in store.all(BOARDS)})
-    return cached[1]
-
-
 def refresh_interval_s(environ: Mapping[str, str] = os.environ) -> float:
     return positive_number(environ, "BOARDS_REFRESH_S", "seconds", REFRESH_S)
 
@@ -115,7 +98,7 @@ def refresh_interval_s(environ: Mapping[str, str] = os.environ) -> float:
 def start_boards_refresh(store: Store, environ: Mapping[str, str] = os.environ) -> BackgroundScheduler:
     """Run :func:`refresh_boards` every ``BOARDS_REFRESH_S`` seconds (default 300) in the background."""
     every = refresh_interval_s(environ)
-    holder = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+    holder = leases.new_holder()
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(_refresh_logged, "interval", args=[store, holder, 3 * every], seconds=every,
                       max_instances=1, coalesce=True, id="refresh-boards")

@@ -25,7 +25,7 @@ import pandas as pd
 from challenges.definitions import Challenge, challenges
 from leaderboard.hidden_test import REVEALS, Revealed, read_revealed
 from leaderboard.table import board_frame
-from store.aggregates import BOARDS, finished_results
+from store.aggregates import BOARDS, finished_results, read_aggregates
 from store.base import Record, Store
 
 OVERLAY_FETCH = 200  # results fetched per refresh for the overlay; the job folds the rest into the aggregates
@@ -52,7 +52,6 @@ class Boards:
         self._revealed: dict[str, Revealed] = {}
         self._refreshing: threading.Event | None = None  # set when the refresh under way ends
         # only the refresh (one at a time) touches these:
-        self._boards_version: str | None = None
         self._aggregates: dict[str, Record | None] = {}
         self._results: dict[str, Record] = {}  # overlay results fetched (written once: never fetched again)
         self._reveals_version: str | None = None
@@ -140,11 +139,8 @@ class Boards:
 
     def _aggregate_rows(self) -> dict[str, list[Record]]:
         """Each challenge's aggregated rows, re-read (one file per challenge) only when the boards changed."""
-        version = self.store.version(BOARDS) if self.store.serves(BOARDS) else ""
-        if version != self._boards_version:
-            found = {record["id"]: record for record in self.store.all(BOARDS)} if version else {}
-            self._aggregates = {cid: found.get(cid) for cid in self.challenges}
-            self._boards_version = version
+        found = read_aggregates(self.store)
+        self._aggregates = {cid: found.get(cid) for cid in self.challenges}
         return {cid: list((found or {}).get("rows", ())) for cid, found in self._aggregates.items()}
 
     def _overlay(self, aggregated: set[str]) -> list[Record]:

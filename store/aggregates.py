@@ -10,18 +10,34 @@ live only in the aggregates; evaluated results live in the results collection as
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 from store.base import Record, Store
 from store.states import FINISHED
 
 BOARDS = "boards"
+# store -> (boards version, the aggregates read then), forgotten with the store
+_read: weakref.WeakKeyDictionary[Store, tuple[str, dict[str, Record]]] = weakref.WeakKeyDictionary()
 
 
 def finished_results(requests: Iterable[Record]) -> dict[str, Record]:
     """Result id -> the FINISHED request that produced it."""
     return {request["result_id"]: request for request in requests
             if request.get("state") == FINISHED and isinstance(request.get("result_id"), str)}
+
+
+def read_aggregates(store: Store) -> dict[str, Record]:
+    """Challenge id -> its aggregate (one file per challenge, 100k rows in all at full scale), read again only
+    when the boards changed since this process last read them (the boards and their job share the read); empty
+    when the store keeps no boards. Callers must not change what they are handed."""
+    if not store.serves(BOARDS):
+        return {}
+    version = store.version(BOARDS)
+    cached = _read.get(store)
+    if cached is None or cached[0] != version:
+        cached = _read[store] = (version, {record["id"]: record for record in store.all(BOARDS)})
+    return cached[1]
 
 
 def aggregate(store: Store, challenge_id: str) -> Record | None:

@@ -3,6 +3,9 @@ stops renewing (it died), each with a cursor of the work done and the batch unde
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +22,12 @@ class Lease:
     holder: str
     cursor: int
     pending: int | None
+
+
+def new_holder() -> str:
+    """A holder name unique to this process: the machine, the process id and a random part (a restarted process
+    with the same pid is a new holder)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 @contextmanager

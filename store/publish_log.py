@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
-import socket
 import time
 from collections.abc import Mapping
 
@@ -101,7 +99,7 @@ def start_publishing(store: Store, environ: Mapping[str, str] = os.environ) -> B
     if not jobs:
         return None
     every = publish_every_s(environ)
-    holder = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+    holder = leases.new_holder()
     scheduler = BackgroundScheduler(daemon=True)
     for live, collection in jobs:
         scheduler.add_job(_publish_logged, "interval", seconds=every, id=f"publish-{collection}", max_instances=1,
