@@ -13,6 +13,11 @@ collections go to the published store:
   On a Space (``SPACE_ID`` set) the default folder would be lost at every restart, so there the local store
   needs ``LEADERBOARD_DATA_DIR`` named explicitly (``/data``, the Space's persistent storage, or a folder the
   operator accepts to lose); without it :func:`open_store` refuses with :data:`NO_DURABLE_STORE`.
+
+On the Hub, what every finished evaluation and every submission writes (``results``, ``details``, ``private``,
+``hidden_scores``) is staged in the same database first (:class:`store.outbox.OutboxStore`: read at once, by
+every replica) and reaches its dataset within ``PUBLISH_EVERY_S`` (:mod:`store.publish_log`), one commit per
+dataset per interval. ``reveals`` and ``boards`` are written to the Hub directly (rare, transactional writes).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 
 from store.base import PRIVATE_COLLECTIONS, LocalStore, Store, StoreError
 from store.hub import HubStore
+from store.outbox import OutboxStore
 from store.routed import RoutedStore
 from store.sql import SqlStore
 
@@ -68,7 +74,11 @@ def open_store(environ: Mapping[str, str] = os.environ) -> Store:
     for collection in live.collections:
         if published.serves(collection):
             live.import_once(collection, published)
-    return RoutedStore({collection: live for collection in live.collections}, published)
+    routes: dict[str, Store] = {collection: live for collection in live.collections}
+    if isinstance(published, HubStore):  # one Hub commit per result or contact would break the hourly quota
+        outbox = OutboxStore(live, published)
+        routes.update({collection: outbox for collection in outbox.collections})
+    return RoutedStore(routes, published)
 
 
 def hub_store_from_env(environ: Mapping[str, str] = os.environ) -> HubStore | None:

@@ -239,6 +239,10 @@ class HubStore(Store):
         raise StoreError(f"{collection}: gave up after {self.max_attempts} conflicting commits to {repo}; "
                          "nothing was written")
 
+    def present(self, collection: str, record_ids: list[str]) -> set[str]:
+        """Which of ``record_ids`` have a file (readable or not) at the branch head: one HEAD request each."""
+        return self._present(self._repo(collection), collection, record_ids)[1] if record_ids else set()
+
     def _present(self, repo: str, collection: str, record_ids: list[str]) -> tuple[str, set[str]]:
         """The branch head and which of ``record_ids`` have a file there (one HEAD request per id; the first
         answer names the head, the others are asked at it)."""

@@ -11,6 +11,9 @@ another takes over). One run makes ONE commit to the collection's dataset:
 Each line is ``{"seq", "at", "record"}``. The batch's last seq is stored (``pending``) before the commit and the
 cursor advances only after it landed, so a holder that dies in between leaves the same batch to the next one,
 which publishes the same file name with the same content: nothing is published twice or lost.
+
+The same schedule publishes the outbox (results, details, private records, hidden scores staged in the
+database; :mod:`store.outbox_publish`): one commit per dataset repo per run.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from store import leases
 from store.base import Store
 from store.hub import HubStore
 from store.leases import Lease
+from store.outbox import OutboxStore
+from store.outbox_publish import publish_outbox
 from store.routed import RoutedStore
 from store.sql import SqlStore
 from store.sql_schema import events
@@ -96,7 +101,8 @@ def start_publishing(store: Store, environ: Mapping[str, str] = os.environ) -> B
         return None
     hub = store.default
     jobs = [(store.backend(c), c) for c in FOLDERS if isinstance(store.backend(c), SqlStore) and c in hub.repos]
-    if not jobs:
+    outboxes = [backend for backend in store.backends() if isinstance(backend, OutboxStore)]
+    if not jobs and not outboxes:
         return None
     every = publish_every_s(environ)
     holder = leases.new_holder()
@@ -104,6 +110,10 @@ def start_publishing(store: Store, environ: Mapping[str, str] = os.environ) -> B
     for live, collection in jobs:
         scheduler.add_job(_publish_logged, "interval", seconds=every, id=f"publish-{collection}", max_instances=1,
                           coalesce=True, args=(live, hub.api, hub.repos[collection], collection, holder, 3 * every))
+    for outbox in outboxes:
+        for repo_id in outbox.repos():
+            scheduler.add_job(_publish_outbox_logged, "interval", seconds=every, id=f"publish-outbox-{repo_id}",
+                              max_instances=1, coalesce=True, args=(outbox, repo_id, holder, 3 * every))
     scheduler.start()
     return scheduler
 
@@ -117,3 +127,13 @@ def _publish_logged(live: SqlStore, api: HfApi, repo_id: str, collection: str, h
         return
     if published:
         log.info("published %d %s events to %s", published, collection, repo_id)
+
+
+def _publish_outbox_logged(outbox: OutboxStore, repo_id: str, holder: str, lease_s: float) -> None:
+    try:
+        published = publish_outbox(outbox, repo_id, holder=holder, lease_s=lease_s)
+    except Exception as error:  # noqa: BLE001 - the Hub or the database failed: the batch waits for the next run
+        log.warning("publishing the staged files to %s failed (tried again at the next run): %s", repo_id, error)
+        return
+    if published:
+        log.info("published %d staged files to %s", published, repo_id)

@@ -6,6 +6,10 @@
   the highest ``seq`` it saw reads only what changed since.
 - ``events``: every request state change and every new vote, in commit order (published to the Hub in batches).
 - ``leases``: named leases (one holder at a time, expiring) with the cursor of what the holder has done.
+- ``outbox``: files staged for a Hub dataset (results, details, private, hidden scores; :mod:`store.outbox`), one
+  row per ``<collection>/<name>``, so a second stage of the same file is refused (write-once) or replaces the row
+  (put). ``seq`` comes from the collection's counter (``outbox:<collection>``); once published, ``body`` is
+  dropped and ``published_in`` names the commit that holds it, until the row is pruned.
 
 ``events.seq`` is assigned while the write holds the ``counters`` row, so events, too, commit in ``seq`` order.
 
@@ -28,6 +32,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -76,6 +81,18 @@ leases = Table(
     Column("expires_at", Float, nullable=False, default=0.0),
     Column("cursor", BigInteger, nullable=False, default=0),  # the last event seq the holder's work covers
     Column("pending", BigInteger),  # the last event seq of a batch being published (the same batch on a retry)
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("collection", String(40), primary_key=True),
+    Column("name", String(210), primary_key=True),  # the file's name in the collection's folder
+    Column("seq", BigInteger, nullable=False),
+    Column("body", LargeBinary),  # the file's bytes; NULL once published
+    Column("created_at", Float, nullable=False),
+    Column("published_in", String(64)),  # the commit that published this seq's body
+    Column("published_at", Float),
+    Index("outbox_by_created", "collection", "created_at", "seq"),
 )
 
 counters = Table(
