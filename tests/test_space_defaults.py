@@ -11,6 +11,7 @@ from evaluator.scheduler import evaluator_enabled
 from store.base import LocalStore, StoreError
 from store.factory import NO_DURABLE_STORE, NO_QUEUE_DATABASE, open_store
 from store.hub import HubStore
+from store.outbox import OutboxStore
 from store.sql import SqlStore
 from submissions.ui import queue_refresh_s
 
@@ -62,7 +63,10 @@ def test_a_space_with_a_store_configured_opens_it(tmp_path):
            "HUB_CACHE_DIR": str(tmp_path / "cache")}
     database = f"sqlite:///{tmp_path / 'queue.sqlite3'}"
     store = open_store({**hub, "DATABASE_URL": database})
-    assert isinstance(store.backend("results"), HubStore) and store.backend("results").repos["results"] == "org/results"
+    assert isinstance(store.default, HubStore) and store.default.repos["results"] == "org/results"
+    outbox = store.backend("results")  # staged in the queue database, published to org/results in batches
+    assert isinstance(outbox, OutboxStore) and outbox.hub is store.default and outbox.live is store.backend("requests")
+    assert outbox.repos() == {"org/results": ("results",), "org/results-details": ("details",)}
     assert store.backend("requests").url == database
 
 
