@@ -176,6 +176,8 @@ class OutboxStore(Store):
                 outbox.c.collection == collection, outbox.c.name.in_([f"{r}.json" for r in latest]))).scalars())
         wanted = sorted(r for r in latest if f"{r}.json" not in staged and not self.set_aside.get(collection, r))
         new = sorted(set(wanted) - self.hub.present(collection, wanted)) if wanted else []
+        if not new:
+            return 0
         with self._connection(writes=True) as connection:
             return sum(self._stage(connection, collection, f"{r}.json", dump_record(latest[r]), replace=False)
                        for r in new)
@@ -203,16 +205,22 @@ class OutboxStore(Store):
     def pending(self, collections: tuple[str, ...], max_files: int, max_bytes: int) -> list[Staged]:
         """The oldest staged files of ``collections`` not published yet: at most ``max_files`` and, beyond the
         first, ``max_bytes`` in all."""
-        batch, size = [], 0
-        query = (select(outbox.c.collection, outbox.c.name, outbox.c.seq, outbox.c.body)
+        chosen, size = [], 0
+        sizes = (select(outbox.c.collection, outbox.c.name, outbox.c.seq, func.length(outbox.c.body).label("size"))
                  .where(outbox.c.collection.in_(collections), outbox.c.body.is_not(None))
                  .order_by(outbox.c.created_at, outbox.c.collection, outbox.c.seq).limit(max_files))
-        with self._connection() as connection:
-            for row in connection.execute(query):
-                if batch and size + len(row.body) > max_bytes:
+        with self._connection() as connection:  # the sizes first: a backlog's bodies are never all in memory
+            for row in connection.execute(sizes):
+                if chosen and size + row.size > max_bytes:
                     break
-                batch.append(Staged(row.collection, row.name, row.seq, row.body))
-                size += len(row.body)
+                chosen.append(row)
+                size += row.size
+            batch = []
+            for row in chosen:  # a row staged again since is left for the next batch
+                body = connection.execute(select(outbox.c.body).where(
+                    self._where(row.collection, row.name), outbox.c.seq == row.seq)).scalar()
+                if body is not None:
+                    batch.append(Staged(row.collection, row.name, row.seq, body))
         return batch
 
     def mark_published(self, batch: list[Staged], commit: str, now: float) -> None:

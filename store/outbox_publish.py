@@ -18,7 +18,7 @@ from store import leases
 from store.outbox import PRUNE_AFTER_S, OutboxStore
 
 BATCH_FILES = 1000
-BATCH_BYTES = 512 * 1024 * 1024
+BATCH_BYTES = 256 * 1024 * 1024  # held in memory by the publishing run
 
 
 def publish_outbox(outbox: OutboxStore, repo_id: str, *, holder: str, now: float | None = None, lease_s: float,

@@ -258,16 +258,23 @@ def test_put_missing_is_write_once_across_the_outbox_and_the_hub(hub, tmp_path, 
         result("same", f"Writer {winner}", float(winner)))
 
 
-def test_two_replicas_make_one_arena_salt_and_contacts_are_overwritten_while_pending(hub, tmp_path, sql_url):
+def test_the_private_dataset_s_salt_contacts_and_hidden_scores_go_through_the_outbox(hub, tmp_path, sql_url):
     first, second = space(hub, tmp_path, sql_url, "a"), space(hub, tmp_path, sql_url, "b")
     salt = voter_salt(first, "", on_space=True)
-    assert voter_salt(second, "", on_space=True) == salt and len(salt) >= 32
+    assert voter_salt(second, "", on_space=True) == salt and len(salt) >= 32  # one salt for every replica
     first.put("private", {"id": "req-1", "contact_email": "old@team.org", "account": None})
-    second.put("private", {"id": "req-1", "contact_email": "new@team.org", "account": None})
-    publish(first, now=0)
+    second.put("private", {"id": "req-1", "contact_email": "new@team.org", "account": None})  # replaces it
+    hidden = {"id": "result-m", "challenge": "merging", "request_id": "m", "team": "T", "name": "recipe",
+              "scores": {"test_xsum": 12.5}, "average": 12.5, "evaluated_at": "2026-03-10T10:00:00Z"}
+    assert first.put_missing("hidden_scores", [hidden]) == 1 and second.put_missing("hidden_scores", [hidden]) == 0
+    assert second.all("hidden_scores") == [hidden]  # what a reveal reads
+    assert publish(first, now=0)["org/private"] == 3
     private = hub_files(hub, "org/private", "private")
     assert set(private) == {f"private/{SALT_RECORD}.json", "private/req-1.json"}
     assert b"new@team.org" in private["private/req-1.json"] and b"old@team.org" not in private["private/req-1.json"]
+    assert hub_files(hub, "org/private", "hidden_scores") == {"hidden_scores/result-m.json": dump_record(hidden)}
+    assert not any(path.startswith("hidden_scores/") for repo in ("org/results", "org/results-details")
+                   for path in hub.files(repo, "dataset"))
     assert voter_salt(space(hub, tmp_path, sql_url, "c"), "", on_space=True) == salt  # read from the Hub now
 
 
@@ -294,3 +301,17 @@ def test_a_staged_collection_refuses_a_transaction(hub, tmp_path, sql_url):
     with pytest.raises(StoreError, match="staged"):
         store.transact("results", lambda snapshot: ([result("x", "X", 1.0)], None))
     assert store.get("results", "x") is None and store.all("results") == []
+
+
+def test_a_batch_is_bounded_by_files_and_bytes_and_takes_the_oldest_first(hub, tmp_path, sql_url):
+    store = space(hub, tmp_path, sql_url, "app")
+    written = [evaluated(store, n, "gpu-1")[0] for n in range(5)]
+    sizes = [len(dump_record(record)) for record in written]
+    box = staged(store)
+    assert [s.name for s in box.pending(("results",), 2, 1 << 30)] == ["result-0000.json", "result-0001.json"]
+    assert len(box.pending(("results",), 10, sizes[0] + sizes[1])) == 2
+    assert len(box.pending(("results",), 10, 1)) == 1  # one file over the byte bound still goes, alone
+    counts = [publish_outbox(box, "org/results", holder="p", now=run * 300.0, lease_s=LEASE_S, max_bytes=1)
+              for run in range(6)]
+    assert counts == [1, 1, 1, 1, 1, 0]
+    assert len(hub_files(hub, "org/results", "results")) == 5
