@@ -1,7 +1,8 @@
 """``RoutedStore``: one :class:`Store` made of several, each collection kept by the backend it is routed to.
 
-The factory routes the live collections (``requests``, ``votes``) to the SQL store and the published record
-(results, details, reveals, private) to the Hub or the local folder.
+The factory routes the live collections (``requests``, ``votes``) to the SQL store, and the published record to
+the local folder, or on the Hub: results, details, private and hidden_scores to the outbox (staged in the SQL
+database, published in batches), reveals and boards to the Hub store itself.
 """
 
 from __future__ import annotations
