@@ -27,11 +27,9 @@ fail at once.
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -43,9 +41,6 @@ from huggingface_hub import (
     CommitOperationAdd,
     CommitOperationDelete,
     HfApi,
-    RepoFile,
-    RepoFolder,
-    hf_hub_url,
 )
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -54,7 +49,7 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from store import hub_files
+from store import hub_files, hub_reads
 from store.base import (
     _ID_PATTERN,
     COLLECTIONS,
@@ -80,18 +75,6 @@ from store.snapshot_cache import SnapshotCache
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 NOTHING_READ = "nothing-read"  # the version of a collection never read while the Hub is down
-
-
-def _git_blob_sha(content: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-
-
-def _matches(entry: RepoFile, content: bytes) -> bool:
-    """Whether downloaded bytes are the listed file (LFS files are listed by their sha256, others by blob id),
-    which is what makes caching contents by blob id safe."""
-    if entry.lfs is not None:
-        return hashlib.sha256(content).hexdigest() == entry.lfs.sha256
-    return _git_blob_sha(content) == entry.blob_id
 
 
 def _clock(moment: datetime) -> str:
@@ -165,7 +148,7 @@ class HubStore(Store):
         if self._in_outage(collection):
             return self._cached_record(collection, record_id)
         try:
-            content = self._download(repo, path, self.branch if version == NOTHING_READ else version)
+            content = hub_reads.download(self, repo, path, self.branch if version == NOTHING_READ else version)
         except EntryNotFoundError:
             return None
         except HubUnreachable:
@@ -199,14 +182,14 @@ class HubStore(Store):
             for attempt in range(1, self.max_attempts + 1):
                 try:
                     head = self._head(repo)
-                    snapshot = self._snapshot(repo, collection, head)
+                    snapshot = hub_reads.snapshot(self, repo, collection, head)
                 except HubUnreachable as error:
                     faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
                     continue
                 self._confirmed(collection)
                 faults.maybe_written = False  # a commit that landed earlier is in this snapshot
                 writes, removals, value = decide(copy.deepcopy(snapshot))  # the cached records stay untouched
-                changes = self._changes(collection, writes, removals, snapshot)
+                changes = hub_reads.changes(collection, writes, removals, snapshot)
                 if not changes:  # nothing changes: the snapshot is the state `value` was decided on
                     return value
                 self._refuse_set_aside(collection, writes)
@@ -226,7 +209,7 @@ class HubStore(Store):
         with self._repo_locks[repo]:
             for attempt in range(1, self.max_attempts + 1):
                 try:
-                    head, present = self._present(repo, collection, sorted(latest))
+                    head, present = hub_reads.present_at(self, repo, collection, sorted(latest))
                 except HubUnreachable as error:
                     faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
                     continue
@@ -241,28 +224,7 @@ class HubStore(Store):
 
     def present(self, collection: str, record_ids: list[str]) -> set[str]:
         """Which of ``record_ids`` have a file (readable or not) at the branch head: one HEAD request each."""
-        return self._present(self._repo(collection), collection, record_ids)[1] if record_ids else set()
-
-    def _present(self, repo: str, collection: str, record_ids: list[str]) -> tuple[str, set[str]]:
-        """The branch head and which of ``record_ids`` have a file there (one HEAD request per id; the first
-        answer names the head, the others are asked at it)."""
-        head, present = None, set()
-        for record_id in record_ids:
-            path = f"{collection}/{record_id}.json"
-            url = hf_hub_url(repo, path, repo_type="dataset", revision=head or self.branch,
-                             endpoint=self.api.endpoint)
-            try:
-                response = self._call(get_session().head, url, headers=build_hf_headers(token=self.api.token),
-                                      follow_redirects=False, timeout=self.timeout_s)
-                hf_raise_for_status(response)
-                present.add(record_id)
-            except EntryNotFoundError as missing:  # the Hub's answer still names the commit it looked at
-                response = getattr(missing, "response", None)
-            except HfHubHTTPError as error:
-                raise self._read_error(repo, f"cannot read {repo}/{path}", error) from error
-            head = head or (response.headers.get("X-Repo-Commit") if response is not None else None) \
-                or self._head(repo)
-        return head or self._head(repo), present
+        return hub_reads.present_at(self, self._repo(collection), collection, record_ids)[1] if record_ids else set()
 
     def _committed(self, repo: str, collection: str, changes: dict[str, bytes | None], head: str,
                    faults: FaultBudget, attempt: int) -> bool:
@@ -293,7 +255,7 @@ class HubStore(Store):
         # all, it made no commit, and the branch already holds exactly these writes.)
         with self._cache_lock:  # what we just wrote need not be downloaded again
             self._blobs.setdefault(collection, {}).update(
-                {_git_blob_sha(c): c for c in changes.values() if c is not None})
+                {hub_reads.git_blob_sha(c): c for c in changes.values() if c is not None})
         return True
 
     def serves(self, collection: str) -> bool:
@@ -325,7 +287,7 @@ class HubStore(Store):
 
     def _fresh(self, repo: str, collection: str) -> tuple[str, dict[str, Record]]:
         head = self._head(repo)
-        return head, self._snapshot(repo, collection, head)
+        return head, hub_reads.snapshot(self, repo, collection, head)
 
     def _in_outage(self, collection: str) -> bool:
         outage = self._outage.get(collection)
@@ -429,81 +391,3 @@ class HubStore(Store):
             if branch.get("name") == self.branch:
                 return branch["targetCommit"]
         raise StoreError(f"dataset {repo} has no branch {self.branch!r}")
-
-    def _snapshot(self, repo: str, collection: str, head: str) -> dict[str, Record]:
-        """Records of ``collection`` at commit ``head``; downloads only blobs not seen before. Files that are
-        not records fitting the contract are set aside."""
-        with self._cache_lock:
-            cached = self._snapshots.get(collection)
-            if cached and cached[0] == head:
-                return cached[1]
-            known = dict(self._blobs.get(collection, {}))
-        try:
-            entries = list(
-                self._call(
-                    self.api.list_repo_tree, repo, path_in_repo=collection, revision=head, repo_type="dataset"
-                )
-            )
-        except EntryNotFoundError:  # the collection's folder does not exist yet
-            entries = []
-        except HfHubHTTPError as error:
-            raise self._read_error(repo, f"cannot list {repo}/{collection}", error) from error
-        pattern = re.compile(rf"^{re.escape(collection)}/([^/]+)\.json$")
-        blobs, records, set_aside = {}, {}, []
-        for entry in entries:
-            match = pattern.match(entry.path)
-            if not match:
-                continue
-            record_id, where = match.group(1), f"{repo}/{entry.path}"
-            if isinstance(entry, RepoFolder):
-                set_aside.append(SetAside(collection, record_id, where, "is a folder, not a file"))
-                continue
-            content = known.get(entry.blob_id)
-            if content is None:
-                content = self._download(repo, entry.path, head)
-            if not _matches(entry, content):
-                set_aside.append(SetAside(collection, record_id, where, f"does not match its listed hash at {head}"))
-                continue
-            blobs[entry.blob_id] = content
-            try:
-                records[record_id] = read_record(collection, record_id, content)
-            except RecordRejected as rejected:
-                set_aside.append(SetAside(collection, record_id, where, str(rejected)))
-        self.set_aside.replace(collection, set_aside)
-        with self._cache_lock:
-            self._blobs[collection] = blobs
-            self._snapshots[collection] = (head, records)
-        if self.cache is not None:
-            self.cache.save(repo, collection, head, records, set_aside)
-        return records
-
-    def _download(self, repo: str, path: str, revision: str) -> bytes:
-        """One small file, in memory (``hf_hub_download`` would add a HEAD request and a disk write)."""
-        url = hf_hub_url(repo, path, repo_type="dataset", revision=revision, endpoint=self.api.endpoint)
-        headers = build_hf_headers(token=self.api.token)
-        try:
-            response = self._call(get_session().get, url, headers=headers, follow_redirects=True,
-                                  timeout=self.timeout_s)
-            hf_raise_for_status(response)
-        except EntryNotFoundError:
-            raise
-        except HfHubHTTPError as error:
-            raise self._read_error(repo, f"cannot read {repo}/{path}", error) from error
-        return response.content
-
-    @staticmethod
-    def _changes(collection: str, writes: list[Record], removals: list[str],
-                 snapshot: dict[str, Record]) -> dict[str, bytes | None]:
-        """Path -> content for each record that differs from what is stored (the last write of an id wins), and
-        path -> None for each stored record removed (a written id is not removed)."""
-        latest = {check_record(collection, record): record for record in writes}
-        changes: dict[str, bytes | None] = {
-            f"{collection}/{record_id}.json": dump_record(record)
-            for record_id, record in sorted(latest.items())
-            if snapshot.get(record_id) != record
-        }
-        for record_id in sorted(set(removals) - set(latest)):
-            if record_id in snapshot:
-                changes[f"{collection}/{record_id}.json"] = None
-        return changes
-

@@ -89,7 +89,7 @@ class RangeFile(io.RawIOBase):
         except EntryNotFoundError:
             raise
         except HfHubHTTPError as error:
-            raise self._store._read_error(f"cannot read {self._repo}/{self._path}", error) from error
+            raise self._store._read_error(self._repo, f"cannot read {self._repo}/{self._path}", error) from error
         return response
 
 

@@ -200,3 +200,15 @@ def test_a_newer_attempt_committed_during_a_write_wins_the_race(hub_server):
     assert not store.write_file("details", "result-race.parquet", b"attempt 2's file", keep)
     assert looks == [None, 3] and hub_server.rejected_commits == 1
     assert (details_info(store, "result-race").attempt, details_info(store, "result-race").worker) == (3, "w3")
+
+
+@pytest.mark.parametrize("status", [500, 429, 403])
+def test_a_hub_error_while_reading_details_is_a_store_error_naming_the_file(hub_server, status):
+    from localhub.server import Fault
+
+    hub_server.add_dataset("org/details")
+    store = hub_store(hub_server)
+    assert write_details(store, "result-a", 1, "gpu-1", SAMPLES, request_id="a")
+    hub_server.inject(Fault(path=r"/datasets/org/details/resolve/", method="GET", status=status, times=None))
+    with pytest.raises(StoreError, match=r"org/details/details/result-a"):
+        details_columns(store, "result-a")
