@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import BinaryIO
 
-from store.base import Change, Decision, Record, Rewrite, SetAside, Store, T
+from store.base import Change, Decision, Record, Rewrite, Scopes, SetAside, Store, T
 
 
 class _RoutedSetAside:
@@ -72,6 +72,9 @@ class RoutedStore(Store):
 
     def transact(self, collection: str, decide: Decision[T]) -> T:
         return self.backend(collection).transact(collection, decide)
+
+    def transact_where(self, collection: str, scopes: Scopes, decide: Decision[T]) -> T:
+        return self.backend(collection).transact_where(collection, scopes, decide)
 
     def open_file(self, collection: str, name: str) -> BinaryIO | None:
         return self.backend(collection).open_file(collection, name)

@@ -34,8 +34,10 @@ from sqlalchemy.exc import DBAPIError
 
 from store.base import (
     Change,
+    Decision,
     Record,
     Rewrite,
+    Scopes,
     SetAside,
     SetAsideList,
     Store,
@@ -52,6 +54,7 @@ from store.sql_schema import (
     counters,
     create_schema,
     events,
+    indexed_values,
     lock_key,
     make_engine,
     records,
@@ -162,6 +165,37 @@ class SqlStore(Store):
             self._write(connection, collection, [(snapshot.get(r["id"]), r) for r in writes]
                         + [(before, None) for before in removed])
             return value
+
+    def transact_where(self, collection: str, scopes: Scopes, decide: Decision[T]) -> T:
+        if not {key for scope in scopes for key in scope} <= set(INDEXED_FIELDS):
+            return super().transact_where(collection, scopes, decide)
+        with self._writing(collection, exclusive=True) as connection:
+            found: dict[str, Record] = {}
+            for scope in scopes:  # one indexed query per scope
+                rows = connection.execute(select(records.c.id, records.c.body).where(
+                    self._live(collection), *(records.c[key] == value for key, value in scope.items()))).all()
+                found.update((record["id"], record) for record in self._readable(collection, rows))
+            writes, value = decide(found)
+            for record in writes:  # every write is checked before the first is made
+                check_record(collection, record)
+            stored = self._stored(connection, collection, [r["id"] for r in writes if r["id"] not in found])
+            self._write(connection, collection, [(found.get(r["id"], stored.get(r["id"])), r) for r in writes])
+            return value
+
+    def _stored(self, connection: Connection, collection: str, record_ids: list[str]) -> dict[str, Record]:
+        """The stored records among ``record_ids``, read under this transaction; StoreError if one is unreadable
+        (a write never replaces a row that was set aside)."""
+        if not record_ids:
+            return {}
+        rows = connection.execute(select(records.c.id, records.c.body).where(
+            self._live(collection), records.c.id.in_(record_ids))).all()
+        found = {row.id: self._parse(collection, row.id, row.body) for row in rows}
+        for item in found.values():
+            if isinstance(item, SetAside):
+                self.set_aside.add(item)
+                raise StoreError(f"{item.path} was set aside (it {item.reason}) and is not overwritten; "
+                                 "repair or remove it first. Nothing was written.")
+        return found
 
     def update_one(self, collection: str, record_id: str, change: Change[T]) -> T:
         with self._writing(collection, exclusive=False) as connection:
@@ -285,9 +319,7 @@ class SqlStore(Store):
                 connection.execute(update(records).where(self._row(collection, before["id"]))
                                    .values(seq=seq, deleted=True))
             else:
-                indexed = admit(collection, after)
-                values = {name: indexed.get(name) if isinstance(indexed.get(name), str) else None
-                          for name in INDEXED_FIELDS}
+                values = indexed_values(admit(collection, after))
                 values.update(seq=seq, body=json.dumps(after, sort_keys=True, ensure_ascii=False), deleted=False)
                 connection.execute(upsert(self.engine, records).values(collection=collection, id=after["id"], **values)
                                    .on_conflict_do_update(index_elements=["collection", "id"], set_=values))

@@ -65,6 +65,21 @@ def queue_position(requests: list[Record], request_id: str) -> int | None:
     return next((i for i, r in enumerate(pending, start=1) if r["id"] == request_id), None)
 
 
+def check_scopes(challenge: Challenge, request: Record, check_duplicate: bool) -> list[dict[str, str]]:
+    """The stored requests :func:`queue_request` decides on, instead of every request: the team's and the
+    account's in this challenge (the rate limits; the team's include ``request`` itself if an earlier commit
+    landed), the same repo's (the duplicate check) and the PENDING ones (the queue position).
+
+    The team is matched by its stored ``team_key``, which :func:`request_record` writes with the current
+    normalisation (a request stored before it counts under the key it was stored with)."""
+    scopes = [{"team_key": team_key(request["team"]), "challenge": challenge.id}, {"state": PENDING}]
+    if request.get("account"):
+        scopes.append({"account": request["account"], "challenge": challenge.id})
+    if check_duplicate:
+        scopes.append({"repo_id": request["repo_id"], "challenge": challenge.id})
+    return scopes
+
+
 def check_on_hub(hub: HubModels, challenge: Challenge, form: SubmissionForm) -> tuple[list[str], dict]:
     """Adapter exists, is public, is a PEFT adapter on the declared base, and the base is small enough. When the
     form gives clients per round and rounds, the adapter's weight bytes are read too (``facts["weights"]``),
@@ -189,9 +204,9 @@ def queue_request(store: Store, challenge: Challenge, request: Record, contact_e
         check_duplicate: False for requests without a commit of their own (a merge recipe).
     """
 
-    def decide(snapshot: dict[str, Record]) -> tuple[list[Record], Outcome]:
-        existing = list(snapshot.values())
-        if request["id"] in snapshot:  # our own earlier commit landed although its answer was an error
+    def decide(found: dict[str, Record]) -> tuple[list[Record], Outcome]:
+        existing = list(found.values())
+        if request["id"] in found:  # our own earlier commit landed although its answer was an error
             return [], Outcome("queued", request=request, position=queue_position(existing, request["id"]))
         duplicate = check_duplicate and find_duplicate(existing, challenge.id, request["repo_id"], request["commit"])
         if duplicate:
@@ -202,7 +217,7 @@ def queue_request(store: Store, challenge: Challenge, request: Record, contact_e
         return [request], Outcome("queued", request=request, position=queue_position([*existing, request], request["id"]))
 
     try:
-        outcome = store.transact("requests", decide)
+        outcome = store.transact_where("requests", check_scopes(challenge, request, check_duplicate), decide)
     except StoreError as error:
         outcome = _after_failed_commit(store, request, error)
     if outcome.status == "queued" and outcome.request["id"] == request["id"]:
