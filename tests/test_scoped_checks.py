@@ -30,7 +30,14 @@ import store.sql as sql_module
 from challenges.definitions import Challenge, challenges
 from store.base import LocalStore, Record
 from store.sql import SqlStore
-from store.sql_schema import QUEUE_FIELDS, SCOPE_FIELDS, SEQ, counters, make_engine, records
+from store.sql_schema import (
+    QUEUE_FIELDS,
+    SCOPE_FIELDS,
+    SEQ,
+    counters,
+    make_engine,
+    records,
+)
 from store.states import FINISHED, PENDING
 from submissions.form_text import team_key
 from submissions.rules import check_rate_limit, find_duplicate
