@@ -49,7 +49,7 @@ from store.record_contract import Record, RecordRejected, read_record
 metadata = MetaData()
 
 QUEUE_FIELDS = ("state", "worker", "heartbeat_at", "submitted_at", "voter")
-SCOPE_FIELDS = ("team_key", "account", "repo_id", "challenge")  # what a submission's checks filter on
+SCOPE_FIELDS = ("team_key", "account", "repo_id", "challenge", "rechecks")  # what look-ups and checks filter on
 INDEXED_FIELDS = QUEUE_FIELDS + SCOPE_FIELDS  # copied out of each body (text values only)
 BACKFILL_BATCH = 2000
 
@@ -71,6 +71,8 @@ records = Table(
     Index("records_by_team", "collection", "team_key"),
     Index("records_by_account", "collection", "account"),
     Index("records_by_repo", "collection", "repo_id"),
+    Index("records_by_challenge", "collection", "challenge"),
+    Index("records_by_rechecks", "collection", "rechecks"),
 )
 
 events = Table(

@@ -9,7 +9,6 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -26,7 +25,6 @@ from sqlalchemy import (
     update,
 )
 
-import store.sql as sql_module
 from challenges.definitions import Challenge, challenges
 from store.base import LocalStore, Record
 from store.sql import SqlStore
@@ -113,21 +111,7 @@ def summary(outcome: Outcome) -> tuple:
     return outcome.status, outcome.reasons, outcome.request and outcome.request["id"], outcome.position
 
 
-@pytest.fixture
-def parsed_rows(monkeypatch) -> Counter:
-    """How many stored bodies the SQL store parses (its one way from a row to a record), counted as it runs."""
-    count: Counter = Counter()
-    read_record = sql_module.read_record
-
-    def counting(collection: str, record_id: str, content: bytes) -> Record:
-        count["rows"] += 1
-        return read_record(collection, record_id, content)
-
-    monkeypatch.setattr(sql_module, "read_record", counting)
-    return count
-
-
-def test_each_check_reads_only_its_scope_and_decides_as_the_full_snapshot_did(sql_url, parsed_rows):
+def test_each_check_reads_only_its_scope_and_decides_as_the_full_snapshot_did(sql_url, sql_rows_parsed):
     SqlStore(sql_url).put_missing("requests", seeded_requests())
     auditor, replica = SqlStore(sql_url), SqlStore(sql_url)  # a fresh replica submits, as after a restart
     seen = []
@@ -135,11 +119,11 @@ def test_each_check_reads_only_its_scope_and_decides_as_the_full_snapshot_did(sq
         challenge, request = challenges()[challenge_id], new_request(team, repo_id, account, challenge_id)
         check_duplicate = challenge.limits.submission_kind != "merge"
         expected = full_snapshot_outcome(auditor.all("requests"), challenge, request, check_duplicate)
-        parsed_rows.clear()
+        sql_rows_parsed.clear()
         outcome = queue_request(replica, challenge, request, "", NOW, check_duplicate=check_duplicate)
-        seen.append((outcome.status, parsed_rows["rows"]))
+        seen.append((outcome.status, sql_rows_parsed["rows"]))
         assert summary(outcome) == expected, (team, repo_id)
-        assert parsed_rows["rows"] <= 60, f"{team} {repo_id}: {parsed_rows['rows']} rows parsed"
+        assert sql_rows_parsed["rows"] <= 60, f"{team} {repo_id}: {sql_rows_parsed['rows']} rows parsed"
     assert [status for status, _ in seen] == ["queued", "refused", "refused", "queued", "queued", "refused",
                                               "duplicate", "duplicate", "queued", "duplicate", "queued", "refused",
                                               "queued", "refused"]
@@ -190,7 +174,7 @@ def test_a_table_of_the_previous_version_gets_the_columns_filled_once(sql_url):
     old.metadata.create_all(engine)
     counters.create(engine)
     bodies = [("requests", stored_request("r1", "Alpha", "alpha/a1", account="al")),
-              ("requests", stored_request("r2", "Beta", "beta/b1", state=PENDING)),
+              ("requests", stored_request("r2", "Beta", "beta/b1", state=PENDING, rechecks="published-x")),
               ("votes", {"id": "v1", "board": "general_nlp", "conversation_id": "c1", "outcome": "a",
                          "created_at": NOW.isoformat(), "a": {"entry": "x"}, "b": {"entry": "y"}, "voter": "h"})]
     rows = [{"collection": c, "id": b["id"], "seq": n, "state": b.get("state"), "voter": b.get("voter"),
@@ -216,8 +200,8 @@ def test_a_table_of_the_previous_version_gets_the_columns_filled_once(sql_url):
     with engine.connect() as connection:
         filled = {row.id: tuple(row[1:]) for row in connection.execute(
             select(records.c.id, *(records.c[name] for name in SCOPE_FIELDS)).order_by(records.c.id))}
-    assert filled == {"broken": (None, None, None, None), "r1": ("alpha", "al", "alpha/a1", "general_nlp"),
-                      "r2": ("beta", None, "beta/b1", "general_nlp"), "v1": (None, None, None, None)}
+    assert filled == {"broken": (None,) * 5, "r1": ("alpha", "al", "alpha/a1", "general_nlp", None),
+                      "r2": ("beta", None, "beta/b1", "general_nlp", "published-x"), "v1": (None,) * 5}
     store = opened[0]
     scopes = [{"team_key": "alpha", "challenge": "general_nlp"}, {"state": PENDING}]
     assert store.transact_where("requests", scopes, lambda found: ([], sorted(found))) == ["r1", "r2"]
