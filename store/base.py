@@ -239,6 +239,14 @@ class Store(ABC):
         found = sorted(self.all(collection), key=lambda r: (str(r.get(field) or ""), r["id"]), reverse=True)
         return found[:limit]
 
+    def position(self, collection: str, record_id: str, order_fields: tuple[str, ...], **equals: str) -> int | None:
+        """The 1-based place of a record among the records whose fields equal ``equals``, ordered by
+        ``order_fields`` (e.g. a PENDING request's place in the queue); None when it is not among them.
+
+        A SQL store counts the rows ahead of it by index; the default sorts :meth:`select`."""
+        found = sorted(self.select(collection, **equals), key=lambda r: tuple(str(r.get(f)) for f in order_fields))
+        return next((place for place, r in enumerate(found, start=1) if r["id"] == record_id), None)
+
     def update_one(self, collection: str, record_id: str, change: Change[T]) -> T:
         """Write ``change(record)`` in place of one record (None when it is not stored) and hand back its value;
         atomic against every other write of the record. ``change`` may run more than once, like ``decide``.

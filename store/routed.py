@@ -54,6 +54,9 @@ class RoutedStore(Store):
     def newest(self, collection: str, field: str, limit: int) -> list[Record]:
         return self.backend(collection).newest(collection, field, limit)
 
+    def position(self, collection: str, record_id: str, order_fields: tuple[str, ...], **equals: str) -> int | None:
+        return self.backend(collection).position(collection, record_id, order_fields, **equals)
+
     def update_one(self, collection: str, record_id: str, change: Change[T]) -> T:
         return self.backend(collection).update_one(collection, record_id, change)
 

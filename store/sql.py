@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 
 from store.base import (
@@ -142,6 +142,19 @@ class SqlStore(Store):
                                       .order_by(records.c[field].desc().nulls_last(), records.c.id.desc())
                                       .limit(limit)).all()
         return self._readable(collection, rows)
+
+    def position(self, collection: str, record_id: str, order_fields: tuple[str, ...], **equals: str) -> int | None:
+        if not set(order_fields) | set(equals) <= {"id", *INDEXED_FIELDS}:
+            return super().position(collection, record_id, order_fields, **equals)
+        columns = (records.c[name] for name in order_fields)  # compared by code point, as Python compares text
+        order = tuple_(*(column.collate("C") if self.postgres else column for column in columns))
+        matching = (self._live(collection), *(records.c[key] == value for key, value in equals.items()))
+        with self._reading(collection) as connection:
+            mine = connection.execute(select(*order.clauses).where(*matching, records.c.id == record_id)).first()
+            if mine is None:
+                return None
+            ahead = connection.execute(select(func.count()).select_from(records).where(*matching, order < tuple(mine)))
+            return ahead.scalar() + 1
 
     def version(self, collection: str) -> str:
         with self._reading(collection) as connection:

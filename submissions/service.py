@@ -68,11 +68,11 @@ def queue_position(requests: list[Record], request_id: str) -> int | None:
 def check_scopes(challenge: Challenge, request: Record, check_duplicate: bool) -> list[dict[str, str]]:
     """The stored requests :func:`queue_request` decides on, instead of every request: the team's and the
     account's in this challenge (the rate limits; the team's include ``request`` itself if an earlier commit
-    landed), the same repo's (the duplicate check) and the PENDING ones (the queue position).
+    landed) and the same repo's (the duplicate check).
 
     The team is matched by its stored ``team_key``, which :func:`request_record` writes with the current
     normalisation (a request stored before it counts under the key it was stored with)."""
-    scopes = [{"team_key": team_key(request["team"]), "challenge": challenge.id}, {"state": PENDING}]
+    scopes = [{"team_key": team_key(request["team"]), "challenge": challenge.id}]
     if request.get("account"):
         scopes.append({"account": request["account"], "challenge": challenge.id})
     if check_duplicate:
@@ -207,22 +207,33 @@ def queue_request(store: Store, challenge: Challenge, request: Record, contact_e
     def decide(found: dict[str, Record]) -> tuple[list[Record], Outcome]:
         existing = list(found.values())
         if request["id"] in found:  # our own earlier commit landed although its answer was an error
-            return [], Outcome("queued", request=request, position=queue_position(existing, request["id"]))
+            return [], Outcome("queued", request=request)
         duplicate = check_duplicate and find_duplicate(existing, challenge.id, request["repo_id"], request["commit"])
         if duplicate:
-            return [], Outcome("duplicate", request=duplicate, position=queue_position(existing, duplicate["id"]))
+            return [], Outcome("duplicate", request=duplicate)
         limited = check_rate_limit(challenge, existing, request["team"], request["account"], now)
         if limited:
             return [], Outcome("refused", limited)
-        return [request], Outcome("queued", request=request, position=queue_position([*existing, request], request["id"]))
+        return [request], Outcome("queued", request=request)
 
     try:
         outcome = store.transact_where("requests", check_scopes(challenge, request, check_duplicate), decide)
+        if outcome.request is not None:
+            outcome.position = _queue_place(store, outcome.request["id"])
     except StoreError as error:
         outcome = _after_failed_commit(store, request, error)
     if outcome.status == "queued" and outcome.request["id"] == request["id"]:
         outcome.notes += _save_contact(store, request, contact_email.strip(), request["account"])
     return outcome
+
+
+def _queue_place(store: Store, request_id: str) -> int | None:
+    """The request's place among the PENDING ones, counted by the store (what :func:`queue_position` finds in a
+    list), just after its transaction; None if it is not PENDING or the store cannot count now."""
+    try:
+        return store.position("requests", request_id, ("submitted_at", "id"), state=PENDING)
+    except StoreError:
+        return None
 
 
 def _after_failed_commit(store: Store, request: Record, error: StoreError) -> Outcome:
