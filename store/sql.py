@@ -4,7 +4,8 @@ SQLite (one file, no set-up) by default; PostgreSQL (``DATABASE_URL``) for sever
 Tables are in :mod:`store.sql_schema`. Heartbeats, progress and claims are row updates
 (:meth:`SqlStore.update_one`, :meth:`SqlStore.claim_oldest`), never commits to a Hub repo.
 
-Consistency: :meth:`rewrite` holds the collection exclusively (PostgreSQL: ``pg_advisory_xact_lock``; SQLite:
+Consistency: :meth:`rewrite` and :meth:`transact_where` (which reads only the rows of its scopes, by index)
+hold the collection exclusively (PostgreSQL: ``pg_advisory_xact_lock``; SQLite:
 ``BEGIN IMMEDIATE`` serialises every writer), the row-level paths hold it shared and lock their row
 (``SELECT ... FOR UPDATE``; the claim skips rows another claim holds, ``SKIP LOCKED``). Every write takes its
 ``seq`` from one counter row that stays locked until commit, so rows commit in ``seq`` order and a reader that

@@ -7,6 +7,10 @@
 - ``events``: every request state change and every new vote, in commit order (published to the Hub in batches).
 - ``leases``: named leases (one holder at a time, expiring) with the cursor of what the holder has done.
 
+A ``records`` table made by an earlier version, without some of today's indexed columns, gets them at open:
+``ALTER TABLE ... ADD COLUMN`` and a fill from the stored bodies, in the transaction that holds the schema lock,
+so replicas opening together do it once.
+
 ``events.seq`` is assigned while the write holds the ``counters`` row, so events, too, commit in ``seq`` order.
 
 SQLite runs in WAL mode with a busy timeout; a write transaction starts with ``BEGIN IMMEDIATE`` so that two

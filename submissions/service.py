@@ -1,7 +1,8 @@
 """Taking a submission: check the form, check the repos on the Hub, then queue it in one store transaction.
 
-The transaction re-reads the stored requests, so the per-team limit and the duplicate check hold across
-restarts and replicas.
+The transaction re-reads the stored requests the checks concern (the team's, the account's and the repo's:
+:func:`check_scopes`, by index on the SQL store), so the per-team limit and the duplicate check hold across
+restarts and replicas without reading every request; the queue position is counted by the store afterwards.
 
 The contact e-mail goes to the private collection, keyed by the request id, and only once the transaction
 has queued the request: refused and duplicate submissions leave no e-mail behind. The two writes are not one
