@@ -72,9 +72,10 @@ records = Table(
     Index("records_by_voter", "collection", "voter"),
     Index("records_by_submitted", "collection", "submitted_at", "id"),
     Index("records_by_heartbeat", "collection", "heartbeat_at", "id"),
-    Index("records_by_team", "collection", "team_key"),
-    Index("records_by_account", "collection", "account"),
-    Index("records_by_repo", "collection", "repo_id"),
+    # the scopes filter on the challenge too: an index naming it wins over records_by_challenge in SQLite's planner
+    Index("records_by_team", "collection", "team_key", "challenge"),
+    Index("records_by_account", "collection", "account", "challenge"),
+    Index("records_by_repo", "collection", "repo_id", "challenge"),
     Index("records_by_challenge", "collection", "challenge"),
     Index("records_by_rechecks", "collection", "rechecks"),
 )

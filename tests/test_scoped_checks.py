@@ -149,6 +149,29 @@ def test_a_team_racing_over_its_limit_from_two_replicas_queues_exactly_the_limit
     assert [r["id"] for r in replicas[0].all("requests")] == queued
 
 
+def test_every_query_of_a_check_searches_an_index_on_all_its_fields(tmp_path):
+    """SQLite plans without statistics: a scope's query must find an index naming each of its fields (one on the
+    challenge alone made it walk every request of the challenge)."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'live.sqlite3'}")
+    store.put_missing("requests", seeded_requests()[-10:])
+    queries: list[tuple[str, tuple]] = []
+
+    def seen(_conn, _cursor, statement: str, parameters: tuple, *_args) -> None:
+        if statement.startswith("SELECT"):
+            queries.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    outcome = queue_request(store, challenges()["general_nlp"], new_request("Alpha", "alpha/a9", "al"), "", NOW)
+    event.remove(store.engine, "before_cursor_execute", seen)
+    assert outcome.status == "refused"
+    with store.engine.connect() as connection:
+        plans = [" ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", parameters))
+                 for query, parameters in queries]
+    assert len(plans) == 3 and all(plan.startswith("SEARCH records USING INDEX") for plan in plans), plans
+    for plan, field in zip(plans, ("team_key", "account", "repo_id"), strict=True):
+        assert f"{field}=? AND challenge=?" in plan, plan
+
+
 def test_the_store_counts_queue_positions_as_the_list_does(sql_url):
     store = SqlStore(sql_url)
     stored = [stored_request(f"{prefix}-{n}", "T", f"t/{prefix}{n}", state=PENDING if n % 4 else FINISHED,
