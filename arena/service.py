@@ -103,9 +103,10 @@ class ArenaService:
                  stream: StreamPair | None = None, memory: MemoryCheck | None = None,
                  merges: MergeCache | None = None, results: Callable[[str], list[Record]] | None = None):
         """``results(board)``: the board's result records (the app passes what its boards last read, so opening
-        the arena lists no results collection); default: the store's results collection, read whole."""
+        the arena lists no results collection); default: the store's results of that board (``Store.select``,
+        by index where the store keeps one)."""
         self.store = store
-        self.results = results or (lambda _board: self.store.all("results"))
+        self.results = results or (lambda board: self.store.select("results", challenge=board))
         self.pool = pool or ModelPool(max_adapters=8, max_models=2, options=LoadOptions.auto())
         self.stream = stream or partial(stream_pair, self.pool)
         self.memory = memory or (MemoryCheck(self.pool.options) if stream is None else None)

@@ -116,11 +116,11 @@ def _result(store: Store, result_id: str, boards: Boards | None) -> Record | Non
 
 def rechecks_of(store: Store, published: Record) -> list[Record]:
     """The re-checks of a published row: those its challenge's aggregate holds, and those finished since (found
-    through their requests, which name the row they re-check)."""
+    through their requests, which name the row they re-check: an indexed read on the SQL store)."""
     rows = (aggregate(store, published["challenge"]) or {}).get("rows", ())
     found = {row["id"]: row for row in rows if row.get("rechecks") == published["id"]}
-    for result_id, request in finished_results(store.all("requests")).items():
-        if request.get("rechecks") == published["id"] and result_id not in found:
+    for result_id in finished_results(store.select("requests", rechecks=published["id"])):
+        if result_id not in found:
             found[result_id] = store.get("results", result_id)
     return [record for record in found.values() if record is not None]
 

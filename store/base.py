@@ -33,7 +33,16 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, TypeVar
+from typing import (
+    Any,
+    BinaryIO,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    TypeVar,
+)
 
 from store.record_contract import RecordRejected, admit, read_record
 
@@ -43,6 +52,8 @@ T = TypeVar("T")
 Decision = Callable[[dict[str, Record]], tuple[list[Record], T]]
 # decide(snapshot) -> (records to write, ids of stored records to remove, value handed back to the caller)
 Rewrite = Callable[[dict[str, Record]], tuple[list[Record], list[str], T]]
+# equality filters: a record is in scope when it matches every field of at least one of them
+Scopes = Sequence[Mapping[str, str]]
 # change(stored record or None) -> (record to write in its place or None to leave it, value for the caller)
 Change = Callable[[Record | None], tuple[Record | None, T]]
 
@@ -85,6 +96,11 @@ def changed_record(record_id: str, before: Record | None, after: Record | None) 
     if after.get("id") != record_id:
         raise StoreError(f"a change of record {record_id} returned the record {after.get('id')!r}; nothing was written")
     return [after]
+
+
+def in_scope(record: Record, scopes: Scopes) -> bool:
+    """Whether ``record`` matches every field of at least one of ``scopes``."""
+    return any(all(record.get(key) == value for key, value in scope.items()) for scope in scopes)
 
 
 def dump_record(record: Record) -> bytes:
@@ -182,6 +198,24 @@ class Store(ABC):
 
         return self.rewrite(collection, no_removals)
 
+    def transact_where(self, collection: str, scopes: Scopes, decide: Decision[T]) -> T:
+        """:meth:`transact` for a step that needs only some records: ``decide`` gets the records matching at
+        least one of ``scopes`` (e.g. ``[{"team_key": k, "challenge": c}, {"state": "PENDING"}]``), and its writes
+        land as atomically as :meth:`transact`'s.
+
+        A SQL store reads only those rows, by index, under the collection's lock (``transact`` hands every
+        record to ``decide``); the default filters the whole snapshot.
+
+        Example:
+            store.transact_where("requests", [{"team_key": "alpha"}], lambda mine: ([], len(mine)))
+        """
+
+        def scoped(snapshot: dict[str, Record]) -> tuple[list[Record], list[str], T]:
+            writes, value = decide({key: record for key, record in snapshot.items() if in_scope(record, scopes)})
+            return writes, [], value
+
+        return self.rewrite(collection, scoped)
+
     @abstractmethod
     def rewrite(self, collection: str, decide: Rewrite[T]) -> T:
         """:meth:`transact` that may also remove stored records: ``decide`` names ids of the snapshot to remove
@@ -204,6 +238,14 @@ class Store(ABC):
         A SQL store answers from an index; the default sorts :meth:`all`."""
         found = sorted(self.all(collection), key=lambda r: (str(r.get(field) or ""), r["id"]), reverse=True)
         return found[:limit]
+
+    def position(self, collection: str, record_id: str, order_fields: tuple[str, ...], **equals: str) -> int | None:
+        """The 1-based place of a record among the records whose fields equal ``equals``, ordered by
+        ``order_fields`` (e.g. a PENDING request's place in the queue); None when it is not among them.
+
+        A SQL store counts the rows ahead of it by index; the default sorts :meth:`select`."""
+        found = sorted(self.select(collection, **equals), key=lambda r: tuple(str(r.get(f)) for f in order_fields))
+        return next((place for place, r in enumerate(found, start=1) if r["id"] == record_id), None)
 
     def update_one(self, collection: str, record_id: str, change: Change[T]) -> T:
         """Write ``change(record)`` in place of one record (None when it is not stored) and hand back its value;

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import BinaryIO
 
-from store.base import Change, Decision, Record, Rewrite, SetAside, Store, T
+from store.base import Change, Decision, Record, Rewrite, Scopes, SetAside, Store, T
 
 
 class _RoutedSetAside:
@@ -55,6 +55,9 @@ class RoutedStore(Store):
     def newest(self, collection: str, field: str, limit: int) -> list[Record]:
         return self.backend(collection).newest(collection, field, limit)
 
+    def position(self, collection: str, record_id: str, order_fields: tuple[str, ...], **equals: str) -> int | None:
+        return self.backend(collection).position(collection, record_id, order_fields, **equals)
+
     def update_one(self, collection: str, record_id: str, change: Change[T]) -> T:
         return self.backend(collection).update_one(collection, record_id, change)
 
@@ -73,6 +76,9 @@ class RoutedStore(Store):
 
     def transact(self, collection: str, decide: Decision[T]) -> T:
         return self.backend(collection).transact(collection, decide)
+
+    def transact_where(self, collection: str, scopes: Scopes, decide: Decision[T]) -> T:
+        return self.backend(collection).transact_where(collection, scopes, decide)
 
     def open_file(self, collection: str, name: str) -> BinaryIO | None:
         return self.backend(collection).open_file(collection, name)

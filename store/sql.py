@@ -4,7 +4,8 @@ SQLite (one file, no set-up) by default; PostgreSQL (``DATABASE_URL``) for sever
 Tables are in :mod:`store.sql_schema`. Heartbeats, progress and claims are row updates
 (:meth:`SqlStore.update_one`, :meth:`SqlStore.claim_oldest`), never commits to a Hub repo.
 
-Consistency: :meth:`rewrite` holds the collection exclusively (PostgreSQL: ``pg_advisory_xact_lock``; SQLite:
+Consistency: :meth:`rewrite` and :meth:`transact_where` (which reads only the rows of its scopes, by index)
+hold the collection exclusively (PostgreSQL: ``pg_advisory_xact_lock``; SQLite:
 ``BEGIN IMMEDIATE`` serialises every writer), the row-level paths hold it shared and lock their row
 (``SELECT ... FOR UPDATE``; the claim skips rows another claim holds, ``SKIP LOCKED``). Every write takes its
 ``seq`` from one counter row that stays locked until commit, so rows commit in ``seq`` order and a reader that
@@ -29,13 +30,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 
 from store.base import (
     Change,
+    Decision,
     Record,
     Rewrite,
+    Scopes,
     SetAside,
     SetAsideList,
     Store,
@@ -52,6 +55,7 @@ from store.sql_schema import (
     counters,
     create_schema,
     events,
+    indexed_values,
     lock_key,
     make_engine,
     records,
@@ -140,6 +144,19 @@ class SqlStore(Store):
                                       .limit(limit)).all()
         return self._readable(collection, rows)
 
+    def position(self, collection: str, record_id: str, order_fields: tuple[str, ...], **equals: str) -> int | None:
+        if not set(order_fields) | set(equals) <= {"id", *INDEXED_FIELDS}:
+            return super().position(collection, record_id, order_fields, **equals)
+        columns = (records.c[name] for name in order_fields)  # compared by code point, as Python compares text
+        order = tuple_(*(column.collate("C") if self.postgres else column for column in columns))
+        matching = (self._live(collection), *(records.c[key] == value for key, value in equals.items()))
+        with self._reading(collection) as connection:
+            mine = connection.execute(select(*order.clauses).where(*matching, records.c.id == record_id)).first()
+            if mine is None:
+                return None
+            ahead = connection.execute(select(func.count()).select_from(records).where(*matching, order < tuple(mine)))
+            return ahead.scalar() + 1
+
     def version(self, collection: str) -> str:
         with self._reading(collection) as connection:
             latest = connection.execute(select(func.max(records.c.seq)).where(
@@ -162,6 +179,37 @@ class SqlStore(Store):
             self._write(connection, collection, [(snapshot.get(r["id"]), r) for r in writes]
                         + [(before, None) for before in removed])
             return value
+
+    def transact_where(self, collection: str, scopes: Scopes, decide: Decision[T]) -> T:
+        if not {key for scope in scopes for key in scope} <= set(INDEXED_FIELDS):
+            return super().transact_where(collection, scopes, decide)
+        with self._writing(collection, exclusive=True) as connection:
+            found: dict[str, Record] = {}
+            for scope in scopes:  # one indexed query per scope
+                rows = connection.execute(select(records.c.id, records.c.body).where(
+                    self._live(collection), *(records.c[key] == value for key, value in scope.items()))).all()
+                found.update((record["id"], record) for record in self._readable(collection, rows))
+            writes, value = decide(found)
+            for record in writes:  # every write is checked before the first is made
+                check_record(collection, record)
+            stored = self._stored(connection, collection, [r["id"] for r in writes if r["id"] not in found])
+            self._write(connection, collection, [(found.get(r["id"], stored.get(r["id"])), r) for r in writes])
+            return value
+
+    def _stored(self, connection: Connection, collection: str, record_ids: list[str]) -> dict[str, Record]:
+        """The stored records among ``record_ids``, read under this transaction; StoreError if one is unreadable
+        (a write never replaces a row that was set aside)."""
+        if not record_ids:
+            return {}
+        rows = connection.execute(select(records.c.id, records.c.body).where(
+            self._live(collection), records.c.id.in_(record_ids))).all()
+        found = {row.id: self._parse(collection, row.id, row.body) for row in rows}
+        for item in found.values():
+            if isinstance(item, SetAside):
+                self.set_aside.add(item)
+                raise StoreError(f"{item.path} was set aside (it {item.reason}) and is not overwritten; "
+                                 "repair or remove it first. Nothing was written.")
+        return found
 
     def update_one(self, collection: str, record_id: str, change: Change[T]) -> T:
         with self._writing(collection, exclusive=False) as connection:
@@ -285,9 +333,7 @@ class SqlStore(Store):
                 connection.execute(update(records).where(self._row(collection, before["id"]))
                                    .values(seq=seq, deleted=True))
             else:
-                indexed = admit(collection, after)
-                values = {name: indexed.get(name) if isinstance(indexed.get(name), str) else None
-                          for name in INDEXED_FIELDS}
+                values = indexed_values(admit(collection, after))
                 values.update(seq=seq, body=json.dumps(after, sort_keys=True, ensure_ascii=False), deleted=False)
                 connection.execute(upsert(self.engine, records).values(collection=collection, id=after["id"], **values)
                                    .on_conflict_do_update(index_elements=["collection", "id"], set_=values))

@@ -11,6 +11,10 @@
   (put). ``seq`` comes from the collection's counter (``outbox:<collection>``); once published, ``body`` is
   dropped and ``published_in`` names the commit that holds it, until the row is pruned.
 
+A ``records`` table made by an earlier version, without some of today's indexed columns, gets them at open:
+``ALTER TABLE ... ADD COLUMN`` and a fill from the stored bodies, in the transaction that holds the schema lock,
+so replicas opening together do it once.
+
 ``events.seq`` is assigned while the write holds the ``counters`` row, so events, too, commit in ``seq`` order.
 
 SQLite runs in WAL mode with a busy timeout; a write transaction starts with ``BEGIN IMMEDIATE`` so that two
@@ -28,6 +32,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -37,23 +42,33 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
+    inspect,
     select,
+    tuple_,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store.record_contract import Record, RecordRejected, read_record
+
 metadata = MetaData()
 
-INDEXED_FIELDS = ("state", "worker", "heartbeat_at", "submitted_at", "voter")  # copied out of each body
+QUEUE_FIELDS = ("state", "worker", "heartbeat_at", "submitted_at", "voter")
+SCOPE_FIELDS = ("team_key", "account", "repo_id", "challenge", "rechecks")  # what look-ups and checks filter on
+INDEXED_FIELDS = QUEUE_FIELDS + SCOPE_FIELDS  # copied out of each body (text values only)
+BACKFILL_BATCH = 2000
 
 records = Table(
     "records", metadata,
     Column("collection", String(40), primary_key=True),
     Column("id", String(200), primary_key=True),
     Column("seq", BigInteger, nullable=False),
-    *(Column(name, String(200)) for name in INDEXED_FIELDS),
+    *(Column(name, String(200)) for name in QUEUE_FIELDS),
+    *(Column(name, String) for name in SCOPE_FIELDS),  # unbounded: a team key or repo id is never cut
     Column("body", Text, nullable=False),
     Column("deleted", Boolean, nullable=False, default=False),
     Index("records_by_seq", "collection", "seq"),
@@ -62,6 +77,12 @@ records = Table(
     Index("records_by_voter", "collection", "voter"),
     Index("records_by_submitted", "collection", "submitted_at", "id"),
     Index("records_by_heartbeat", "collection", "heartbeat_at", "id"),
+    # the scopes filter on the challenge too: an index naming it wins over records_by_challenge in SQLite's planner
+    Index("records_by_team", "collection", "team_key", "challenge"),
+    Index("records_by_account", "collection", "account", "challenge"),
+    Index("records_by_repo", "collection", "repo_id", "challenge"),
+    Index("records_by_challenge", "collection", "challenge"),
+    Index("records_by_rechecks", "collection", "rechecks"),
 )
 
 events = Table(
@@ -142,12 +163,56 @@ def lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"store:{name}".encode()).digest()[:8], "big", signed=True)
 
 
+def indexed_values(record: Record) -> dict[str, str | None]:
+    """The indexed columns of a stored record (as admitted by the record contract): its text values, else NULL."""
+    return {name: record.get(name) if isinstance(record.get(name), str) else None for name in INDEXED_FIELDS}
+
+
 def create_schema(engine: Engine) -> None:
-    """The tables (if missing) and the counter row; replicas opening the database together do it once."""
+    """The tables (if missing), the columns and indexes added since a table was created (filled from the stored
+    bodies) and the counter row; replicas opening the database together do it once."""
     with engine.connect().execution_options(**{WRITES: True}) as connection, connection.begin():
         if engine.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(lock_key("schema"))))
         metadata.create_all(connection)
+        _add_missing_columns(connection)
         for index in records.indexes:  # an index added since the table was created
             index.create(connection, checkfirst=True)
         connection.execute(upsert(engine, counters).values(name=SEQ, value=0).on_conflict_do_nothing())
+
+
+def _add_missing_columns(connection: Connection) -> None:
+    """Upgrade a ``records`` table made by an earlier version: add the indexed columns it lacks, then fill them
+    from every stored body in the same transaction (so a crash leaves the old table, and the next open does it)."""
+    present = {column["name"] for column in inspect(connection).get_columns(records.name)}
+    missing = [name for name in INDEXED_FIELDS if name not in present]
+    if not missing:
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    for name in missing:
+        column_type = records.c[name].type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(f"ALTER TABLE {quote(records.name)} ADD COLUMN {quote(name)} {column_type}")
+    _backfill(connection, missing)
+
+
+def _backfill(connection: Connection, names: list[str]) -> None:
+    """Copy ``names`` out of every stored body, in key order, a batch at a time (a body that does not fit the
+    record contract leaves them NULL, as it is left out of every read)."""
+    key = tuple_(records.c.collection, records.c.id)
+    fill = update(records).where(records.c.collection == bindparam("at_collection"),
+                                 records.c.id == bindparam("at_id")).values({name: bindparam(f"new_{name}") for name in names})
+    after: tuple[str, str] | None = None
+    while True:
+        batch = select(records.c.collection, records.c.id, records.c.body).order_by(*key.clauses).limit(BACKFILL_BATCH)
+        rows = connection.execute(batch.where(key > after) if after else batch).all()
+        if not rows:
+            return
+        filled = []
+        for row in rows:
+            try:
+                values = indexed_values(read_record(row.collection, row.id, row.body.encode("utf-8")))
+            except (RecordRejected, KeyError):  # unreadable, or a collection the contract no longer has
+                values = dict.fromkeys(names)
+            filled.append({"at_collection": row.collection, "at_id": row.id, **{f"new_{n}": values[n] for n in names}})
+        connection.execute(fill, filled)
+        after = (rows[-1].collection, rows[-1].id)

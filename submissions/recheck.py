@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from challenges.definitions import challenges
 from store.aggregates import find_result
 from store.base import Record, Store, StoreError
+from store.states import PENDING
 from submissions.hub_models import HubModels
 from submissions.rules import SubmissionForm, check_repo_id, check_revision
 from submissions.service import Outcome, check_on_hub, new_request, queue_position
@@ -87,7 +88,7 @@ def queue_recheck(store: Store, hub: HubModels, form: RecheckForm, now: datetime
         return [request], _queued(request, [*existing, request])
 
     try:
-        return store.transact("requests", decide)
+        return store.transact_where("requests", [{"rechecks": row["id"]}, {"state": PENDING}], decide)
     except StoreError as error:
         return Outcome("unsaved", [(f"The re-check could not be saved ({error}). It may or may not have been "
                                     "queued: look in the Queue tab before trying again.")])

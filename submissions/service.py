@@ -1,7 +1,8 @@
 """Taking a submission: check the form, check the repos on the Hub, then queue it in one store transaction.
 
-The transaction re-reads the stored requests, so the per-team limit and the duplicate check hold across
-restarts and replicas.
+The transaction re-reads the stored requests the checks concern (the team's, the account's and the repo's:
+:func:`check_scopes`, by index on the SQL store), so the per-team limit and the duplicate check hold across
+restarts and replicas without reading every request; the queue position is counted by the store afterwards.
 
 The contact e-mail goes to the private collection, keyed by the request id, and only once the transaction
 has queued the request: refused and duplicate submissions leave no e-mail behind. The two writes are not one
@@ -63,6 +64,21 @@ class Outcome:
 def queue_position(requests: list[Record], request_id: str) -> int | None:
     pending = sorted((r for r in requests if r.get("state") == PENDING), key=lambda r: (r["submitted_at"], r["id"]))
     return next((i for i, r in enumerate(pending, start=1) if r["id"] == request_id), None)
+
+
+def check_scopes(challenge: Challenge, request: Record, check_duplicate: bool) -> list[dict[str, str]]:
+    """The stored requests :func:`queue_request` decides on, instead of every request: the team's and the
+    account's in this challenge (the rate limits; the team's include ``request`` itself if an earlier commit
+    landed) and the same repo's (the duplicate check).
+
+    The team is matched by its stored ``team_key``, which :func:`request_record` writes with the current
+    normalisation (a request stored before it counts under the key it was stored with)."""
+    scopes = [{"team_key": team_key(request["team"]), "challenge": challenge.id}]
+    if request.get("account"):
+        scopes.append({"account": request["account"], "challenge": challenge.id})
+    if check_duplicate:
+        scopes.append({"repo_id": request["repo_id"], "challenge": challenge.id})
+    return scopes
 
 
 def check_on_hub(hub: HubModels, challenge: Challenge, form: SubmissionForm) -> tuple[list[str], dict]:
@@ -189,25 +205,36 @@ def queue_request(store: Store, challenge: Challenge, request: Record, contact_e
         check_duplicate: False for requests without a commit of their own (a merge recipe).
     """
 
-    def decide(snapshot: dict[str, Record]) -> tuple[list[Record], Outcome]:
-        existing = list(snapshot.values())
-        if request["id"] in snapshot:  # our own earlier commit landed although its answer was an error
-            return [], Outcome("queued", request=request, position=queue_position(existing, request["id"]))
+    def decide(found: dict[str, Record]) -> tuple[list[Record], Outcome]:
+        existing = list(found.values())
+        if request["id"] in found:  # our own earlier commit landed although its answer was an error
+            return [], Outcome("queued", request=request)
         duplicate = check_duplicate and find_duplicate(existing, challenge.id, request["repo_id"], request["commit"])
         if duplicate:
-            return [], Outcome("duplicate", request=duplicate, position=queue_position(existing, duplicate["id"]))
+            return [], Outcome("duplicate", request=duplicate)
         limited = check_rate_limit(challenge, existing, request["team"], request["account"], now)
         if limited:
             return [], Outcome("refused", limited)
-        return [request], Outcome("queued", request=request, position=queue_position([*existing, request], request["id"]))
+        return [request], Outcome("queued", request=request)
 
     try:
-        outcome = store.transact("requests", decide)
+        outcome = store.transact_where("requests", check_scopes(challenge, request, check_duplicate), decide)
+        if outcome.request is not None:
+            outcome.position = _queue_place(store, outcome.request["id"])
     except StoreError as error:
         outcome = _after_failed_commit(store, request, error)
     if outcome.status == "queued" and outcome.request["id"] == request["id"]:
         outcome.notes += _save_contact(store, request, contact_email.strip(), request["account"])
     return outcome
+
+
+def _queue_place(store: Store, request_id: str) -> int | None:
+    """The request's place among the PENDING ones, counted by the store (what :func:`queue_position` finds in a
+    list), just after its transaction; None if it is not PENDING or the store cannot count now."""
+    try:
+        return store.position("requests", request_id, ("submitted_at", "id"), state=PENDING)
+    except StoreError:
+        return None
 
 
 def _after_failed_commit(store: Store, request: Record, error: StoreError) -> Outcome:

@@ -25,4 +25,7 @@ from tests.hub_fixtures import hub_server_fixture  # noqa: F401  (the local Hub,
 from tests.postgres import postgres_server_fixture, postgres_url_fixture  # noqa: F401  (real PostgreSQL)
 from tests.sandbox_fixtures import host_server, no_bwrap  # noqa: F401  (sandbox fixtures)
 from tests.space_oauth import space_oauth  # noqa: F401  (a Space with hf_oauth, as fixture "space_oauth")
-from tests.sql_fixtures import sql_url_fixture  # noqa: F401  (SQLite and PostgreSQL, as fixture "sql_url")
+from tests.sql_fixtures import (  # noqa: F401  (SQLite and PostgreSQL, as fixture "sql_url"; rows parsed)
+    sql_rows_parsed_fixture,
+    sql_url_fixture,
+)
