@@ -138,10 +138,13 @@ class SqlStore(Store):
     def newest(self, collection: str, field: str, limit: int) -> list[Record]:
         if field not in INDEXED_FIELDS:
             return super().newest(collection, field, limit)
-        with self._reading(collection) as connection:
-            rows = connection.execute(select(records.c.id, records.c.body).where(self._live(collection))
-                                      .order_by(records.c[field].desc().nulls_last(), records.c.id.desc())
-                                      .limit(limit)).all()
+        column, latest = records.c[field], select(records.c.id, records.c.body).where(self._live(collection))
+        with self._reading(collection) as connection:  # two queries that walk the (collection, field, id) index
+            rows = connection.execute(latest.where(column.is_not(None))  # backwards: DESC NULLS LAST would sort
+                                      .order_by(column.desc(), records.c.id.desc()).limit(limit)).all()
+            if len(rows) < limit:  # the rows without the field come last
+                rows += connection.execute(latest.where(column.is_(None)).order_by(records.c.id.desc())
+                                           .limit(limit - len(rows))).all()
         return self._readable(collection, rows)
 
     def position(self, collection: str, record_id: str, order_fields: tuple[str, ...], **equals: str) -> int | None:
