@@ -14,7 +14,7 @@ hour starts.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import update
 
@@ -62,11 +62,13 @@ def expected_rows(rows: list[Record]) -> dict[str, int]:
     return {cid: len(board_frame(challenge, rows)) for cid, challenge in challenges().items()}
 
 
-def seed_hub(server, repos: Iterable[str], results_repo: str, boards_repo: str, results: list[Record]) -> None:
-    """Every dataset the deployment names (empty), the results in the results dataset, then the aggregates of
-    every challenge in the boards dataset, built at the results head just pushed (as the boards job pins it)."""
+def seed_hub(server, repos: Iterable[str], results_repo: str, boards_repo: str, results: list[Record],
+             private: Collection[str] = ()) -> None:
+    """Every dataset the deployment names (empty; those in ``private`` private), the results in the results
+    dataset, then the aggregates of every challenge in the boards dataset, built at the results head just pushed
+    (as the boards job pins it)."""
     for repo in repos:
-        server.add_dataset(repo)
+        server.add_dataset(repo, private=repo in private)
     head = server.push(results_repo, {f"results/{r['id']}.json": dump_record(r) for r in results},
                        repo_type="dataset", message=f"seed {len(results)} results")
     by_challenge: dict[str, list[Record]] = {cid: [] for cid in challenges()}
