@@ -73,9 +73,10 @@ def compressed_timers(environ: Mapping[str, str], speed: float) -> dict[str, str
 
 
 class LogTally(logging.Handler):
-    """Counts the warnings and errors of a process by logger and level, and keeps the first few messages."""
+    """Counts the warnings and errors of a process by logger and level, and keeps the first few messages of
+    each."""
 
-    KEEP = 5
+    KEEP = 2
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
@@ -83,9 +84,10 @@ class LogTally(logging.Handler):
         self.first: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.counts[f"{record.name} {record.levelname}"] += 1
-        if len(self.first) < self.KEEP:
-            self.first.append(f"{record.name} {record.levelname}: {record.getMessage()[:300]}")
+        key = f"{record.name} {record.levelname}"
+        self.counts[key] += 1
+        if self.counts[key] <= self.KEEP:
+            self.first.append(f"{key}: {record.getMessage()[:300]}")
 
     def export(self) -> dict:
         return {"counts": dict(self.counts), "first": list(self.first)}
@@ -96,7 +98,7 @@ class Flag:
     ``set`` waits for every process that ever waited on it to wake, and hangs once one of them has exited.)"""
 
     def __init__(self, context) -> None:
-        self._value = context.Value("b", 0)
+        self._value = context.Value("b", 0, lock=False)  # one byte, set once: no lock needed
 
     def set(self) -> None:
         self._value.value = 1
@@ -229,6 +231,7 @@ def replica_hour(plan: Plan, replica: Replica, run: Run, index: int, hour_start:
     interval = queue_refresh_s(plan.environ)
     queue_timings, board_timings, queued = Timings(), Timings(), set()
     replica.pace(args.speed)
+    cpu_s = time.process_time()
     jobs = BackgroundJobs()
     if replica.store is not None:  # a replica still starting has no store yet, nor jobs
         jobs.start(replica.store, compressed_timers(plan.environ, args.speed), boards=True)
@@ -279,7 +282,8 @@ def replica_hour(plan: Plan, replica: Replica, run: Run, index: int, hour_start:
     threads = tabs + [thread for group in groups.values() for thread in group.threads]
     return {"outcomes": {kind: dict(group.counts()) for kind, group in groups.items()},
             "queued": sorted(queued), "queue_poll": queue_timings.export(), "board_read": board_timings.export(),
-            "scheduled_jobs": scheduled_jobs, "threads_still_busy": _join(threads, JOIN_S)}
+            "scheduled_jobs": scheduled_jobs, "threads_still_busy": _join(threads, JOIN_S),
+            "cpu_s": round(time.process_time() - cpu_s, 1)}
 
 
 def worker_process(control: Control, run: Run, name: str, plan: Plan, indices: list[int]) -> dict:
@@ -297,7 +301,7 @@ def worker_process(control: Control, run: Run, name: str, plan: Plan, indices: l
     if hour_start is None:
         return {}
     jobs, timers = BackgroundJobs(), compressed_timers(plan.environ, args.speed)
-    threads = []
+    threads, cpu_s = [], time.process_time()
     for worker in workers:
         jobs.start(worker.store, timers, boards=False)
         threads.append(threading.Thread(target=work, args=(worker, run, DEFAULT_INTERVAL_S), daemon=True,
@@ -309,7 +313,7 @@ def worker_process(control: Control, run: Run, name: str, plan: Plan, indices: l
     scheduled_jobs = jobs.count()
     jobs.stop()
     return {"evaluations": log.export(), "scheduled_jobs": scheduled_jobs,
-            "threads_still_busy": _join(threads, JOIN_S)}
+            "threads_still_busy": _join(threads, JOIN_S), "cpu_s": round(time.process_time() - cpu_s, 1)}
 
 
 def worker_groups(workers: int, processes: int) -> list[list[int]]:
@@ -343,5 +347,5 @@ def merge_hour(reports: dict[str, dict]) -> dict:
             "queue_poll": queue_timings.summary(), "board_read": board_timings.summary(),
             "scheduled_jobs": sum(r.get("scheduled_jobs", 0) for r in reports.values()),
             "threads_still_busy": sum(r.get("threads_still_busy", 0) for r in reports.values()),
-            "processes": {name: {key: r[key] for key in ("error", "log") if key in r}
+            "processes": {name: {key: r[key] for key in ("error", "log", "cpu_s") if key in r}
                           for name, r in sorted(reports.items())}}

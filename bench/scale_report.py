@@ -3,6 +3,7 @@ table and as JSON. A figure that could not be measured within the phase's cap re
 
 from __future__ import annotations
 
+import os
 import statistics
 
 TARGET_RATIO = 0.5  # every figure at most half of the Hub's limit
@@ -102,7 +103,8 @@ def figures(args, limits, starts: dict, baseline: dict, hour: dict, hub_start: d
                      "evaluated_twice": accounts.get("evaluated_twice", CAP), "account": accounts},
         "votes": hour["outcomes"]["votes"],
         "board_read_jobs": hour["outcomes"]["board_reads"],
-        "hour": {k: hour[k] for k in ("virtual_s", "wall_s", "threads_still_busy", "workers_not_ready",
+        "hour": {k: hour[k] for k in ("virtual_s", "wall_s", "threads_still_busy", "workers_not_ready", "hub_cpu_s",
+                                      "postgres_cpu_s",
                                       "queue_refresh_s", "worker_poll_s", "scheduled_jobs", "publish_every_s",
                                       "boards_refresh_s")},
         "processes": hour["processes"],
@@ -185,11 +187,23 @@ def _counts(counter: dict) -> str:
     return ", ".join(f"{key} {value}" for key, value in sorted(counter.items())) or "none"
 
 
+def cpu_by_kind(report: dict) -> dict[str, float]:
+    """CPU seconds of the hour by kind of process: replicas, workers, the local Hub, PostgreSQL."""
+    totals = {"replicas": 0.0, "workers": 0.0}
+    for name, process in report["processes"].items():
+        kind = "replicas" if name.startswith("replica-") else "workers"
+        totals[kind] = round(totals[kind] + process.get("cpu_s", 0.0), 1)
+    return {**totals, "hub": report["hour"]["hub_cpu_s"], "postgres": report["hour"]["postgres_cpu_s"]}
+
+
 def print_table(report: dict) -> None:
     hour = report["hour"]
     print(f"\nScale (issue #15), tree {report['commit']}: {report['scenario']}")
     print(f"hour: {hour['virtual_s']:g} virtual s in {hour['wall_s']:g} wall s; whole run "
           f"{report.get('total_wall_s', '-')} wall s")
+    cpu = cpu_by_kind(report)
+    print("CPU s in the hour: " + ", ".join(f"{kind} {seconds:g}" for kind, seconds in cpu.items())
+          + f": {sum(cpu.values()) / hour['wall_s']:.2f} cores of the machine's {os.cpu_count()}")
     print("| figure | value | Hub limit / target | ratio | |")
     print("|---|---:|---:|---:|---|")
     for row in rows(report):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Collection, Iterable
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from challenges.definitions import challenges
 from leaderboard.published import all_published_records
@@ -92,7 +92,8 @@ def finished_requests(results: list[Record]) -> list[Record]:
 
 def seed_queue(database_url: str, requests: list[Record]) -> None:
     """``requests`` in the queue database in one transaction (rows as ``SqlStore`` writes them, with seqs from its
-    counter), and the one-time import from the Hub marked done, as on a database that has served before."""
+    counter), and the one-time import from the Hub marked done, as on a database that has served before (its
+    planner statistics gathered)."""
     live = SqlStore(database_url)  # creates the tables
     try:
         with live.engine.begin() as connection:
@@ -109,5 +110,8 @@ def seed_queue(database_url: str, requests: list[Record]) -> None:
             if rows:
                 connection.execute(records.insert(), rows)
             connection.execute(counters.insert(), [{"name": f"imported:{c}", "value": 0} for c in live.collections])
+        if live.engine.dialect.name == "postgresql":  # the planner's statistics, as autovacuum keeps them
+            with live.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("ANALYZE"))
     finally:
         live.engine.dispose()
