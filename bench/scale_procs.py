@@ -279,11 +279,11 @@ def replica_hour(plan: Plan, replica: Replica, run: Run, index: int, hour_start:
     run.stop.set()
     scheduled_jobs = jobs.count()
     jobs.stop()
-    threads = tabs + [thread for group in groups.values() for thread in group.threads]
+    still = _join(tabs + [thread for group in groups.values() for thread in group.threads], JOIN_S)
+    # counted once the calls under way have returned (or JOIN_S passed)
     return {"outcomes": {kind: dict(group.counts()) for kind, group in groups.items()},
             "queued": sorted(queued), "queue_poll": queue_timings.export(), "board_read": board_timings.export(),
-            "scheduled_jobs": scheduled_jobs, "threads_still_busy": _join(threads, JOIN_S),
-            "cpu_s": round(time.process_time() - cpu_s, 1)}
+            "scheduled_jobs": scheduled_jobs, "threads_still_busy": still, "cpu_s": round(time.process_time() - cpu_s, 1)}
 
 
 def worker_process(control: Control, run: Run, name: str, plan: Plan, indices: list[int]) -> dict:
@@ -312,8 +312,9 @@ def worker_process(control: Control, run: Run, name: str, plan: Plan, indices: l
     run.stop.set()
     scheduled_jobs = jobs.count()
     jobs.stop()
-    return {"evaluations": log.export(), "scheduled_jobs": scheduled_jobs,
-            "threads_still_busy": _join(threads, JOIN_S), "cpu_s": round(time.process_time() - cpu_s, 1)}
+    still = _join(threads, JOIN_S)
+    return {"evaluations": log.export(), "scheduled_jobs": scheduled_jobs, "threads_still_busy": still,
+            "cpu_s": round(time.process_time() - cpu_s, 1)}
 
 
 def worker_groups(workers: int, processes: int) -> list[list[int]]:
