@@ -10,7 +10,8 @@ server (the queue database every actor is given as ``DATABASE_URL``, unless ``--
 As in production, every replica runs in a process of its own and the workers in ``--worker-processes``
 processes (``bench/scale_procs.py``); they report back to this one, which prints the figures.
 
-Phases, each with a wall-clock cap (``--cap-s``; what does not finish in it is reported as "> cap"):
+Phases, each but the hour (``--hour-s`` / ``--speed`` of wall clock) with a wall-clock cap (``--cap-s``; what
+does not finish in it is reported as "> cap"); a full-size run takes ~16 minutes:
 
 1. seed: the results in the results dataset and the aggregated boards in the boards dataset (one set-up commit
    each), the FINISHED requests behind the results in the queue database (one transaction);

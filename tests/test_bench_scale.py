@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bench.scale_actors import Evaluations, account
+from bench.scale_procs import worker_groups
 from evaluator.worker import result_id_for
 from store.base import LocalStore
 from tests.board_records import result
@@ -91,3 +92,9 @@ def test_lost_and_twice_are_read_back_from_the_store(tmp_path):
     assert found["evaluated_twice"] == 1 and found["evaluated_twice_ids"] == ["reclaimed"]
     assert found["states"] == {"FINISHED": 2, "RUNNING": 1, "PENDING": 1}
     assert found["bench_log"]["started_more_than_once"] == 1
+
+
+def test_workers_are_spread_evenly_over_their_processes():
+    assert worker_groups(50, 5) == [list(range(n, n + 10)) for n in range(0, 50, 10)]
+    assert worker_groups(3, 2) == [[0, 1], [2]]
+    assert worker_groups(2, 5) == [[0], [1]]  # never an empty process
