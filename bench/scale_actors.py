@@ -73,6 +73,7 @@ class Timings:
         self.flags: Counter = Counter()
         self._open: dict[int, float] = {}
         self._next = 0
+        self._absorbed_open: list[float] = []  # calls under way in another process when it reported
 
     def start(self) -> int:
         with self._lock:
@@ -88,12 +89,26 @@ class Timings:
                 self.flags[flag] += 1
             return elapsed
 
+    def export(self) -> dict:
+        """Plain data for another process: the durations, the calls still under way (their time so far), flags."""
+        with self._lock:
+            now = time.monotonic()
+            return {"done": list(self.done), "open": [now - started for started in self._open.values()]
+                    + self._absorbed_open, "flags": dict(self.flags)}
+
+    def absorb(self, exported: dict) -> None:
+        """Add another process's :meth:`export`."""
+        with self._lock:
+            self.done += exported["done"]
+            self._absorbed_open += exported["open"]
+            self.flags.update(exported["flags"])
+
     def summary(self) -> dict:
         """count, p50 / p95 / max in ms (``lower_bound``: some calls had not returned, and count as their time
         so far), the flags counted."""
         with self._lock:
             now = time.monotonic()
-            unfinished = [now - started for started in self._open.values()]
+            unfinished = [now - started for started in self._open.values()] + self._absorbed_open
             values = sorted(self.done + unfinished)
             flags = dict(self.flags)
         if not values:
@@ -126,6 +141,10 @@ class Replica:
             self._speed = speed
             if self.boards is not None:
                 self.boards.recheck_s = self._recheck_s / speed
+
+    def start_figures(self) -> dict:
+        """What :meth:`start` measured so far, as plain data (None: not reached)."""
+        return {"first_board_s": self.first_board_s, "first_rows": self.first_rows, "complete_s": self.complete_s}
 
     def start(self, expected: Mapping[str, int], run: Run, cap_s: float) -> None:
         """As ``app.build_app`` starts: the store, the boards job once (a Hub error is logged and the start goes
@@ -188,6 +207,16 @@ class Evaluations:
     def note(self, counter: Counter, request_id: str) -> None:
         with self._lock:
             counter[request_id] += 1
+
+    def export(self) -> dict:
+        with self._lock:
+            return {"started": dict(self.started), "completed": dict(self.completed)}
+
+    def absorb(self, exported: dict) -> None:
+        """Add another process's :meth:`export`."""
+        with self._lock:
+            self.started.update(exported["started"])
+            self.completed.update(exported["completed"])
 
 
 class SimulatedWorker(Worker):

@@ -3,9 +3,11 @@ table and as JSON. A figure that could not be measured within the phase's cap re
 
 from __future__ import annotations
 
+import os
 import statistics
 
 TARGET_RATIO = 0.5  # every figure at most half of the Hub's limit
+DELIVERED = 0.95  # the share of the scenario's load a run must deliver to prove its figures
 BOARD_P95_MS = 200.0
 START_S = 30.0
 CAP = "> cap"
@@ -15,9 +17,12 @@ def _ratio(value: float | None, limit: float) -> float | None:
     return None if value is None else round(value / limit, 3)
 
 
-def _start_figures(replicas: list, alone, cap_s: float) -> dict:
-    first = [r.first_board_s for r in replicas]
-    complete = [r.complete_s for r in replicas]
+def _start_figures(replicas: list[dict | None], alone: dict | None, cap_s: float) -> dict:
+    """From each replica's ``Replica.start_figures`` (None: its process did not report)."""
+    replicas = [r or {"first_board_s": None, "first_rows": None, "complete_s": None} for r in replicas]
+    alone = alone or {"first_board_s": None, "complete_s": None}
+    first = [r["first_board_s"] for r in replicas]
+    complete = [r["complete_s"] for r in replicas]
 
     def seconds(values: list) -> dict:
         """p50 and max, "> cap" for those beyond the cap (a start that ended later, during the busy hour, is
@@ -29,16 +34,41 @@ def _start_figures(replicas: list, alone, cap_s: float) -> dict:
                 "max_s": CAP if CAP in capped else round(max(done), 2), "finished": sum(v != CAP for v in capped),
                 "of": len(values), "measured_s": [None if v is None else round(v, 2) for v in values]}
 
-    return {"first_board_served": {**seconds(first), "rows_on_first_board": [r.first_rows for r in replicas]},
+    return {"first_board_served": {**seconds(first), "rows_on_first_board": [r["first_rows"] for r in replicas]},
             "every_row_served": seconds(complete), "cap_s": cap_s, "target_s": START_S,
-            "alone": {"first_board_served": seconds([alone.first_board_s]),
-                      "every_row_served": seconds([alone.complete_s])}}
+            "alone": {"first_board_served": seconds([alone["first_board_s"]]),
+                      "every_row_served": seconds([alone["complete_s"]])}}
 
 
-def figures(args, limits, replicas, alone, baseline: dict, hour: dict, hub_start: dict, hub_hour: dict,
+def _share(done: float, expected: float) -> dict:
+    return {"done": done, "expected": round(expected, 1), "ratio": _ratio(done, expected) if expected else None}
+
+
+def delivered(args, hour: dict) -> dict:
+    """How much of the scenario's load the hour delivered: a run is a proof of the figures only when each ratio
+    is about 1. Evaluations expected: every worker busy all hour (``workers * hour / eval``, or one per
+    submission if fewer; the ±20 % spread of an evaluation and the workers' first poll of an empty queue keep
+    the attainable count a little below)."""
+    outcomes = hour["outcomes"]
+    submissions, polls, reads = outcomes["submissions"], hour["queue_poll"], outcomes["board_reads"]
+    unanswered = ("not_attempted", "in_flight")
+    return {
+        "submissions_answered": _share(sum(n for k, n in submissions.items() if k not in unanswered),
+                                       args.submissions),
+        "evaluations_finished": _share(sum(hour["log"].completed.values()),
+                                       min(args.workers * args.hour_s / args.eval_s, args.submissions)),
+        "votes_stored": _share(outcomes["votes"].get("stored", 0), int(args.votes_per_min * args.hour_s / 60)),
+        "queue_polls_done": _share(polls["count"] - polls["unfinished"], args.tabs * args.hour_s / hour["queue_refresh_s"]),
+        "board_reads_done": _share(reads.get("read", 0),
+                                   int(args.board_reads_per_min * args.hour_s / 60)),
+    }
+
+
+def figures(args, limits, starts: dict, baseline: dict, hour: dict, hub_start: dict, hub_hour: dict,
             accounts: dict, expected: dict, repos: list[str]) -> dict:
     """Everything measured, keyed for the JSON; ``ratio`` is against the Hub's limit (or the target). Every
-    dataset in ``repos`` gets its commit count, zero included."""
+    dataset in ``repos`` gets its commit count, zero included. ``starts``: the replica started ``alone`` and
+    the ``crowd`` (their ``Replica.start_figures``)."""
     span = max(hour["end_s"] - hour["start_s"], 1.0)
     per_hour = 3600.0 / span
     counted = {**{f"datasets/{repo}": {"asked": 0, "landed": 0} for repo in repos}, **hub_hour["commits"]}
@@ -53,7 +83,7 @@ def figures(args, limits, replicas, alone, baseline: dict, hour: dict, hub_start
     return {
         "scenario": {key: getattr(args, key) for key in ("workers", "submissions", "results", "replicas", "tabs",
                                                           "votes_per_min", "board_reads_per_min", "hour_s",
-                                                          "eval_s", "speed", "cap_s")},
+                                                          "eval_s", "speed", "cap_s", "worker_processes")},
         "hub_limits": {"commits_per_repo_hour": limits.commits_per_repo, "api_calls_per_5min": limits.api_calls,
                        "downloads_per_5min": limits.resolver_calls},
         "commits_per_repo_hour": commits,
@@ -66,14 +96,18 @@ def figures(args, limits, replicas, alone, baseline: dict, hour: dict, hub_start
                        "p95_over_baseline": _ratio(board["p95_ms"], base_ms) if base_ms else None,
                        "complete_fraction": round(board.get("complete", 0) / board_done, 3) if board_done else None,
                        "rows_expected": expected, "target_p95_ms": BOARD_P95_MS},
-        "replica_start": _start_figures(replicas, alone, args.cap_s),
+        "replica_start": _start_figures(starts["crowd"], starts["alone"], args.cap_s),
+        "delivered": delivered(args, hour),
         "queue_poll": hour["queue_poll"],
         "requests": {"submissions": hour["outcomes"]["submissions"], "lost": accounts.get("lost", CAP),
                      "evaluated_twice": accounts.get("evaluated_twice", CAP), "account": accounts},
         "votes": hour["outcomes"]["votes"],
         "board_read_jobs": hour["outcomes"]["board_reads"],
-        "hour": {k: hour[k] for k in ("virtual_s", "wall_s", "capped", "threads_still_busy", "queue_refresh_s",
-                                      "worker_poll_s", "scheduled_jobs", "publish_every_s", "boards_refresh_s")},
+        "hour": {k: hour[k] for k in ("virtual_s", "wall_s", "threads_still_busy", "workers_not_ready", "hub_cpu_s",
+                                      "postgres_cpu_s",
+                                      "queue_refresh_s", "worker_poll_s", "scheduled_jobs", "publish_every_s",
+                                      "boards_refresh_s")},
+        "processes": hour["processes"],
     }
 
 
@@ -88,9 +122,19 @@ def _verdict(ratio: float | None, target: float = TARGET_RATIO) -> str:
 def rows(report: dict) -> list[tuple[str, str, str, str, str]]:
     """(figure, value, limit or target, ratio, verdict) for the printed table."""
     table = []
+    for key, label in (("submissions_answered", "submissions answered / sent"),
+                       ("evaluations_finished", "evaluations finished / expected (workers x hour / eval)"),
+                       ("votes_stored", "votes stored / sent"), ("queue_polls_done", "Queue tab polls done / expected"),
+                       ("board_reads_done", "board reads done / sent")):
+        share = report["delivered"][key]
+        table.append((f"delivered: {label}", f"{_fmt(share['done'])} / {_fmt(share['expected'])}", "1",
+                      _fmt(share["ratio"]), "-" if share["ratio"] is None else
+                      "ok" if share["ratio"] >= DELIVERED else "SHORT"))
+    target = f"{report['hub_limits']['commits_per_repo_hour'] * TARGET_RATIO:g}"
     for repo, c in report["commits_per_repo_hour"].items():
         table.append((f"commits/hour to {repo} (asked; landed {c['landed']})", _fmt(c["asked_per_hour"]),
-                      f"{report['hub_limits']['commits_per_repo_hour']}", _fmt(c["ratio"]), _verdict(c["ratio"])))
+                      f"{target} (of {report['hub_limits']['commits_per_repo_hour']})", _fmt(c["ratio"]),
+                      _verdict(c["ratio"])))
     for key, label, limit in (("api_calls_per_5min_peak", "API calls per token per 5 min, peak (asked)",
                                "api_calls_per_5min"),
                               ("downloads_per_5min_peak", "downloads per token per 5 min, peak (asked)",
@@ -143,12 +187,29 @@ def _counts(counter: dict) -> str:
     return ", ".join(f"{key} {value}" for key, value in sorted(counter.items())) or "none"
 
 
+def cpu_by_kind(report: dict) -> dict[str, float]:
+    """CPU seconds of the hour by kind of process: replicas, workers, the local Hub, PostgreSQL."""
+    totals = {"replicas": 0.0, "workers": 0.0}
+    for name, process in report["processes"].items():
+        kind = "replicas" if name.startswith("replica-") else "workers"
+        totals[kind] = round(totals[kind] + process.get("cpu_s", 0.0), 1)
+    return {**totals, "hub": report["hour"]["hub_cpu_s"], "postgres": report["hour"]["postgres_cpu_s"]}
+
+
 def print_table(report: dict) -> None:
     hour = report["hour"]
     print(f"\nScale (issue #15), tree {report['commit']}: {report['scenario']}")
-    print(f"hour: {hour['virtual_s']:g} virtual s in {hour['wall_s']:g} wall s"
-          + (" (> cap: the hour did not finish)" if hour["capped"] else ""))
+    print(f"hour: {hour['virtual_s']:g} virtual s in {hour['wall_s']:g} wall s; whole run "
+          f"{report.get('total_wall_s', '-')} wall s")
+    cpu = cpu_by_kind(report)
+    print("CPU s in the hour: " + ", ".join(f"{kind} {seconds:g}" for kind, seconds in cpu.items())
+          + f": {sum(cpu.values()) / hour['wall_s']:.2f} cores of the machine's {os.cpu_count()}")
     print("| figure | value | Hub limit / target | ratio | |")
     print("|---|---:|---:|---:|---|")
     for row in rows(report):
         print("| " + " | ".join(row) + " |")
+    for name, process in report["processes"].items():
+        if process.get("error") or process.get("log", {}).get("counts"):
+            print(f"\n{name}: {process.get('error') or ''}{_counts(process.get('log', {}).get('counts', {}))}")
+            for line in process.get("log", {}).get("first", []):
+                print(f"    {line}")

@@ -14,9 +14,9 @@ hour starts.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from challenges.definitions import challenges
 from leaderboard.published import all_published_records
@@ -62,11 +62,13 @@ def expected_rows(rows: list[Record]) -> dict[str, int]:
     return {cid: len(board_frame(challenge, rows)) for cid, challenge in challenges().items()}
 
 
-def seed_hub(server, repos: Iterable[str], results_repo: str, boards_repo: str, results: list[Record]) -> None:
-    """Every dataset the deployment names (empty), the results in the results dataset, then the aggregates of
-    every challenge in the boards dataset, built at the results head just pushed (as the boards job pins it)."""
+def seed_hub(server, repos: Iterable[str], results_repo: str, boards_repo: str, results: list[Record],
+             private: Collection[str] = ()) -> None:
+    """Every dataset the deployment names (empty; those in ``private`` private), the results in the results
+    dataset, then the aggregates of every challenge in the boards dataset, built at the results head just pushed
+    (as the boards job pins it)."""
     for repo in repos:
-        server.add_dataset(repo)
+        server.add_dataset(repo, private=repo in private)
     head = server.push(results_repo, {f"results/{r['id']}.json": dump_record(r) for r in results},
                        repo_type="dataset", message=f"seed {len(results)} results")
     by_challenge: dict[str, list[Record]] = {cid: [] for cid in challenges()}
@@ -90,7 +92,8 @@ def finished_requests(results: list[Record]) -> list[Record]:
 
 def seed_queue(database_url: str, requests: list[Record]) -> None:
     """``requests`` in the queue database in one transaction (rows as ``SqlStore`` writes them, with seqs from its
-    counter), and the one-time import from the Hub marked done, as on a database that has served before."""
+    counter), and the one-time import from the Hub marked done, as on a database that has served before (its
+    planner statistics gathered)."""
     live = SqlStore(database_url)  # creates the tables
     try:
         with live.engine.begin() as connection:
@@ -107,5 +110,8 @@ def seed_queue(database_url: str, requests: list[Record]) -> None:
             if rows:
                 connection.execute(records.insert(), rows)
             connection.execute(counters.insert(), [{"name": f"imported:{c}", "value": 0} for c in live.collections])
+        if live.engine.dialect.name == "postgresql":  # the planner's statistics, as autovacuum keeps them
+            with live.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("ANALYZE"))
     finally:
         live.engine.dispose()
