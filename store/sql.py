@@ -4,9 +4,12 @@ SQLite (one file, no set-up) by default; PostgreSQL (``DATABASE_URL``) for sever
 Tables are in :mod:`store.sql_schema`. Heartbeats, progress and claims are row updates
 (:meth:`SqlStore.update_one`, :meth:`SqlStore.claim_oldest`), never commits to a Hub repo.
 
-Consistency: :meth:`rewrite` and :meth:`transact_where` (which reads only the rows of its scopes, by index)
-hold the collection exclusively (PostgreSQL: ``pg_advisory_xact_lock``; SQLite:
-``BEGIN IMMEDIATE`` serialises every writer), the row-level paths hold it shared and lock their row
+Consistency: :meth:`rewrite` holds the collection exclusively (PostgreSQL: ``pg_advisory_xact_lock``; SQLite:
+``BEGIN IMMEDIATE`` serialises every writer). :meth:`transact_where` (a submission's check: it reads only the
+rows of its scopes, by index) holds the collection shared and each of its scopes exclusively, so two
+submissions of one team, account or repo are serialised while workers' heartbeats and claims, which hold the
+collection shared, never wait behind a submission; its writes must lie in its scopes. The row-level paths hold
+the collection shared and lock their row
 (``SELECT ... FOR UPDATE``; the claim skips rows another claim holds, ``SKIP LOCKED``). Every write takes its
 ``seq`` from one counter row that stays locked until commit, so rows commit in ``seq`` order and a reader that
 remembers the highest ``seq`` it has seen never misses one.
@@ -46,6 +49,7 @@ from store.base import (
     T,
     changed_record,
     check_record,
+    in_scope,
 )
 from store.record_contract import RecordRejected, admit, read_record
 from store.sql_schema import (
@@ -186,7 +190,8 @@ class SqlStore(Store):
     def transact_where(self, collection: str, scopes: Scopes, decide: Decision[T]) -> T:
         if not {key for scope in scopes for key in scope} <= set(INDEXED_FIELDS):
             return super().transact_where(collection, scopes, decide)
-        with self._writing(collection, exclusive=True) as connection:
+        scope_keys = sorted({json.dumps(sorted(scope.items())) for scope in scopes})
+        with self._writing(collection, exclusive=False, scope_keys=scope_keys) as connection:
             found: dict[str, Record] = {}
             for scope in scopes:  # one indexed query per scope
                 rows = connection.execute(select(records.c.id, records.c.body).where(
@@ -195,6 +200,9 @@ class SqlStore(Store):
             writes, value = decide(found)
             for record in writes:  # every write is checked before the first is made
                 check_record(collection, record)
+                if not in_scope(record, scopes):  # only the scopes are held: a write elsewhere could race
+                    raise StoreError(f"{collection} record {record['id']!r} is outside the scopes this step "
+                                     "holds; nothing was written")
             stored = self._stored(connection, collection, [r["id"] for r in writes if r["id"] not in found])
             self._write(connection, collection, [(found.get(r["id"], stored.get(r["id"])), r) for r in writes])
             return value
@@ -310,14 +318,17 @@ class SqlStore(Store):
             raise StoreError(f"the database could not be read: {error.orig or error}") from None
 
     @contextmanager
-    def _writing(self, collection: str, *, exclusive: bool) -> Iterator[Connection]:
-        """A write transaction holding ``collection`` exclusively (``rewrite``) or shared (row-level paths)."""
+    def _writing(self, collection: str, *, exclusive: bool, scope_keys: Iterable[str] = ()) -> Iterator[Connection]:
+        """A write transaction holding ``collection`` exclusively (``rewrite``) or shared (row-level paths and
+        ``transact_where``, which also holds each of its ``scope_keys`` exclusively, taken in sorted order)."""
         self._check_served(collection)
         try:
             with self.engine.connect().execution_options(**{WRITES: True}) as connection, connection.begin():
                 if self.postgres:
                     lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
                     connection.execute(select(lock(lock_key(collection))))
+                    for key in scope_keys:
+                        connection.execute(select(func.pg_advisory_xact_lock(lock_key(f"{collection}:{key}"))))
                 yield connection
         except DBAPIError as error:  # the commit itself may have failed after landing
             raise StoreError(f"the database did not take the write: {error.orig or error}", maybe_written=True) \

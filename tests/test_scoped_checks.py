@@ -247,3 +247,58 @@ def test_a_table_of_the_previous_version_gets_the_columns_filled_once(sql_url):
     SqlStore(sql_url)
     with engine.connect() as connection:
         assert connection.execute(select(records.c.team_key).where(records.c.id == "r1")).scalar() == "kept"
+
+
+def test_a_submission_in_progress_holds_back_only_its_own_scopes_not_the_workers(postgres_url) -> None:
+    """On PostgreSQL a submission holds its team/account/repo scopes, not the whole queue: a worker's heartbeat
+    and another team's submission finish while it decides; a second submission of the same team waits for it
+    and then sees its write."""
+    store = SqlStore(postgres_url)
+    store.put_missing("requests", [stored_request("running", "Busy", "busy/adapter", state="RUNNING", worker="gpu-1")])
+    deciding, release = threading.Event(), threading.Event()
+    done: dict[str, object] = {}
+
+    def slow(found: dict[str, Record]) -> tuple[list[Record], int]:
+        deciding.set()
+        assert release.wait(30)
+        return [stored_request("alpha-1", "Alpha", "alpha/adapter", state=PENDING)], len(found)
+
+    def alpha_again() -> None:
+        done["alpha again"] = store.transact_where("requests", [{"team_key": team_key("Alpha")}],
+                                                   lambda found: ([], sorted(found)))
+
+    def heartbeat() -> None:
+        done["beat"] = store.update_one("requests", "running",
+                                        lambda r: ({**r, "heartbeat_at": NOW.isoformat()}, "beat"))
+
+    def beta() -> None:
+        done["beta"] = store.transact_where("requests", [{"team_key": team_key("Beta")}], lambda found: (
+            [stored_request("beta-1", "Beta", "beta/adapter", state=PENDING)], "queued"))
+
+    first = threading.Thread(target=lambda: done.setdefault("alpha", store.transact_where(
+        "requests", [{"team_key": team_key("Alpha")}], slow)))
+    first.start()
+    assert deciding.wait(30)
+    others = [threading.Thread(target=job) for job in (heartbeat, beta, alpha_again)]
+    for thread in others:
+        thread.start()
+    for thread in others[:2]:
+        thread.join(10)
+    assert (done.get("beat"), done.get("beta")) == ("beat", "queued")  # not held back by Alpha's decision
+    assert "alpha again" not in done  # the same team waits
+    release.set()
+    first.join(10)
+    others[2].join(10)
+    assert done["alpha"] == 0 and done["alpha again"] == ["alpha-1"]
+
+
+def test_a_scoped_step_cannot_write_outside_its_scopes(sql_url) -> None:
+    store = SqlStore(sql_url)
+    outside = stored_request("gamma-1", "Gamma", "gamma/adapter", state=PENDING)
+    try:
+        store.transact_where("requests", [{"team_key": team_key("Alpha")}], lambda found: ([outside], None))
+    except Exception as error:  # noqa: BLE001 - the message is what the test reads
+        assert "outside the scopes" in str(error)
+    else:
+        raise AssertionError("a write outside the scopes was taken")
+    assert store.get("requests", "gamma-1") is None
