@@ -3,7 +3,7 @@ record per challenge, built by :mod:`leaderboard.aggregate`) plus an overlay of 
 they were built, so that a finished evaluation shows at once, without waiting for the job.
 
 A refresh asks the boards collection's version (and re-reads the aggregates, one file per challenge, only when
-it changed), the latest active requests (a cheap indexed query: the FINISHED ones name their ``result_id``) and
+it changed; every ``HUB_EVERY_RECHECKS``-th refresh, as the revealed scores), the latest active requests (a cheap indexed query: the FINISHED ones name their ``result_id``) and
 fetches each
 result not in an aggregate once (results are written once, so a fetched one is kept; at most ``overlay_fetch``
 per refresh). A challenge's frame is rebuilt only when its aggregate, its overlay or its revealed hidden-test
@@ -33,6 +33,11 @@ OVERLAY_FETCH = 200  # results fetched per refresh for the overlay; the job fold
 # request's last beat is its finish), far more than finish between two runs of the boards job, and a few indexed
 # rows instead of every request ever made.
 OVERLAY_WINDOW = 2000
+# The aggregates change once per run of the boards job (BOARDS_REFRESH_S, 300 s) and reveals rarely, so the Hub is
+# asked for their versions every HUB_EVERY_RECHECKS-th refresh only (every 60 s by default), while the overlay
+# (the queue database) is read at every one: 10 replicas asking the Hub every 10 s would spend 60 % of the
+# token's 1,000 API calls per 5 minutes on version checks alone.
+HUB_EVERY_RECHECKS = 6
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +53,8 @@ class Boards:
         self._lock = threading.Lock()  # guards the fields below; never held while the store is asked
         self._first_read = threading.Lock()  # the one read that may block: nothing is built yet
         self._checked_at = -float("inf")
+        self._hub_checked_at = -float("inf")  # when the refresh last asked the Hub (the aggregates, the reveals)
+        self._hub_asked = False  # recheck_hub() was called: the next refresh asks the Hub whenever it last did
         self._frames: dict[str, pd.DataFrame] = {}
         self._revealed: dict[str, Revealed] = {}
         self._refreshing: threading.Event | None = None  # set when the refresh under way ends
@@ -90,6 +97,11 @@ class Boards:
         with self._lock:
             return self._frames[challenge_id], self._revealed.get(challenge_id)
 
+    def recheck_hub(self) -> None:
+        """Make the next refresh ask the Hub (this replica just wrote there, e.g. an organiser's reveal)."""
+        with self._lock:
+            self._hub_asked = True
+
     def record(self, result_id: str) -> Record | None:
         """A result as the boards last read it (an aggregated row or a finished result); no store call."""
         with self._lock:
@@ -120,9 +132,21 @@ class Boards:
             with self._lock:
                 self._frames, self._checked_at = frames, time.monotonic()
             return
-        rows = self._aggregate_rows()
+        with self._lock:
+            hub_due = self._hub_asked or time.monotonic() - self._hub_checked_at >= self.recheck_s * HUB_EVERY_RECHECKS
+            self._hub_asked = False  # a recheck_hub() from now on is for the next refresh
+        if hub_due:
+            try:
+                found = read_aggregates(self.store)
+                self._aggregates = {cid: found.get(cid) for cid in self.challenges}
+                self._revealed_read = self._read_revealed()
+            except BaseException:
+                self.recheck_hub()  # asked again at the next refresh
+                raise
+            self._hub_checked_at = time.monotonic()
+        rows = {cid: list((found or {}).get("rows", ())) for cid, found in self._aggregates.items()}
         overlay = self._overlay({row["id"] for found in rows.values() for row in found})
-        revealed = self._read_revealed()
+        revealed = self._revealed_read
         frames = {}
         for cid, challenge in self.challenges.items():
             own = [record for record in overlay if record.get("challenge") == cid]
@@ -136,12 +160,6 @@ class Boards:
         with self._lock:
             self._frames = {**self._frames, **frames}
             self._revealed, self._records, self._checked_at = revealed, records, time.monotonic()
-
-    def _aggregate_rows(self) -> dict[str, list[Record]]:
-        """Each challenge's aggregated rows, re-read (one file per challenge) only when the boards changed."""
-        found = read_aggregates(self.store)
-        self._aggregates = {cid: found.get(cid) for cid in self.challenges}
-        return {cid: list((found or {}).get("rows", ())) for cid, found in self._aggregates.items()}
 
     def _overlay(self, aggregated: set[str]) -> list[Record]:
         """The results finished that no aggregate holds yet, each fetched once."""

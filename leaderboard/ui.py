@@ -165,6 +165,7 @@ def board_tab(challenge: Challenge, boards: Boards) -> None:
     if reveal is not None:
         def on_reveal(token: str, query: BoardQuery, shown):
             message = reveal.act(token)
+            boards.recheck_hub()
             return message, render(query, shown, refresh=True), about_markdown(challenge, boards.revealed(challenge.id))
 
         reveal.button.click(on_reveal, [reveal.token, query_state, visible], [reveal.outcome, table, about],

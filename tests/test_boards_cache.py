@@ -44,3 +44,34 @@ def test_a_board_read_with_a_warm_cache_does_not_wait_on_a_slow_hub(hub_server: 
     while boards.frame("general_nlp")["team"].tolist() != ["Beta", "Alpha"]:
         assert time.monotonic() < deadline, "the refreshed results never showed up"
         time.sleep(0.1)
+
+
+def test_refreshes_ask_the_hub_every_sixth_recheck_and_the_queue_every_time(hub_server: HubServer, tmp_path):
+    """Ten replicas refreshing every 10 s would spend 60 % of a token's 1,000 API calls per 5 minutes on the
+    boards' and the reveals' heads alone (the bench's busy hour peaked at 523): the Hub is asked once per six
+    rechecks (the aggregates change once per BOARDS_REFRESH_S), while a result finished since shows at once."""
+    from store.routed import RoutedStore
+
+    repos = {"results": "org/results", "reveals": "org/results", "boards": "org/boards"}
+    for repo in set(repos.values()):
+        hub_server.add_dataset(repo)
+    store = RoutedStore({"requests": LocalStore(tmp_path / "queue")},
+                        HubStore(repos, token=HubServer.token, endpoint=hub_server.url))
+    finish(store, result("a", "Alpha", 50.0))
+    boards = Boards(store, recheck_s=0.05, refresh_wait_s=60)
+    boards.frame("general_nlp")
+    since, began = len(hub_server.requests), time.monotonic()
+    for _ in range(24):
+        time.sleep(0.05)
+        boards.frame("general_nlp", refresh=True)
+    elapsed = time.monotonic() - began
+    heads = [path for _, path in hub_server.requests[since:] if path.startswith("/api/")]
+    assert set(heads) <= {"/api/datasets/org/boards/refs", "/api/datasets/org/results/refs"}
+    assert len(heads) / 2 <= elapsed / (6 * 0.05) + 1 and len(heads) / 2 <= 24 / 3, (len(heads), elapsed)
+    finish(store, result("b", "Beta", 60.0))
+    time.sleep(0.05)
+    assert boards.frame("general_nlp", refresh=True)["team"].tolist() == ["Beta", "Alpha"]  # no Hub asked
+    boards.recheck_hub()  # this replica wrote to the Hub (an organiser's reveal): the next refresh asks it
+    since = len(hub_server.requests)
+    boards.frame("general_nlp", refresh=True)
+    assert "/api/datasets/org/boards/refs" in [path for _, path in hub_server.requests[since:]]

@@ -126,3 +126,4 @@ def test_the_job_folds_new_results_and_published_changes_into_the_aggregates(hub
     assert "Beta Team" in lookup_details(store, "published-general_nlp-beta", boards)
     assert not [path for _, path in hub_server.requests[since:] if "/boards/" in path]  # from the boards' memory
     assert refresh_boards(store, csvs).written == ()  # nothing changed: nothing written
+
