@@ -65,9 +65,18 @@ class ClaimWatch:
                 self.lost.set()
         self.check()
 
+    def stop_beating(self) -> None:
+        """No beat from here on: the worker is about to end the claim (FINISHED), after which a beat would find
+        the request no longer RUNNING and report a claim lost that was in fact completed. A beat under way ends
+        first."""
+        with self._beat_lock:
+            self._halt.set()
+
     def _beat(self, progress: dict | None = None) -> None:
         try:
             with self._beat_lock:
+                if self._halt.is_set():  # the claim is being ended (stop_beating) or the watch closed
+                    return
                 if not queue.heartbeat(self.store, self.claim, self.clock(), progress):
                     self.lost.set()
                     log.warning("%s: claim lost (attempt %d); stopping", self.claim.request_id, self.claim.attempt)

@@ -150,6 +150,7 @@ class Worker:
             self.store.put_missing(hidden_test.COLLECTION, [hidden])
         watch.check()
         self.store.put_missing("results", [result])
+        watch.stop_beating()  # retried on a refused write: within write_retries' backoff, far below stale_after
         if not queue.mark_finished(self.store, claim, result["id"], self.clock()):
             raise ClaimLost(f"{claim.request_id}: claim lost before it was marked FINISHED")
 

@@ -227,3 +227,26 @@ def test_an_adapter_that_never_fits_beside_its_base_is_the_submission_s_fault(tm
     make_worker(store, pool=OutOfMemoryPool(times=99, where="attach")).run_once()
     failure = failure_of(store, "r")
     assert failure["cause"] == SUBMISSION and "does not fit in memory beside its base model" in failure["reason"]
+
+
+def test_a_finished_claim_is_not_reported_lost_by_a_beat_after_it(tmp_path, caplog):
+    """The heartbeat thread used to beat between FINISHED and the end of the watch, find the request no longer
+    RUNNING and warn "claim lost" for a completed evaluation (25 false alarms in the bench's busy hour)."""
+    import logging
+    import time
+
+    from evaluator.claim_watch import ClaimWatch
+
+    store = LocalStore(tmp_path)
+    store.put("requests", {**request("r", "b", "a"), "state": "RUNNING", "worker": "w1", "attempts": 1,
+                           "heartbeat_at": NOW.isoformat()})
+    claim = queue.Claim("r", "w1", 1)
+    with caplog.at_level(logging.WARNING, logger="evaluator.claim_watch"):
+        with ClaimWatch(store, claim, lambda: NOW, interval=0.001) as watch:
+            time.sleep(0.02)  # beats
+            watch.stop_beating()
+            assert queue.mark_finished(store, claim, "result-r", NOW)
+            time.sleep(0.05)  # fifty intervals: a beat now would find FINISHED
+        assert not watch.lost.is_set()
+    assert "claim lost" not in caplog.text
+    assert store.get("requests", "r")["state"] == "FINISHED"
