@@ -63,6 +63,16 @@ _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 log = logging.getLogger(__name__)
 
 
+
+def keeps(keep: Callable[[BinaryIO | None], bool], stored: BinaryIO | None) -> bool:
+    """``keep(stored)``, closing ``stored`` afterwards: :meth:`Store.write_file`'s decision on what is stored."""
+    try:
+        return keep(stored)
+    finally:
+        if stored is not None:
+            stored.close()
+
+
 class StoreError(RuntimeError):
     """The store could not complete an operation (after retries); nothing was half-written.
 
@@ -399,13 +409,8 @@ class LocalStore(Store):
     def write_file(self, collection: str, name: str, content: bytes, keep: Callable[[BinaryIO | None], bool]) -> bool:
         path = self.root / check_file_name(collection, name)
         with self._locked(collection):
-            stored = self.open_file(collection, name)
-            try:
-                if keep(stored):
-                    return False
-            finally:
-                if stored is not None:
-                    stored.close()
+            if keeps(keep, self.open_file(collection, name)):
+                return False
             _replace_atomically(path, content)
             return True
 

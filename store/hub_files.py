@@ -15,7 +15,6 @@ import random
 import re
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, closing, nullcontext
 from typing import TYPE_CHECKING, BinaryIO
 
 import httpx2
@@ -23,8 +22,14 @@ from huggingface_hub import hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
-from store.base import StoreError, check_file_name
-from store.hub_faults import TRANSIENT_STATUS, FaultBudget, HubUnreachable, retry_after_s, status_of
+from store.base import StoreError, check_file_name, keeps
+from store.hub_faults import (
+    TRANSIENT_STATUS,
+    FaultBudget,
+    HubUnreachable,
+    retry_after_s,
+    status_of,
+)
 
 if TYPE_CHECKING:
     from store.hub import HubStore
@@ -138,9 +143,8 @@ def write_file(store: HubStore, collection: str, name: str, content: bytes,
         for attempt in range(1, store.max_attempts + 1):
             try:
                 head = store._head(repo)
-                with _closing(open_at(store, repo, path, head)) as stored:
-                    if keep(stored):
-                        return False
+                if keeps(keep, open_at(store, repo, path, head)):
+                    return False
             except HubUnreachable as error:
                 faults.wait_or_give_up(f"The Hub could not be read ({error})", None)
                 continue
@@ -164,6 +168,3 @@ def write_file(store: HubStore, collection: str, name: str, content: bytes,
                                      f"{error}") from error
     raise StoreError(f"{path}: gave up after {store.max_attempts} conflicting commits to {repo}; nothing was written")
 
-
-def _closing(stored: RangeFile | None) -> AbstractContextManager[RangeFile | None]:
-    return closing(stored) if stored is not None else nullcontext()

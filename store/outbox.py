@@ -46,6 +46,7 @@ from store.base import (
     check_file_name,
     check_record,
     dump_record,
+    keeps,
 )
 from store.hub import HubStore
 from store.record_contract import RecordRejected, read_record
@@ -189,12 +190,8 @@ class OutboxStore(Store):
             row = connection.execute(select(outbox.c.body).where(self._where(collection, name))).first()
             stored = io.BytesIO(row.body) if row is not None and row.body is not None else \
                 self.hub.open_file(collection, name)
-            try:
-                if keep(stored):
-                    return False
-            finally:
-                if stored is not None:
-                    stored.close()
+            if keeps(keep, stored):
+                return False
             return self._stage(connection, collection, name, content, replace=True)
 
     def rewrite(self, collection: str, decide: Rewrite[T]) -> T:
