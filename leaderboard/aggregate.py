@@ -3,8 +3,9 @@ that boards and replica starts read a handful of files instead of listing every 
 
 Each run pins the results head first (every result it reads exists at that commit), then builds each
 challenge's rows from its previous aggregate, the results finished since (the ids FINISHED requests name, among
-the latest active requests once every challenge has an aggregate, else among all of them; read one by one, at most ``max_fetch`` per run so that a first build stays inside the Hub's download quota and
-carries on at the next run) and the published CSV rows (leaderboard/published.py; an edited row replaces its
+the latest active requests once every challenge has an aggregate, else among all of them; read one by one, at
+most ``max_fetch`` per run so that a first build stays inside the Hub's download quota and carries on at the
+next run) and the published CSV rows (leaderboard/published.py; an edited row replaces its
 row, a removed one goes, a row that cannot be read keeps what the aggregate held). Only the challenges that
 changed are written, in one commit. Two replicas racing: the commit that loses re-reads the aggregates, sees
 that another run wrote since (a newer ``built_at``) and writes nothing for that challenge.

@@ -3,9 +3,9 @@ record per challenge, built by :mod:`leaderboard.aggregate`) plus an overlay of 
 they were built, so that a finished evaluation shows at once, without waiting for the job.
 
 A refresh asks the boards collection's version (and re-reads the aggregates, one file per challenge, only when
-it changed; every ``HUB_EVERY_RECHECKS``-th refresh, as the revealed scores), the latest active requests (a cheap indexed query: the FINISHED ones name their ``result_id``) and
-fetches each
-result not in an aggregate once (results are written once, so a fetched one is kept; at most ``overlay_fetch``
+it changed; every ``HUB_EVERY_RECHECKS``-th refresh, as the revealed scores), the latest active requests (a
+cheap indexed query: the FINISHED ones name their ``result_id``) and fetches each result not in an aggregate
+once (results are written once, so a fetched one is kept; at most ``overlay_fetch``
 per refresh). A challenge's frame is rebuilt only when its aggregate, its overlay or its revealed hidden-test
 scores changed. Nothing lists the results collection.
 

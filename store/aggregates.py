@@ -2,9 +2,10 @@
 board, a replica's start, a details page or a re-check never lists the results collection.
 
 An aggregate is ``{"id": <challenge id>, "challenge", "built_at", "results_version": <the results version it
-was read at: the Hub head, with the outbox's counter>, "rows": [result records]}``, built by :mod:`leaderboard.aggregate`. A result not yet in an aggregate
-is found through the requests: a FINISHED request names its ``result_id`` (the worker writes the result before
-it marks the request FINISHED), and the requests are a cheap table. Published rows (``source: published``)
+was read at: the Hub head, with the outbox's counter>, "rows": [result records]}``, built by
+:mod:`leaderboard.aggregate`. A result not yet in an aggregate is found through the requests: a FINISHED
+request names its ``result_id`` (the worker writes the result before it marks the request FINISHED), and the
+requests are a cheap table. Published rows (``source: published``)
 live only in the aggregates; evaluated results live in the results collection as well.
 """
 

@@ -63,7 +63,6 @@ _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 log = logging.getLogger(__name__)
 
 
-
 def keeps(keep: Callable[[BinaryIO | None], bool], stored: BinaryIO | None) -> bool:
     """``keep(stored)``, closing ``stored`` afterwards: :meth:`Store.write_file`'s decision on what is stored."""
     try:
@@ -239,7 +238,7 @@ class Store(ABC):
         """The records of a collection whose fields equal ``equals`` (e.g. ``state=RUNNING``), in id order.
 
         A SQL store answers from its indexed fields; the default filters :meth:`all`."""
-        return [r for r in self.all(collection) if all(r.get(key) == value for key, value in equals.items())]
+        return [r for r in self.all(collection) if in_scope(r, [equals])]
 
     def newest(self, collection: str, field: str, limit: int) -> list[Record]:
         """The ``limit`` records with the latest ``field`` (an ISO time such as ``submitted_at``), latest first,

@@ -22,7 +22,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from huggingface_hub import CommitOperationAdd, HfApi
@@ -108,32 +109,26 @@ def start_publishing(store: Store, environ: Mapping[str, str] = os.environ) -> B
     holder = leases.new_holder()
     scheduler = BackgroundScheduler(daemon=True)
     for live, collection in jobs:
+        repo_id = hub.repos[collection]
+        run = partial(publish_events, live, hub.api, repo_id, collection, holder=holder, lease_s=3 * every)
         scheduler.add_job(_publish_logged, "interval", seconds=every, id=f"publish-{collection}", max_instances=1,
-                          coalesce=True, args=(live, hub.api, hub.repos[collection], collection, holder, 3 * every))
+                          coalesce=True, args=(f"{collection} events", repo_id, run))
     for outbox in outboxes:
         for repo_id in outbox.repos():
-            scheduler.add_job(_publish_outbox_logged, "interval", seconds=every, id=f"publish-outbox-{repo_id}",
-                              max_instances=1, coalesce=True, args=(outbox, repo_id, holder, 3 * every))
+            run = partial(publish_outbox, outbox, repo_id, holder=holder, lease_s=3 * every)
+            scheduler.add_job(_publish_logged, "interval", seconds=every, id=f"publish-outbox-{repo_id}",
+                              max_instances=1, coalesce=True, args=("staged files", repo_id, run))
     scheduler.start()
     return scheduler
 
 
-def _publish_logged(live: SqlStore, api: HfApi, repo_id: str, collection: str, holder: str, lease_s: float) -> None:
+
+def _publish_logged(what: str, repo_id: str, publish: Callable[[], int | None]) -> None:
+    """One scheduled run of ``publish`` (events or staged files): logged, never raised."""
     try:
-        published = publish_events(live, api, repo_id, collection, holder=holder, lease_s=lease_s)
+        published = publish()
     except Exception as error:  # noqa: BLE001 - the Hub or the database failed: the batch waits for the next run
-        log.warning("publishing the %s events to %s failed (tried again at the next run): %s", collection,
-                    repo_id, error)
+        log.warning("publishing the %s to %s failed (tried again at the next run): %s", what, repo_id, error)
         return
     if published:
-        log.info("published %d %s events to %s", published, collection, repo_id)
-
-
-def _publish_outbox_logged(outbox: OutboxStore, repo_id: str, holder: str, lease_s: float) -> None:
-    try:
-        published = publish_outbox(outbox, repo_id, holder=holder, lease_s=lease_s)
-    except Exception as error:  # noqa: BLE001 - the Hub or the database failed: the batch waits for the next run
-        log.warning("publishing the staged files to %s failed (tried again at the next run): %s", repo_id, error)
-        return
-    if published:
-        log.info("published %d staged files to %s", published, repo_id)
+        log.info("published %d %s to %s", published, what, repo_id)
